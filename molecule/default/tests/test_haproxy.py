@@ -1,0 +1,123 @@
+"""Testinfra checks of the HAProxy load balancer converged by molecule/default."""
+
+import collections
+import csv
+import io
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+CONFIG = "/etc/haproxy/haproxy.cfg"
+SOCKET = "/run/haproxy/admin.sock"
+WEB_SERVERS = ["mol-web-1", "mol-web-2", "mol-web-3"]
+PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.getcwd())
+
+
+def show_stat(host, backend="shop"):
+    """Server rows of `show stat` for one backend, as dicts keyed by column."""
+    out = host.check_output(f"echo 'show stat' | socat stdio {SOCKET}")
+    rows = csv.DictReader(io.StringIO(out.lstrip("# ")))
+    return {r["svname"]: r for r in rows if r["pxname"] == backend and r["svname"] not in ("FRONTEND", "BACKEND")}
+
+
+def wait_for_status(host, expected, timeout=30):
+    """Poll the runtime API until every server's status matches, or return the last view."""
+    deadline = time.monotonic() + timeout
+    while True:
+        stats = show_stat(host)
+        status = {name: row["status"] for name, row in stats.items()}
+        if all(status.get(name) == state for name, state in expected.items()) or time.monotonic() > deadline:
+            return status
+        time.sleep(1)
+
+
+def converge(*extra_args):
+    """Run the project's deploy playbook against the Molecule inventory."""
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_ROLES_PATH=f"{PROJECT}/roles",
+        ANSIBLE_FILTER_PLUGINS=f"{PROJECT}/filter_plugins",
+        ANSIBLE_COLLECTIONS_PATH=f"{PROJECT}/.collections",
+    )
+    return subprocess.run(
+        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], f"{PROJECT}/playbooks/deploy.yml", *extra_args],
+        env=env, capture_output=True, text=True, timeout=600, check=False,
+    )
+
+
+def test_haproxy_runs_enabled(host):
+    service = host.service("haproxy")
+    assert service.is_running
+    assert service.is_enabled
+
+
+def test_live_config_is_rendered_and_valid(host):
+    config = host.file(CONFIG).content_string
+    assert "backend shop" in config
+    for name in WEB_SERVERS:
+        assert f"server {name} {name}:80 weight 1 check" in config
+    assert host.run(f"haproxy -c -f {CONFIG}").rc == 0
+
+
+def test_stats_socket_is_admin_and_tight(host):
+    sock = host.file(SOCKET)
+    assert sock.is_socket
+    assert sock.mode == 0o660
+    assert sock.user == "root" and sock.group == "haproxy"
+    assert "level admin" in host.file(CONFIG).content_string
+
+
+def test_every_backend_is_up(host):
+    status = wait_for_status(host, {name: "UP" for name in WEB_SERVERS})
+    assert status == {name: "UP" for name in WEB_SERVERS}
+
+
+def test_requests_reach_every_backend(host):
+    served = collections.Counter()
+    for _ in range(30):
+        headers = host.check_output("curl -s -D - -o /dev/null http://127.0.0.1:8080/")
+        line = next(h for h in headers.splitlines() if h.lower().startswith("x-served-by:"))
+        served[line.split(":", 1)[1].strip()] += 1
+    # Round robin over three equal weights: exactly 10 each.
+    assert served == {name: 10 for name in WEB_SERVERS}
+
+
+def test_prometheus_exporter_has_server_series(host):
+    metrics = host.check_output("curl -sf http://127.0.0.1:8405/metrics")
+    for name in WEB_SERVERS:
+        assert f'haproxy_server_weight{{proxy="shop",server="{name}"}} 1' in metrics
+
+
+def test_config_failing_haproxy_check_leaves_live_file_untouched(host):
+    before = host.file(CONFIG).sha256sum
+    pid_before = host.check_output("systemctl show -p MainPID --value haproxy")
+    result = converge("-e", "haproxy_timeout_connect=not-a-duration")
+    assert result.returncode != 0, result.stdout
+    assert "haproxy -c" in result.stdout or "failed to validate" in result.stdout, result.stdout
+    assert host.file(CONFIG).sha256sum == before
+    assert host.check_output("systemctl show -p MainPID --value haproxy") == pid_before
+    assert host.service("haproxy").is_running
+
+
+def test_unresolvable_server_name_does_not_stop_haproxy(host):
+    services = [{
+        "name": "shop", "listen": 8080,
+        "health_check": {"path": "/health", "interval": "1s", "rise": 1, "fall": 2},
+        "servers": [{"name": n, "address": n, "port": 80} for n in WEB_SERVERS]
+        + [{"name": "ghost", "address": "ghost.invalid", "port": 80}],
+    }]
+    try:
+        result = converge("-e", json.dumps({"lb_services": services}))
+        assert result.returncode == 0, result.stdout
+        assert "server ghost ghost.invalid:80" in host.file(CONFIG).content_string
+        status = wait_for_status(host, {name: "UP" for name in WEB_SERVERS})
+        assert all(status[name] == "UP" for name in WEB_SERVERS)
+        assert status["ghost"] != "UP"
+        assert host.service("haproxy").is_running
+    finally:
+        restored = converge()
+        assert restored.returncode == 0, restored.stdout
+    assert "ghost" not in host.file(CONFIG).content_string

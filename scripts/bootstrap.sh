@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs everything lbguard's lab and tests need on a fresh Debian 12 machine
+# (run as root). Idempotent: each step is skipped when its result is present.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$LBGUARD_ROOT"
+
+apt_packages=(podman runc netavark aardvark-dns debootstrap uidmap slirp4netns python3-venv unzip curl)
+missing=()
+for pkg in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "bootstrap: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# Python tool chain, pinned. Re-installed only when requirements.txt changes.
+if [[ ! -x .venv/bin/python ]]; then
+  python3 -m venv .venv
+fi
+if ! cmp -s requirements.txt .venv/.requirements.installed; then
+  echo "bootstrap: installing Python requirements into .venv"
+  .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
+  cp requirements.txt .venv/.requirements.installed
+fi
+
+# Collections: Galaxy when reachable would use requirements.yml; this machine has
+# no Galaxy, so take the same collections from the `ansible` wheel on PyPI.
+ansible_wheel_version=12.3.0
+if [[ ! -f .collections/.from-ansible-$ansible_wheel_version ]]; then
+  echo "bootstrap: unpacking collections from ansible==$ansible_wheel_version"
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  .venv/bin/pip download -q --disable-pip-version-check --no-deps \
+    "ansible==$ansible_wheel_version" -d "$tmp"
+  rm -rf .collections && mkdir -p .collections
+  unzip -q "$tmp"/ansible-*.whl \
+    'ansible_collections/containers/podman/*' \
+    'ansible_collections/community/general/*' \
+    'ansible_collections/ansible/posix/*' -d .collections
+  touch ".collections/.from-ansible-$ansible_wheel_version"
+fi
+
+scripts/build-image.sh

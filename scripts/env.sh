@@ -1,0 +1,9 @@
+# Sourced by the Makefile's helpers and .ci/run: project-local tool paths.
+# shellcheck shell=bash
+LBGUARD_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export LBGUARD_ROOT
+export PATH="$LBGUARD_ROOT/.venv/bin:$PATH"
+export CONTAINERS_CONF="$LBGUARD_ROOT/lab/containers.conf"
+export ANSIBLE_CONFIG="$LBGUARD_ROOT/ansible.cfg"
+export ANSIBLE_COLLECTIONS_PATH="$LBGUARD_ROOT/.collections"
+export LBGUARD_IMAGE="${LBGUARD_IMAGE:-localhost/lbguard-debian:bookworm}"
