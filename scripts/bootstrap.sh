@@ -43,4 +43,11 @@ if [[ ! -f .collections/.from-ansible-$ansible_wheel_version ]]; then
   touch ".collections/.from-ansible-$ansible_wheel_version"
 fi
 
+# podman settings: the open-files limit is capped by this shell's hard limit.
+mkdir -p .cache
+nofile=$(ulimit -Hn)
+[[ "$nofile" == unlimited || "$nofile" -gt 16384 ]] && nofile=16384
+sed "s/@NOFILE@/$nofile/g" lab/containers.conf.in > .cache/containers.conf.new
+mv .cache/containers.conf.new .cache/containers.conf
+
 scripts/build-image.sh

@@ -3,7 +3,7 @@
 LBGUARD_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export LBGUARD_ROOT
 export PATH="$LBGUARD_ROOT/.venv/bin:$PATH"
-export CONTAINERS_CONF="$LBGUARD_ROOT/lab/containers.conf"
+export CONTAINERS_CONF="$LBGUARD_ROOT/.cache/containers.conf"
 export ANSIBLE_CONFIG="$LBGUARD_ROOT/ansible.cfg"
 export ANSIBLE_COLLECTIONS_PATH="$LBGUARD_ROOT/.collections"
 export LBGUARD_IMAGE="${LBGUARD_IMAGE:-localhost/lbguard-debian:bookworm}"

@@ -40,6 +40,7 @@ def converge(*extra_args):
     env.update(
         ANSIBLE_ROLES_PATH=f"{PROJECT}/roles",
         ANSIBLE_FILTER_PLUGINS=f"{PROJECT}/filter_plugins",
+        ANSIBLE_LIBRARY=f"{PROJECT}/library",
         ANSIBLE_COLLECTIONS_PATH=f"{PROJECT}/.collections",
     )
     return subprocess.run(

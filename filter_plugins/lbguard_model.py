@@ -1,0 +1,1034 @@
+"""Validate and normalise the lbguard load-balancer model kept in the inventory.
+
+Filters
+=======
+
+``lbguard_model_problems(lb_host, hostvars, groups) -> list[str]``
+    Every problem of the model of ``lb_host``, all at once (empty list: valid).
+    Messages name the service, the server where relevant, and the rule, e.g.
+    ``service shop: server web1 would receive 100% of traffic (web1=100, web2=0,
+    web3=0); policy max_server_share is 50%``. They are not prefixed with the host.
+
+``lbguard_validated_model(lb_host, hostvars, groups) -> dict``
+    The normalised model described below. Raises ``AnsibleFilterError`` listing
+    every problem, one per line, each prefixed with the host, when there is any.
+
+``lbguard_share_summary(service) -> str``
+    ``"web1=33%, web2=33%, web3=33%"`` for a *normalised* service (expected share
+    of every server, rounded to whole percents).
+
+Jinja usage::
+
+    {{ inventory_hostname | lbguard_validated_model(hostvars, groups) }}
+    {{ item | lbguard_model_problems(hostvars, groups) }}
+
+Inputs (host variables of the load balancer)
+============================================
+
+``lb_engine``       "haproxy" (default) or "nginx".
+``lb_environment``  optional override of the environment; otherwise the LB must be
+                    in exactly one of the groups ``staging`` / ``production``.
+``lb_policy``       optional mapping overriding the built-in policy of the
+                    environment (keys ``min_active_servers``, ``max_server_share``,
+                    ``allow_first``). Built-in: production 2 / 0.5 / false,
+                    staging 1 / 1.0 / false. A service's own ``policy`` overrides
+                    ``lb_policy`` (precedence: built-in < lb_policy < service policy).
+``lb_services``     list of services: ``name``, ``mode`` (http|tcp), ``listen``,
+                    ``balance``, ``servers`` or ``backend_group`` + ``backend_port``,
+                    ``health_check``, ``policy``.
+
+With ``backend_group``, the servers are the members of that group that are also in
+the LB's environment group, in inventory order: name = inventory hostname, address
+= host var ``lb_address``, else ``ansible_host``, else the inventory hostname; port
+= ``backend_port``; weight / backup / disabled = host vars ``lb_weight`` (1),
+``lb_backup`` (false), ``lb_disabled`` (false).
+
+Normalised output (the only thing templates see)
+================================================
+
+::
+
+    {
+      "host": str,                      # the LB's inventory hostname
+      "engine": "haproxy" | "nginx",
+      "environment": "staging" | "production",
+      "services": [
+        {
+          "name": str,
+          "mode": "http" | "tcp",
+          "listen": int,
+          "balance": str,               # engine-neutral name (see ALGORITHMS)
+          "haproxy_balance": str,       # value for HAProxy's `balance` keyword
+          "nginx_method": str,          # nginx upstream directive, "" = round robin
+          "health_check": {"enabled": bool, "path": str, "expect_status": int,
+                           "interval": str, "interval_ms": int,
+                           "rise": int, "fall": int},
+          "policy": {"min_active_servers": int, "max_server_share": float,
+                     "allow_first": bool},
+          "servers": [
+            {"name": str, "address": str, "port": int, "weight": int,
+             "backup": bool, "disabled": bool, "expected_share": float}
+          ]
+        }
+      ],
+      "digest": str                     # sha256 hex, see model_digest()
+    }
+
+Notes on the output:
+
+* ``address`` is canonical: IP addresses as ``ipaddress`` prints them, host names
+  in lower case without a trailing dot. Names are never resolved.
+* ``expected_share`` is weight / total weight of the active servers (not disabled,
+  not backup); 0.0 for backup and disabled servers. With ``balance: first`` the
+  first active server (weight > 0) gets 1.0 and every other server 0.0.
+* ``nginx_method``: roundrobin and static-rr both map to nginx's default weighted
+  round robin (""), whose weights are fixed by the configuration, i.e. already
+  static; leastconn -> ``least_conn``; source -> ``ip_hash``; uri ->
+  ``hash $request_uri consistent``; random -> ``random``. ``first`` has no nginx
+  equivalent: the model refuses it with lb_engine nginx, and its ``nginx_method``
+  is "" (not applicable) when the engine is haproxy.
+* ``haproxy_balance`` for ``uri`` is ``uri``; HAProxy hashes it with the
+  map-based (static) hash-type unless the template adds ``hash-type consistent``.
+* ``digest`` is the sha256 of the canonical JSON (sorted keys, no spaces, ASCII)
+  of ``{"engine": ..., "services": ...}``: it is stable across runs and changes
+  with any change that templates would render differently.
+
+Limitation found with ansible-core 2.19: a host's variables read through
+``hostvars`` are rendered without ``hostvars`` itself, so an LB variable such as
+``address: "{{ hostvars['web1'].ansible_host }}"`` cannot be rendered (older
+versions silently returned the raw template). The filters report such a value as a
+problem instead of crashing; use ``backend_group`` for servers that are inventory
+hosts.
+
+The core (``build_model``, ``model_problems``, ``normalize_model``) works on plain
+dicts and lists; the filter functions only convert Ansible's objects to plain data.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import ipaddress
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+
+try:  # jinja2 is always present with Ansible; keep the core importable without it
+    from jinja2 import Undefined as _JinjaUndefined
+except ImportError:  # pragma: no cover
+    _JinjaUndefined = ()  # type: ignore[assignment,misc]
+
+# --------------------------------------------------------------------------- rules
+
+ENGINES: tuple[str, ...] = ("haproxy", "nginx")
+ENVIRONMENTS: tuple[str, ...] = ("staging", "production")
+MODES: tuple[str, ...] = ("http", "tcp")
+
+BUILTIN_POLICY: dict[str, dict[str, Any]] = {
+    "production": {"min_active_servers": 2, "max_server_share": 0.5, "allow_first": False},
+    "staging": {"min_active_servers": 1, "max_server_share": 1.0, "allow_first": False},
+}
+
+#: engine-neutral name -> HAProxy `balance` value and nginx upstream directive
+#: (None: the engine has no equivalent).
+ALGORITHMS: dict[str, dict[str, str | None]] = {
+    "roundrobin": {"haproxy": "roundrobin", "nginx": ""},
+    "static-rr": {"haproxy": "static-rr", "nginx": ""},
+    "leastconn": {"haproxy": "leastconn", "nginx": "least_conn"},
+    "first": {"haproxy": "first", "nginx": None},
+    "source": {"haproxy": "source", "nginx": "ip_hash"},
+    "uri": {"haproxy": "uri", "nginx": "hash $request_uri consistent"},
+    "random": {"haproxy": "random", "nginx": "random"},
+}
+#: nginx refuses `backup` servers together with these methods.
+NGINX_NO_BACKUP: frozenset[str] = frozenset({"source", "uri", "random"})
+
+WEIGHT_RANGE: dict[str, tuple[int, int]] = {"haproxy": (0, 256), "nginx": (1, 256)}
+
+LB_VARS: tuple[str, ...] = ("lb_engine", "lb_environment", "lb_policy", "lb_services")
+BACKEND_VARS: tuple[str, ...] = ("lb_address", "ansible_host", "lb_weight", "lb_backup", "lb_disabled")
+
+SERVICE_KEYS: tuple[str, ...] = (
+    "name", "mode", "listen", "balance", "servers", "backend_group", "backend_port", "health_check", "policy",
+)
+SERVER_KEYS: tuple[str, ...] = ("name", "address", "port", "weight", "backup", "disabled")
+HEALTH_KEYS: tuple[str, ...] = ("enabled", "path", "expect_status", "interval", "rise", "fall")
+POLICY_KEYS: tuple[str, ...] = ("min_active_servers", "max_server_share", "allow_first")
+
+HEALTH_DEFAULTS: dict[str, Any] = {
+    "enabled": True, "path": "/health", "expect_status": 200, "interval": "2s", "interval_ms": 2000, "rise": 2, "fall": 3,
+}
+
+SERVICE_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}")
+SERVER_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+INTERVAL_RE = re.compile(r"([0-9]+)(ms|s|m)")
+PATH_RE = re.compile(r"/[^\s'\"`\\#\x00-\x1f\x7f]*")
+HOST_LABEL_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_IPV4_CHARS = frozenset("0123456789.")
+_INTERVAL_MS = {"ms": 1, "s": 1000, "m": 60000}
+
+_SHARE_EPSILON = 1e-9
+
+
+class Unrenderable:
+    """A value Ansible could not render (undefined variable, failing lookup...).
+
+    The filter adapters put it where the value would be; the core reports it as a
+    problem at that place instead of crashing the play.
+    """
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"<unrenderable: {self.reason}>"
+
+
+class ModelError(AnsibleFilterError):
+    """The model of a load balancer has problems; ``problems`` lists them all."""
+
+    def __init__(self, host: str, problems: list[str]) -> None:
+        self.host = host
+        self.problems = list(problems)
+        count = len(self.problems)
+        lines = [f"{host}: {p}" for p in self.problems]
+        super().__init__(
+            f"lbguard: the load-balancer model of {host} has {count} problem{'s' if count != 1 else ''}:\n"
+            + "\n".join(lines)
+        )
+
+
+_MISSING: Any = object()
+
+# ------------------------------------------------------------------ small helpers
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _kind(value: Any) -> str:
+    """Describe a value's YAML-level type for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a float"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return f"a {type(value).__name__}"
+
+
+def _closest(word: Any, choices: Sequence[str]) -> str | None:
+    """Closest choice to ``word`` (case-insensitive), or None."""
+    if not isinstance(word, str):
+        return None
+    lowered = {c.lower(): c for c in choices}
+    found = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+    return lowered[found[0]] if found else None
+
+
+def _pct(share: float) -> str:
+    """Percent for messages: whole when close to whole, else one decimal."""
+    value = share * 100
+    if abs(value - round(value)) < 0.05:
+        return f"{round(value)}%"
+    return f"{value:.1f}%"
+
+
+def _int_not_valid(field: str, value: Any) -> str:
+    """`field VALUE is ...` explaining why VALUE is not an integer."""
+    if isinstance(value, str) and re.fullmatch(r"\s*-?[0-9]+\s*", value):
+        return f"{field} {value!r} is a string, not an integer: write {value.strip()} without quotes"
+    if value is None:
+        return f"{field} is empty (null), not an integer"
+    return f"{field} {value!r} is {_kind(value)}, not an integer"
+
+
+class _Checker:
+    """Collects problems; small typed checks that report and return a clean value."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def add(self, message: str) -> None:
+        self.problems.append(message)
+
+    def rendered(self, where: str, field: str, value: Any) -> bool:
+        """False (and a problem) if ``value`` could not be rendered by Ansible."""
+        if isinstance(value, Unrenderable):
+            self.add(f"{where}: {field} cannot be rendered: {value.reason}" if field
+                     else f"{where} cannot be rendered: {value.reason}")
+            return False
+        return True
+
+    def integer(self, where: str, field: str, value: Any, low: int, high: int | None, hint: str = "") -> int | None:
+        if not self.rendered(where, field, value):
+            return None
+        expected = f"an integer from {low} to {high}" if high is not None else f"an integer >= {low}"
+        if not _is_int(value):
+            self.add(f"{where}: {_int_not_valid(field, value)}; expected {expected}{hint}")
+            return None
+        if value < low or (high is not None and value > high):
+            self.add(f"{where}: {field} {value} is out of range; expected {expected}{hint}")
+            return None
+        return int(value)
+
+    def boolean(self, where: str, field: str, value: Any) -> bool | None:
+        if not self.rendered(where, field, value):
+            return None
+        if not isinstance(value, bool):
+            self.add(f"{where}: {field} {value!r} is {_kind(value)}, not a boolean; use true or false (unquoted)")
+            return None
+        return value
+
+    def mapping(self, where: str, field: str, value: Any) -> Mapping[str, Any] | None:
+        if not self.rendered(where, field, value):
+            return None
+        if not isinstance(value, Mapping):
+            self.add(f"{where}: {field} must be a mapping, got {_kind(value)}")
+            return None
+        return value
+
+    def unknown_keys(self, where: str, data: Mapping[Any, Any], known: Sequence[str]) -> None:
+        for key in data:
+            if key in known:
+                continue
+            close = _closest(key, known)
+            if close:
+                self.add(f"{where}: unknown key {key!r}; did you mean {close!r}?")
+            else:
+                self.add(f"{where}: unknown key {key!r} (valid keys: {', '.join(known)})")
+
+
+# ---------------------------------------------------------------- value validators
+
+
+def check_address(value: Any) -> tuple[str | None, str | None]:
+    """Check an IPv4/IPv6 address or DNS host name (syntax only, never resolved).
+
+    Returns ``(canonical_address, None)`` or ``(None, reason)``.
+    """
+    if not isinstance(value, str):
+        return None, f"is {_kind(value)}, not an IP address or host name"
+    if not value or value != value.strip() or any(c.isspace() for c in value):
+        return None, "must be an IP address or host name without spaces"
+    if ":" in value:
+        if value.count(":") == 1:
+            return None, "looks like host:port; put the port in `port`"
+        text = value[1:-1] if value.startswith("[") and value.endswith("]") else value
+        try:
+            address = ipaddress.IPv6Address(text)
+        except ValueError:
+            return None, "is not a valid IPv6 address"
+        if text != value:
+            return None, f"write the IPv6 address without brackets ({text})"
+        return str(address), None
+    if set(value) <= _IPV4_CHARS:
+        try:
+            return str(ipaddress.IPv4Address(value)), None
+        except ValueError:
+            return None, "is not a valid IPv4 address"
+    name = value[:-1] if value.endswith(".") else value
+    if len(name) > 253:
+        return None, "is longer than 253 characters"
+    labels = name.split(".")
+    for label in labels:
+        if not HOST_LABEL_RE.fullmatch(label):
+            return None, (
+                f"is not a valid host name: label {label!r} must be 1-63 letters, digits or '-', "
+                "not starting or ending with '-'"
+            )
+    if labels[-1].isdigit():
+        return None, "is not a valid host name (its last label is numeric) nor a valid IP address"
+    return name.lower(), None
+
+
+def parse_interval(value: Any) -> tuple[str | None, int | None]:
+    """``"2s"``/``"500ms"``/``"1m"`` or an int of seconds -> (text, milliseconds)."""
+    if _is_int(value):
+        return (f"{value}s", value * 1000) if value > 0 else (None, None)
+    if isinstance(value, str):
+        match = INTERVAL_RE.fullmatch(value)
+        if match and int(match.group(1)) > 0:
+            return value, int(match.group(1)) * _INTERVAL_MS[match.group(2)]
+    return None, None
+
+
+# ----------------------------------------------------------------------- the core
+
+
+def _environment(lb_host: str, host_vars: Mapping[str, Any], group_members: Mapping[str, Sequence[str]],
+                 check: _Checker) -> str | None:
+    if "lb_environment" in host_vars:
+        value = host_vars["lb_environment"]
+        if not check.rendered("lb_environment", "", value):
+            return None
+        if isinstance(value, str) and value in ENVIRONMENTS:
+            return value
+        check.add(f"lb_environment {value!r} is not valid; use 'staging' or 'production' (or remove it "
+                  "and put the host in exactly one of those groups)")
+        return None
+    found = [env for env in ENVIRONMENTS if lb_host in (group_members.get(env) or ())]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        check.add(f"{lb_host} is in neither group staging nor group production: put it in exactly one of them "
+                  "(or set lb_environment)")
+    else:
+        check.add(f"{lb_host} is in both groups staging and production: put it in exactly one of them "
+                  "(or set lb_environment)")
+    return None
+
+
+def _merge_policy(base: dict[str, Any], raw: Any, where: str, prefix: str, check: _Checker) -> dict[str, Any]:
+    """Overlay a policy mapping on ``base``; invalid values keep the base value.
+
+    ``where``/``prefix`` name it in messages: ("lb_policy", "") or ("service shop", "policy.").
+    """
+    policy = dict(base)
+    if raw is _MISSING:
+        return policy
+    container = f"{where}: {prefix[:-1]}" if prefix else where
+    if not check.rendered(container, "", raw):
+        return policy
+    if not isinstance(raw, Mapping):
+        check.add(f"{container} must be a mapping (min_active_servers, max_server_share, allow_first), "
+                  f"got {_kind(raw)}")
+        return policy
+    check.unknown_keys(container, raw, POLICY_KEYS)
+    if "min_active_servers" in raw:
+        value = check.integer(where, f"{prefix}min_active_servers", raw["min_active_servers"], 1, None)
+        if value is not None:
+            policy["min_active_servers"] = value
+    if "max_server_share" in raw:
+        value = raw["max_server_share"]
+        if check.rendered(where, f"{prefix}max_server_share", value):
+            if _is_number(value) and 0 < value <= 1:
+                policy["max_server_share"] = float(value)
+            else:
+                hint = f"; did you mean {value / 100:g}?" if _is_number(value) and 1 < value <= 100 else ""
+                check.add(f"{where}: {prefix}max_server_share {value!r} must be a number greater than 0 and at "
+                          f"most 1 (a fraction: 0.5 means 50%){hint}")
+    if "allow_first" in raw:
+        value = check.boolean(where, f"{prefix}allow_first", raw["allow_first"])
+        if value is not None:
+            policy["allow_first"] = value
+    return policy
+
+
+def _health_check(raw: Any, label: str, check: _Checker) -> dict[str, Any]:
+    health = dict(HEALTH_DEFAULTS)
+    if raw is _MISSING:
+        return health
+    data = check.mapping(label, "health_check", raw)
+    if data is None:
+        return health
+    where = f"{label}: health_check"
+    check.unknown_keys(where, data, HEALTH_KEYS)
+    if "enabled" in data:
+        value = check.boolean(label, "health_check.enabled", data["enabled"])
+        if value is not None:
+            health["enabled"] = value
+    if "path" in data:
+        value = data["path"]
+        if check.rendered(label, "health_check.path", value):
+            if isinstance(value, str) and PATH_RE.fullmatch(value):
+                health["path"] = str(value)
+            else:
+                check.add(f"{label}: health_check.path {value!r} is not valid: it must start with '/' and contain "
+                          "no whitespace, quotes, backslashes, '#' or control characters")
+    if "expect_status" in data:
+        value = check.integer(label, "health_check.expect_status", data["expect_status"], 100, 599)
+        if value is not None:
+            health["expect_status"] = value
+    if "interval" in data:
+        value = data["interval"]
+        if check.rendered(label, "health_check.interval", value):
+            text, millis = parse_interval(value)
+            if text is None:
+                check.add(f"{label}: health_check.interval {value!r} is not a positive duration; use a number "
+                          "followed by ms, s or m (e.g. '2s', '500ms') or an integer number of seconds")
+            else:
+                health["interval"], health["interval_ms"] = text, millis
+    for field in ("rise", "fall"):
+        if field in data:
+            value = check.integer(label, f"health_check.{field}", data[field], 1, 100)
+            if value is not None:
+                health[field] = value
+    return health
+
+
+def _server_label(label: str, index: int, name: Any, list_name: str = "servers") -> str:
+    if isinstance(name, str) and SERVER_NAME_RE.fullmatch(name):
+        return f"{label}: server {name}"
+    return f"{label}: {list_name}[{index}]"
+
+
+def _server(raw: Any, index: int, label: str, engine: str | None, check: _Checker,
+            origin: Mapping[str, str] | None = None) -> dict[str, Any] | None:
+    """Validate one server; ``origin`` maps fields to the host variable they came from.
+
+    Returns a server dict whose fields are None where invalid, or None if ``raw`` is
+    not a mapping.
+    """
+    origin = origin or {}
+    if isinstance(raw, Unrenderable):
+        check.add(f"{label}: servers[{index}] cannot be rendered: {raw.reason}")
+        return None
+    if not isinstance(raw, Mapping):
+        check.add(f"{label}: servers[{index}] must be a mapping with name, address and port, got {_kind(raw)}")
+        return None
+
+    def field(name: str) -> str:
+        return f"{name} (from {origin[name]})" if name in origin else name
+
+    name = raw.get("name", _MISSING)
+    where = _server_label(label, index, name)
+    if not origin:
+        check.unknown_keys(where, raw, SERVER_KEYS)
+    server: dict[str, Any] = {"name": None, "address": None, "port": None, "weight": None,
+                              "backup": None, "disabled": None, "valid_types": True}
+
+    if name is _MISSING:
+        check.add(f"{where}: name is missing")
+    elif check.rendered(where, "name", name):
+        if isinstance(name, str) and SERVER_NAME_RE.fullmatch(name):
+            server["name"] = str(name)
+        else:
+            check.add(f"{where}: server name {name!r} is invalid: use 1-63 letters, digits, '_', '.' or '-' "
+                      "starting with a letter or digit (no spaces, quotes or newlines)")
+
+    address = raw.get("address", _MISSING)
+    if address is _MISSING:
+        check.add(f"{where}: address is missing")
+    elif check.rendered(where, field("address"), address):
+        canonical, reason = check_address(address)
+        if reason:
+            check.add(f"{where}: {field('address')} {address!r} {reason}")
+        server["address"] = canonical
+
+    port = raw.get("port", _MISSING)
+    if port is _MISSING:
+        check.add(f"{where}: port is missing")
+    elif port is not None or "port" not in origin:  # backend servers: backend_port is checked once
+        server["port"] = check.integer(where, field("port"), port, 1, 65535)
+
+    weight = raw.get("weight", 1)
+    low, high = WEIGHT_RANGE.get(engine or "haproxy", WEIGHT_RANGE["haproxy"])
+    if engine == "nginx" and _is_int(weight) and weight == 0:
+        check.add(f"{where}: {field('weight')} 0 is rejected by nginx (weight must be 1..256); "
+                  "use `disabled: true` to take the server out of rotation")
+        server["weight"] = 0  # still a valid integer for the distribution rules
+    else:
+        hint = " (haproxy)" if engine == "haproxy" else " (nginx)" if engine == "nginx" else ""
+        value = check.integer(where, field("weight"), weight, low, high, hint)
+        if value is None and _is_int(weight):
+            server["weight"] = int(weight)  # out of range, but usable to compute shares
+        else:
+            server["weight"] = value
+    if not _is_int(weight):
+        server["valid_types"] = False
+
+    for flag in ("backup", "disabled"):
+        value = check.boolean(where, field(flag), raw.get(flag, False))
+        server[flag] = value
+        if value is None:
+            server["valid_types"] = False
+    return server
+
+
+def _backend_servers(label: str, svc: Mapping[str, Any], environment: str | None,
+                     group_members: Mapping[str, Sequence[str]], backend_hostvars: Mapping[str, Mapping[str, Any]],
+                     check: _Checker) -> list[tuple[Any, dict[str, str]]] | None:
+    """Resolve backend_group into raw server mappings plus their variable origins."""
+    group = svc["backend_group"]
+    if not check.rendered(label, "backend_group", group):
+        return None
+    if not isinstance(group, str) or not group:
+        check.add(f"{label}: backend_group must be a group name, got {group!r}")
+        return None
+    port: Any = None
+    if "backend_port" not in svc:
+        check.add(f"{label}: backend_port is missing: backend_group {group!r} needs the port its hosts listen on")
+    else:
+        port = check.integer(label, "backend_port", svc["backend_port"], 1, 65535)
+    if group not in group_members:
+        close = _closest(group, [g for g in group_members if g not in ("all", "ungrouped")])
+        hint = f"; did you mean {close!r}?" if close else ""
+        check.add(f"{label}: backend_group {group!r} is not a group of the inventory{hint}")
+        return None
+    if environment is None:
+        return None  # already reported: the environment decides which members count
+    in_env = set(group_members.get(environment) or ())
+    members = [h for h in group_members[group] if h in in_env]
+    if not members:
+        check.add(f"{label}: backend_group {group!r} has no hosts in environment {environment}")
+        return None
+    resolved: list[tuple[Any, dict[str, str]]] = []
+    for host in members:
+        hvars = backend_hostvars.get(host) or {}
+        origin = {"name": "inventory hostname", "port": "backend_port"}
+        for var in ("lb_address", "ansible_host"):
+            if var in hvars:
+                address, origin["address"] = hvars[var], f"host var {var} of {host}"
+                break
+        else:
+            address, origin["address"] = host, f"inventory hostname {host}"
+        raw: dict[str, Any] = {"name": host, "address": address, "port": port}
+        for key, var in (("weight", "lb_weight"), ("backup", "lb_backup"), ("disabled", "lb_disabled")):
+            if var in hvars:
+                raw[key] = hvars[var]
+                origin[key] = f"host var {var} of {host}"
+        resolved.append((raw, origin))
+    return resolved
+
+
+def _distribution(label: str, balance: str | None, policy: Mapping[str, Any], servers: list[dict[str, Any]],
+                  check: _Checker) -> None:
+    """Traffic-distribution rules; sets ``expected_share`` on every server."""
+    for server in servers:
+        server["expected_share"] = 0.0
+    if not servers or not all(s["valid_types"] for s in servers):
+        return  # type problems are already reported; shares would be meaningless
+
+    def shown(server: dict[str, Any], index: int) -> str:
+        return server["name"] or f"servers[{index}]"
+
+    pool = [(i, s) for i, s in enumerate(servers) if not s["disabled"] and not s["backup"]]
+    weights = ", ".join(f"{shown(s, i)}={s['weight']}" for i, s in pool)
+    if not pool:
+        check.add(f"{label}: no active server: every server is disabled or backup, so no server receives "
+                  "load-balanced traffic")
+        return
+    total = sum(s["weight"] for _, s in pool)
+    if total <= 0:
+        check.add(f"{label}: the weights of the active servers add up to 0 ({weights}), so no server would "
+                  "receive load-balanced traffic; give at least one active server a weight >= 1")
+        return
+    active = [(i, s) for i, s in pool if s["weight"] > 0]
+    minimum = policy["min_active_servers"]
+    if len(active) < minimum:
+        names = ", ".join(shown(s, i) for i, s in active)
+        check.add(f"{label}: only {len(active)} active server{'s' if len(active) != 1 else ''} ({names}); "
+                  f"policy min_active_servers is {minimum} (active: not disabled, not backup, weight > 0)")
+    if balance == "first":
+        active[0][1]["expected_share"] = 1.0
+    else:
+        for _, server in pool:
+            server["expected_share"] = server["weight"] / total
+    limit = policy["max_server_share"]
+    for i, server in pool:
+        share = server["expected_share"]
+        if share > limit + _SHARE_EPSILON:
+            extra = (" (balance 'first' sends all traffic to the first active server: allow_first also needs "
+                     "max_server_share: 1.0)" if balance == "first" else "")
+            check.add(f"{label}: server {shown(server, i)} would receive {_pct(share)} of traffic ({weights}); "
+                      f"policy max_server_share is {_pct(limit)}{extra}")
+
+
+def _service(index: int, raw: Any, engine: str | None, environment: str | None, base_policy: dict[str, Any],
+             group_members: Mapping[str, Sequence[str]], backend_hostvars: Mapping[str, Mapping[str, Any]],
+             check: _Checker) -> dict[str, Any] | None:
+    if isinstance(raw, Unrenderable):
+        check.add(f"lb_services[{index}] cannot be rendered: {raw.reason}")
+        return None
+    if not isinstance(raw, Mapping):
+        check.add(f"lb_services[{index}] must be a mapping (a service with name, listen, servers...), "
+                  f"got {_kind(raw)}")
+        return None
+    name = raw.get("name", _MISSING)
+    valid_name = isinstance(name, str) and SERVICE_NAME_RE.fullmatch(name) is not None
+    label = f"service {name}" if valid_name else f"lb_services[{index}]"
+    if name is _MISSING:
+        check.add(f"{label}: name is missing")
+    elif check.rendered(label, "name", name) and not valid_name:
+        check.add(f"{label}: service name {name!r} is invalid: use 1-63 letters, digits, '_' or '-' starting "
+                  "with a letter (no spaces, dots, quotes or newlines)")
+    check.unknown_keys(label, raw, SERVICE_KEYS)
+
+    mode = raw.get("mode", "http")
+    if check.rendered(label, "mode", mode) and not (isinstance(mode, str) and mode in MODES):
+        check.add(f"{label}: mode {mode!r} is not valid; use 'http' or 'tcp'")
+        mode = None
+
+    listen = None
+    if "listen" not in raw:
+        check.add(f"{label}: listen is missing: set the port this service listens on (1-65535)")
+    else:
+        listen = check.integer(label, "listen", raw["listen"], 1, 65535)
+
+    policy = _merge_policy(base_policy, raw.get("policy", _MISSING), label, "policy.", check)
+
+    balance = raw.get("balance", "roundrobin")
+    if not check.rendered(label, "balance", balance):
+        balance = None
+    elif not (isinstance(balance, str) and balance in ALGORITHMS):
+        close = _closest(balance, list(ALGORITHMS))
+        hint = f"; did you mean {close!r}?" if close else ""
+        check.add(f"{label}: balance {balance!r} is not a known algorithm{hint} (known: {', '.join(ALGORITHMS)})")
+        balance = None
+    else:
+        balance = str(balance)
+        if engine is not None and ALGORITHMS[balance][engine] is None:
+            check.add(f"{label}: balance {balance!r} is not available with {engine} ({engine} has no equivalent of "
+                      f"HAProxy's {balance}); choose another algorithm or lb_engine haproxy")
+        if balance == "first" and not policy["allow_first"]:
+            check.add(f"{label}: balance 'first' sends all traffic to the first available server until it reaches "
+                      "its maxconn (it concentrates load by design); set policy allow_first: true (with "
+                      "max_server_share: 1.0) if that is really intended")
+        if balance == "uri" and mode == "tcp":
+            check.add(f"{label}: balance 'uri' needs mode http (a tcp service has no URI to hash)")
+
+    health = _health_check(raw.get("health_check", _MISSING), label, check)
+
+    # servers: explicit list or backend_group
+    raw_servers: list[tuple[Any, dict[str, str] | None]] | None = None
+    has_servers, has_group = "servers" in raw, "backend_group" in raw
+    if has_servers and has_group:
+        check.add(f"{label}: set either servers or backend_group (with backend_port), not both")
+    if has_servers:
+        if "backend_port" in raw and not has_group:
+            check.add(f"{label}: backend_port only applies to backend_group; give each server its port")
+        value = raw["servers"]
+        if check.rendered(label, "servers", value):
+            if not isinstance(value, (list, tuple)):
+                check.add(f"{label}: servers must be a list of servers, got {_kind(value)}")
+            elif not value:
+                check.add(f"{label}: servers is empty: a service needs at least one server")
+            else:
+                raw_servers = [(s, None) for s in value]
+    elif has_group:
+        resolved = _backend_servers(label, raw, environment, group_members, backend_hostvars, check)
+        if resolved is not None:
+            raw_servers = list(resolved)
+    else:
+        check.add(f"{label}: no servers: set servers (a list) or backend_group and backend_port")
+
+    servers: list[dict[str, Any]] = []
+    if raw_servers is not None:
+        for i, (item, origin) in enumerate(raw_servers):
+            server = _server(item, i, label, engine, check, origin)
+            if server is not None:
+                servers.append(server)
+        if len(servers) != len(raw_servers):
+            servers = []  # a server could not be read at all: skip distribution rules
+        _check_server_duplicates(label, servers, check)
+        if engine == "nginx" and balance in NGINX_NO_BACKUP:
+            backups = [s["name"] or "?" for s in servers if s["backup"]]
+            if backups:
+                check.add(f"{label}: nginx cannot combine backup servers with balance {balance!r} "
+                          f"({ALGORITHMS[balance]['nginx']}); backup: {', '.join(backups)}; remove backup or use "
+                          "roundrobin, static-rr or leastconn")
+        _distribution(label, balance, policy, servers, check)
+
+    if not valid_name or mode is None or listen is None or balance is None:
+        return None
+    return {
+        "name": str(name),
+        "mode": mode,
+        "listen": listen,
+        "balance": balance,
+        "haproxy_balance": ALGORITHMS[balance]["haproxy"] or "",
+        "nginx_method": ALGORITHMS[balance]["nginx"] or "",
+        "health_check": health,
+        "policy": {"min_active_servers": int(policy["min_active_servers"]),
+                   "max_server_share": float(policy["max_server_share"]),
+                   "allow_first": bool(policy["allow_first"])},
+        "servers": [
+            {"name": s["name"], "address": s["address"], "port": s["port"], "weight": s["weight"],
+             "backup": s["backup"], "disabled": s["disabled"], "expected_share": s["expected_share"]}
+            for s in servers
+        ],
+    }
+
+
+def _check_server_duplicates(label: str, servers: list[dict[str, Any]], check: _Checker) -> None:
+    by_name: dict[str, int] = {}
+    by_endpoint: dict[tuple[str, int], str] = {}
+    for i, server in enumerate(servers):
+        name = server["name"]
+        shown = name or f"servers[{i}]"
+        if name is not None:
+            if name in by_name:
+                check.add(f"{label}: duplicate server name {name!r} (servers[{by_name[name]}] and servers[{i}])")
+            else:
+                by_name[name] = i
+        if server["address"] is not None and server["port"] is not None:
+            endpoint = (server["address"], server["port"])
+            if endpoint in by_endpoint:
+                host = f"[{endpoint[0]}]" if ":" in endpoint[0] else endpoint[0]
+                check.add(f"{label}: servers {by_endpoint[endpoint]} and {shown} both point to {host}:{endpoint[1]}")
+            else:
+                by_endpoint[endpoint] = shown
+
+
+def model_digest(engine: str, services: list[dict[str, Any]]) -> str:
+    """sha256 hex of the canonical JSON of ``{"engine": engine, "services": services}``."""
+    canonical = json.dumps({"engine": engine, "services": services}, sort_keys=True, separators=(",", ":"),
+                           ensure_ascii=True, allow_nan=False)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def build_model(lb_host: str, host_vars: Mapping[str, Any], group_members: Mapping[str, Sequence[str]],
+                backend_hostvars: Mapping[str, Mapping[str, Any]]) -> tuple[dict[str, Any] | None, list[str]]:
+    """Validate and normalise the model of one load balancer.
+
+    :param lb_host: inventory hostname of the load balancer.
+    :param host_vars: its variables (only ``LB_VARS`` are read), already rendered.
+    :param group_members: group name -> list of inventory hostnames (Ansible's ``groups``).
+    :param backend_hostvars: hostname -> that host's variables (only ``BACKEND_VARS``
+        are read); looked up for the members of a service's backend_group.
+    :returns: ``(model, [])`` when valid, else ``(None, problems)``.
+    """
+    check = _Checker()
+    engine_value = host_vars.get("lb_engine", "haproxy")
+    engine: str | None = None
+    if check.rendered("lb_engine", "", engine_value):
+        if isinstance(engine_value, str) and engine_value in ENGINES:
+            engine = str(engine_value)
+        else:
+            close = _closest(engine_value, ENGINES)
+            hint = f"; did you mean {close!r}?" if close else ""
+            check.add(f"lb_engine {engine_value!r} is not a known engine{hint} (known: {', '.join(ENGINES)})")
+
+    environment = _environment(lb_host, host_vars, group_members, check)
+    # Unknown environment (already a problem): judge with the stricter production policy.
+    base = BUILTIN_POLICY[environment or "production"]
+    base_policy = _merge_policy(base, host_vars.get("lb_policy", _MISSING), "lb_policy", "", check)
+
+    services: list[dict[str, Any]] = []
+    raw_services = host_vars.get("lb_services", _MISSING)
+    if raw_services is _MISSING:
+        check.add("lb_services is not defined: list the services this load balancer serves")
+    elif check.rendered("lb_services", "", raw_services):
+        if not isinstance(raw_services, (list, tuple)):
+            check.add(f"lb_services must be a list of services, got {_kind(raw_services)}")
+        elif not raw_services:
+            check.add("lb_services is empty: a load balancer needs at least one service")
+        else:
+            names: dict[str, int] = {}
+            ports: dict[int, str] = {}
+            for index, raw in enumerate(raw_services):
+                service = _service(index, raw, engine, environment, base_policy, group_members, backend_hostvars,
+                                   check)
+                name = raw.get("name") if isinstance(raw, Mapping) else None
+                listen = raw.get("listen") if isinstance(raw, Mapping) else None
+                if isinstance(name, str) and SERVICE_NAME_RE.fullmatch(name):
+                    if name in names:
+                        check.add(f"service {name}: duplicate service name (lb_services[{names[name]}] and "
+                                  f"lb_services[{index}])")
+                    else:
+                        names[name] = index
+                if _is_int(listen) and 1 <= listen <= 65535:
+                    label = f"service {name}" if isinstance(name, str) and SERVICE_NAME_RE.fullmatch(name) \
+                        else f"lb_services[{index}]"
+                    if listen in ports:
+                        check.add(f"{label}: listen port {listen} is already used by {ports[listen]}")
+                    else:
+                        ports[int(listen)] = label
+                if service is not None:
+                    services.append(service)
+
+    if check.problems or engine is None or environment is None:
+        return None, check.problems
+    return {
+        "host": str(lb_host),
+        "engine": engine,
+        "environment": environment,
+        "services": services,
+        "digest": model_digest(engine, services),
+    }, []
+
+
+def model_problems(lb_host: str, host_vars: Mapping[str, Any], group_members: Mapping[str, Sequence[str]],
+                   backend_hostvars: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Every problem of the model (see ``build_model``); empty when valid."""
+    return build_model(lb_host, host_vars, group_members, backend_hostvars)[1]
+
+
+def normalize_model(lb_host: str, host_vars: Mapping[str, Any], group_members: Mapping[str, Sequence[str]],
+                    backend_hostvars: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The normalised model (see module docstring); raises ``ModelError`` listing every problem."""
+    model, problems = build_model(lb_host, host_vars, group_members, backend_hostvars)
+    if model is None:
+        raise ModelError(lb_host, problems)
+    return model
+
+
+def share_summary(service: Mapping[str, Any]) -> str:
+    """``"web1=33%, web2=33%, web3=33%"`` from a normalised service's expected shares."""
+    servers = service.get("servers") if isinstance(service, Mapping) else None
+    if not isinstance(servers, (list, tuple)):
+        raise AnsibleFilterError("lbguard_share_summary expects a normalised service (from lbguard_validated_model) "
+                                 f"with a list of servers, got {_kind(service)}")
+    parts = []
+    for server in servers:
+        if not isinstance(server, Mapping) or not _is_number(server.get("expected_share")):
+            raise AnsibleFilterError("lbguard_share_summary: every server needs name and expected_share; pass a "
+                                     "service from lbguard_validated_model")
+        parts.append(f"{server.get('name')}={int(server['expected_share'] * 100 + 0.5)}%")
+    return ", ".join(parts)
+
+
+# ------------------------------------------------- Ansible objects -> plain data
+
+_OMIT: Any = object()
+
+
+def _is_omit(value: Any) -> bool:
+    # ansible-core 2.19 hands `omit` placeholders to plugins; it drops them from
+    # finalized results, so do the same. There is no public name to compare with.
+    return type(value).__name__ == "_OmitType"
+
+
+def _render_reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if len(text) > 300:
+        text = text[:297] + "..."
+    if "'hostvars' is undefined" in text:
+        text += (" (ansible-core 2.19+ renders a host's variables read through hostvars without hostvars; "
+                 "do not reference hostvars in lb_* variables: use backend_group for inventory hosts)")
+    return text
+
+
+def _fetch(container: Any, key: Any) -> Any:
+    """``container[key]`` rendered and converted to plain data; Unrenderable on failure."""
+    try:
+        value = container[key]
+    except Exception as exc:  # noqa: BLE001 - templating errors of any kind become model problems
+        return Unrenderable(_render_reason(exc))
+    return to_plain(value)
+
+
+def to_plain(value: Any) -> Any:
+    """Convert Ansible's lazy/tagged containers and scalars to plain Python data.
+
+    Values that fail to render become ``Unrenderable``; ``omit`` placeholders are
+    dropped from containers, as Ansible does when it finalises a template.
+    """
+    kind = type(value)
+    if value is None or kind is str or kind is int or kind is bool or kind is float:
+        return value
+    if isinstance(value, _JinjaUndefined):
+        return Unrenderable("undefined value")
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    if _is_omit(value):
+        return _OMIT
+    if isinstance(value, Mapping):
+        result: dict[Any, Any] = {}
+        for key in list(value.keys()):
+            item = _fetch(value, key)
+            if item is not _OMIT:
+                result[str(key) if isinstance(key, str) else key] = item
+        return result
+    if isinstance(value, (list, tuple)):
+        items = []
+        for index in range(len(value)):
+            item = _fetch(value, index)
+            if item is not _OMIT:
+                items.append(item)
+        return items
+    return value
+
+
+class _BackendVarsView(Mapping[str, Mapping[str, Any]]):
+    """Reads the few BACKEND_VARS of a host from Ansible's hostvars, once per host."""
+
+    def __init__(self, hostvars: Mapping[str, Any]) -> None:
+        self._hostvars = hostvars
+        self._cache: dict[str, dict[str, Any]] = {}
+
+    def __getitem__(self, host: str) -> Mapping[str, Any]:
+        cached = self._cache.get(host)
+        if cached is None:
+            if host not in self._hostvars:
+                raise KeyError(host)
+            cached = _read_vars(self._hostvars[host], BACKEND_VARS)
+            self._cache[host] = cached
+        return cached
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._hostvars)
+
+    def __len__(self) -> int:
+        return len(self._hostvars)
+
+
+def _read_vars(host_vars: Any, names: Sequence[str]) -> dict[str, Any]:
+    if not isinstance(host_vars, Mapping):
+        return {}
+    return {name: _fetch(host_vars, name) for name in names if name in host_vars}
+
+
+def _adapt(lb_host: Any, hostvars: Any, groups: Any, filter_name: str) -> tuple[str, dict[str, Any] | None,
+                                                                                 dict[str, list[str]],
+                                                                                 _BackendVarsView]:
+    if not isinstance(lb_host, str) or not lb_host:
+        raise AnsibleFilterError(f"{filter_name}: the input must be an inventory hostname, got {_kind(lb_host)}; "
+                                 f"use {{{{ inventory_hostname | {filter_name}(hostvars, groups) }}}}")
+    if not isinstance(hostvars, Mapping):
+        raise AnsibleFilterError(f"{filter_name}: the first argument must be Ansible's hostvars, got {_kind(hostvars)}")
+    if not isinstance(groups, Mapping):
+        raise AnsibleFilterError(f"{filter_name}: the second argument must be Ansible's groups, got {_kind(groups)}")
+    host = str(lb_host)
+    plain_groups = to_plain(groups)
+    group_members = {str(g): [str(h) for h in members] for g, members in plain_groups.items()
+                     if isinstance(members, list)}
+    host_vars = _read_vars(hostvars[host], LB_VARS) if host in hostvars else None
+    return host, host_vars, group_members, _BackendVarsView(hostvars)
+
+
+def lbguard_model_problems(lb_host: str, hostvars: Mapping[str, Any], groups: Mapping[str, Any]) -> list[str]:
+    """Filter: every problem of the model of ``lb_host`` (empty list when valid)."""
+    host, host_vars, group_members, backends = _adapt(lb_host, hostvars, groups, "lbguard_model_problems")
+    if host_vars is None:
+        return [f"{host} is not a host of the inventory"]
+    return model_problems(host, host_vars, group_members, backends)
+
+
+def lbguard_validated_model(lb_host: str, hostvars: Mapping[str, Any], groups: Mapping[str, Any]) -> dict[str, Any]:
+    """Filter: the normalised model of ``lb_host``; raises AnsibleFilterError listing every problem."""
+    host, host_vars, group_members, backends = _adapt(lb_host, hostvars, groups, "lbguard_validated_model")
+    if host_vars is None:
+        raise ModelError(host, [f"{host} is not a host of the inventory"])
+    return normalize_model(host, host_vars, group_members, backends)
+
+
+def lbguard_share_summary(service: Mapping[str, Any]) -> str:
+    """Filter: ``"web1=33%, web2=33%, web3=33%"`` for a normalised service."""
+    return share_summary(service)
+
+
+class FilterModule:
+    """lbguard model filters."""
+
+    def filters(self) -> dict[str, Callable[..., Any]]:
+        return {
+            "lbguard_model_problems": lbguard_model_problems,
+            "lbguard_validated_model": lbguard_validated_model,
+            "lbguard_share_summary": lbguard_share_summary,
+        }

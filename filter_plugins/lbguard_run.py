@@ -1,0 +1,154 @@
+"""Filters that steer a deploy run: the staging gate, failed hosts, the run report.
+
+Each load balancer of a run leaves its outcome in the host fact
+``lb_deploy_result`` (set by the lb_deploy role)::
+
+    {"host": "lb-stg-1", "environment": "staging", "status": "verified",
+     "release": "r00003-...", "previous": "r00002-...", "changed": true,
+     "problems": [], "figures": {"shop": {"requests": 60, "observed": {...}, ...}}}
+
+``status`` is one of: verified, checked (check mode), rolled_back (failed and
+restored), failed_before_change (failed before the live file changed),
+rollback_failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+PASSED = ("verified", "checked")
+
+
+def _result(hostvars: Mapping[str, Any], host: str) -> dict[str, Any] | None:
+    value = hostvars[host].get("lb_deploy_result") if host in hostvars else None
+    return dict(value) if value else None
+
+
+def _in_environment(hosts: Sequence[str], groups: Mapping[str, Sequence[str]], environment: str) -> list[str]:
+    members = set(groups.get(environment, []))
+    return [h for h in hosts if h in members]
+
+
+def failed_hosts(lb_hosts: Sequence[str], hostvars: Mapping[str, Any], environment: str) -> list[str]:
+    """Load balancers of one environment whose deploy in this run did not pass."""
+    failed = []
+    for host in lb_hosts:
+        result = _result(hostvars, host)
+        if result and result.get("environment") == environment and result.get("status") not in PASSED:
+            failed.append(host)
+    return failed
+
+
+def production_gate(lb_hosts: Sequence[str], groups: Mapping[str, Sequence[str]], hostvars: Mapping[str, Any],
+                    stages: Sequence[str], change_id: str) -> dict[str, Any]:
+    """Decide whether production may be deployed in this run, and say why.
+
+    With staging in the same run, every staging load balancer must have
+    verified. Production alone (a separate AWX job) is allowed only when every
+    staging load balancer's last verified release was verified for this very
+    change id, read from its ledger (registered as ``deploy_staging_ledger``).
+    """
+    if "production" not in stages:
+        return {"allowed": False, "reason": "production is not among lbguard_stages in this run"}
+    staging = _in_environment(lb_hosts, groups, "staging")
+    if not staging:
+        return {"allowed": False, "reason": "refusing production: the inventory has no staging load balancer "
+                                            "to prove the change first"}
+    if "staging" in stages:
+        problems = []
+        for host in staging:
+            result = _result(hostvars, host)
+            if result is None:
+                problems.append(f"{host} has no result (unreachable or stopped before the deploy)")
+            elif result.get("status") not in PASSED:
+                problems.append(f"{host} {result.get('status')}")
+        if problems:
+            return {"allowed": False,
+                    "reason": "production not touched: staging did not pass (" + "; ".join(problems) + ")"}
+        return {"allowed": True, "reason": f"staging passed on {', '.join(staging)}; production may proceed"}
+
+    problems = []
+    for host in staging:
+        ledger = hostvars[host].get("deploy_staging_ledger") or {}
+        if not ledger.get("releases"):
+            problems.append(f"{host}: no ledger (unreachable, or never deployed)")
+            continue
+        verified = next((r for r in ledger["releases"] if r.get("id") == ledger.get("last_verified")), None)
+        verified_change = ((verified or {}).get("verification") or {}).get("change_id")
+        if verified_change != change_id:
+            problems.append(f"{host}: last verified release {ledger.get('last_verified')} was verified for change "
+                            f"{str(verified_change)[:12]}, this run is change {change_id[:12]}")
+    if problems:
+        return {"allowed": False, "reason": "refusing production: this change has not passed staging verification ("
+                                            + "; ".join(problems) + "); deploy staging first"}
+    return {"allowed": True, "reason": f"staging verified change {change_id[:12]} on {', '.join(staging)}"}
+
+
+def _figures_line(figures: Mapping[str, Any]) -> str:
+    parts = []
+    for service, data in figures.items():
+        observed = ", ".join(f"{s} {round(v * 100)}%" for s, v in (data.get("observed") or {}).items())
+        parts.append(f"{service}: {data.get('requests', 0)} req [{observed}]")
+    return "; ".join(parts)
+
+
+def run_report(lb_hosts: Sequence[str], hostvars: Mapping[str, Any], groups: Mapping[str, Sequence[str]],
+               run: Mapping[str, Any]) -> dict[str, Any]:
+    """The end-of-run report: per host outcome, overall status, lines to print.
+
+    ``run`` carries run_id, change_id, revision, stages and the production
+    gate. A host of a stage that ran but left no result counts as failed.
+    """
+    stages = list(run.get("stages") or [])
+    gate = run.get("gate") or {}
+    expected = set()
+    if "staging" in stages:
+        expected.update(_in_environment(lb_hosts, groups, "staging"))
+    if "production" in stages and gate.get("allowed"):
+        expected.update(_in_environment(lb_hosts, groups, "production"))
+
+    hosts = {}
+    lines = []
+    failed = False
+    for host in lb_hosts:
+        result = _result(hostvars, host)
+        if result is None:
+            if host not in expected:
+                continue
+            result = {"host": host, "status": "no_result", "problems": ["unreachable or failed before the deploy"]}
+        hosts[host] = result
+        ok = result.get("status") in PASSED
+        failed = failed or not ok
+        line = (f"{'OK  ' if ok else 'FAIL'} {result.get('environment', '?'):<10} {host:<16} "
+                f"{result.get('status'):<20} release {result.get('release') or '-'}"
+                f"{' (changed)' if result.get('changed') else ' (unchanged)'}")
+        figures = _figures_line(result.get("figures") or {})
+        if figures:
+            line += f"  {figures}"
+        lines.append(line)
+        lines.extend(f"       {p}" for p in result.get("problems") or [])
+    if "production" in stages and not gate.get("allowed"):
+        failed = True
+        lines.append(f"HELD production: {gate.get('reason')}")
+    return {
+        "run_id": run.get("run_id"),
+        "change_id": run.get("change_id"),
+        "revision": run.get("revision"),
+        "stages": stages,
+        "production_gate": gate,
+        "status": "failed" if failed else "passed",
+        "hosts": hosts,
+        "lines": lines,
+    }
+
+
+class FilterModule:
+    """lbguard run filters."""
+
+    def filters(self) -> dict[str, Any]:
+        return {
+            "lbguard_failed_hosts": failed_hosts,
+            "lbguard_production_gate": production_gate,
+            "lbguard_run_report": run_report,
+        }

@@ -1,0 +1,445 @@
+"""Judge what lbguard_probe measured on a load balancer against the lbguard model.
+
+Filters (thin wrappers over the pure functions below):
+
+* ``model | lbguard_verify_problems(probe, settings)`` -> list[str]: one readable
+  message per problem, empty when the load balancer does what the model says.
+* ``model | lbguard_verify_summary(probe)`` -> {service: {"requests", "observed",
+  "expected", "errors"}} for reports and job artifacts.
+* ``service_summary | lbguard_share_table`` -> "web1 34%, web2 33%, web3 33%".
+
+``probe`` is the registered result of the lbguard_probe module (runtime,
+runtime_error, running_model, running_model_error, traffic).
+
+Rules of lbguard_verify_problems, in message order:
+
+a) the running process loaded this model: ``probe.running_model == model.digest``;
+b) HAProxy runtime (``check_runtime``, default true for haproxy): every active
+   server (not disabled, not backup, weight > 0) is UP ("UP", "UP 1/2", ...; "no
+   check" too when the service has no health check); disabled servers are MAINT;
+   every model server exists at runtime and no runtime server is unknown;
+c) traffic split of HTTP services: one message per failing service, listing the
+   observed and expected shares, then the reasons (a server with weight that got
+   nothing, a share off by more than ``tolerance``, a share above the policy's
+   max_server_share + tolerance, answers from inactive or unknown servers). Share
+   checks apply to roundrobin, static-rr, leastconn, random and first; source and
+   uri (one client always hashes to one server) only get the server checks;
+d) failed requests: (5xx + connection errors + other errors + missing header) /
+   requests must not exceed ``max_error_rate``; a service that got no request or no
+   successful one always fails.
+
+Design note on ``balance random``: with n requests the observed share of a server
+with expected share p scatters with a standard deviation of sqrt(p(1-p)/n) (6
+points for 1/3 at n=60), so a fixed 10-point tolerance would fail healthy releases
+often. For random only, the tolerance used is max(tolerance, random_sigmas x that
+deviation) and the message shows the tolerance actually used. Send more requests
+to tighten it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Sequence
+
+SHARE_CHECKED = ("roundrobin", "static-rr", "leastconn", "random", "first")
+ERROR_FIELDS = ("status_5xx", "connection_errors", "other_errors", "missing_header")
+DEFAULTS: dict[str, Any] = {"tolerance": 0.10, "max_error_rate": 0.01, "random_sigmas": 3.0}
+# Float noise guard: a share exactly at the tolerance passes.
+EPSILON = 1e-9
+
+
+# --------------------------------------------------------------------- formatting
+
+
+def pct(share: float) -> int:
+    """Share 0..1 as an integer percent, halves rounded up (0.335 -> 34)."""
+    return int(math.floor(float(share) * 100 + 0.5 + EPSILON))
+
+
+def pct_text(value: float) -> str:
+    """Fraction as a compact percent number without trailing zeros (0.1 -> "10", 0.025 -> "2.5")."""
+    return f"{round(float(value) * 100, 6):g}"
+
+
+def join_names(names: Sequence[str]) -> str:
+    """English list: "a", "a and b", "a, b and c"."""
+    names = list(names)
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """"1 connection error" / "2 connection errors"."""
+    return f"{count} {singular if count == 1 else (plural_form or singular + 's')}"
+
+
+# ----------------------------------------------------------------------- settings
+
+
+def _as_bool(value: Any, field: str) -> bool:
+    """Bool from a bool or the usual yes/no strings; ValueError otherwise."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "yes", "on", "1"):
+        return True
+    if isinstance(value, str) and value.strip().lower() in ("false", "no", "off", "0"):
+        return False
+    if isinstance(value, int):
+        return bool(value)
+    raise ValueError(f"settings.{field} must be a boolean, got {value!r}")
+
+
+def _as_fraction(value: Any, field: str, high: float = 1.0) -> float:
+    """Float 0..high from a number or numeric string; ValueError otherwise."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"settings.{field} must be a number, got {value!r}") from None
+    if isinstance(value, bool) or not 0.0 <= number <= high or math.isnan(number):
+        raise ValueError(f"settings.{field} must be between 0 and {high:g}, got {value!r}")
+    return number
+
+
+def normalise_settings(model: Mapping[str, Any], settings: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Fill defaults: tolerance 0.10, max_error_rate 0.01, random_sigmas 3,
+    check_runtime true for haproxy, label "<environment> <host>"."""
+    settings = dict(settings or {})
+    known = ("tolerance", "max_error_rate", "check_runtime", "label", "random_sigmas")
+    unknown = sorted(str(key) for key in settings if key not in known)
+    if unknown:
+        raise ValueError(f"unknown settings {', '.join(unknown)}; known: {', '.join(known)}")
+    engine = model.get("engine")
+    label = settings.get("label")
+    if label is None or str(label).strip() == "":
+        label = " ".join(str(part) for part in (model.get("environment"), model.get("host")) if part) or "lb"
+    return {
+        "tolerance": _as_fraction(settings.get("tolerance", DEFAULTS["tolerance"]), "tolerance"),
+        "max_error_rate": _as_fraction(settings.get("max_error_rate", DEFAULTS["max_error_rate"]),
+                                       "max_error_rate"),
+        "random_sigmas": _as_fraction(settings.get("random_sigmas", DEFAULTS["random_sigmas"]),
+                                      "random_sigmas", high=10.0),
+        "check_runtime": _as_bool(settings.get("check_runtime", engine == "haproxy"), "check_runtime"),
+        "label": str(label).strip(),
+    }
+
+
+# ------------------------------------------------------------------------ helpers
+
+
+def is_active(server: Mapping[str, Any]) -> bool:
+    """A server that takes load-balanced traffic: not disabled, not backup, weight > 0."""
+    return not server.get("disabled") and not server.get("backup") and int(server.get("weight", 1)) > 0
+
+
+def inactive_reason(server: Mapping[str, Any]) -> str:
+    """Why a model server takes no load-balanced traffic ("disabled", "backup", "weight 0")."""
+    if server.get("disabled"):
+        return "disabled"
+    if server.get("backup"):
+        return "backup"
+    return "weight 0"
+
+
+def counts_of(traffic: Mapping[str, Any]) -> dict[str, int]:
+    """Successful responses per server name, as ints."""
+    return {str(name): int(count) for name, count in dict(traffic.get("counts") or {}).items()}
+
+
+def error_count(traffic: Mapping[str, Any]) -> int:
+    """All failed requests of a service."""
+    return sum(int(traffic.get(field) or 0) for field in ERROR_FIELDS)
+
+
+def observed_shares(servers: Sequence[Mapping[str, Any]], counts: Mapping[str, int]) -> dict[str, float]:
+    """Observed share per server: model servers in model order, then unknown ones sorted.
+
+    Shares are counts / sum of all counts (unknown servers included); all 0.0 when
+    nothing answered.
+    """
+    total = sum(counts.values())
+    names = [str(server["name"]) for server in servers]
+    names += sorted(name for name in counts if name not in names)
+    return {name: (counts.get(name, 0) / total if total else 0.0) for name in names}
+
+
+# -------------------------------------------------------------------------- rules
+
+
+def running_model_problems(model: Mapping[str, Any], probe: Mapping[str, Any], label: str) -> list[str]:
+    """Rule a: the live process runs the model that was just deployed."""
+    expected = str(model.get("digest") or "")
+    running = probe.get("running_model")
+    if running is not None and str(running).strip() == expected and expected:
+        return []
+    if running is None:
+        error = probe.get("running_model_error") or "no answer"
+        shown = f"unknown: {error}"
+    else:
+        shown = str(running).strip()
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    return [f"{label}: the running configuration is not the new release (running model {shown}, "
+            f"expected {expected or 'unknown: the model has no digest'}): the reload did not take effect"]
+
+
+def runtime_problems(service: Mapping[str, Any], runtime: Mapping[str, Any] | None, label: str) -> list[str]:
+    """Rule b for one service: active servers UP, disabled servers MAINT, no unknown servers.
+
+    ``runtime`` is {server: {"status", "weight"}} of the service's backend, or None
+    when the backend is absent.
+    """
+    name = service.get("name")
+    servers = list(service.get("servers") or [])
+    runtime = dict(runtime or {})
+    no_health_check = not (service.get("health_check") or {}).get("enabled", False)
+    problems: list[str] = []
+
+    def status_of(server_name: str) -> str | None:
+        entry = runtime.get(server_name)
+        return None if entry is None else str((entry or {}).get("status", "")).strip()
+
+    active = [server for server in servers if is_active(server)]
+    bad: list[str] = []
+    for server in active:
+        status = status_of(str(server["name"]))
+        if status is None:
+            bad.append(f"{server['name']} (missing from the runtime state)")
+        elif not (status.upper().startswith("UP") or (no_health_check and status.lower() == "no check")):
+            bad.append(f"{server['name']} ({status or 'no status'})")
+    if bad:
+        problems.append(f"{label} service {name}: servers DOWN: {', '.join(bad)}; "
+                        f"expected UP: {', '.join(str(server['name']) for server in active)}")
+
+    not_maint: list[str] = []
+    for server in servers:
+        if not server.get("disabled"):
+            continue
+        status = status_of(str(server["name"]))
+        if status is None:
+            not_maint.append(f"{server['name']} (missing from the runtime state)")
+        elif not status.upper().startswith("MAINT"):
+            not_maint.append(f"{server['name']} ({status or 'no status'})")
+    if not_maint:
+        problems.append(f"{label} service {name}: disabled servers not in MAINT: {', '.join(not_maint)}")
+
+    model_names = {str(server["name"]) for server in servers}
+    extra = sorted(server_name for server_name in runtime if server_name not in model_names)
+    if extra:
+        problems.append(f"{label} service {name}: the runtime has servers that are not in the model: "
+                        f"{', '.join(extra)}")
+    return problems
+
+
+def share_tolerance(service: Mapping[str, Any], requests: int, tolerance: float, random_sigmas: float) -> float:
+    """Tolerance used for a service's share check (widened for balance random, see module doc)."""
+    if service.get("balance") != "random" or requests <= 0 or random_sigmas <= 0:
+        return tolerance
+    worst = max((float(server.get("expected_share") or 0.0) for server in service.get("servers") or []),
+                key=lambda p: p * (1 - p), default=0.0)
+    return max(tolerance, random_sigmas * math.sqrt(worst * (1 - worst) / requests))
+
+
+def traffic_problem(service: Mapping[str, Any], traffic: Mapping[str, Any], tolerance: float,
+                    label: str, random_sigmas: float = DEFAULTS["random_sigmas"]) -> str | None:
+    """Rule c for one HTTP service: at most one message, None when the split is right.
+
+    Nothing to judge (no successful response) returns None: rule d reports it.
+    """
+    name = service.get("name")
+    servers = list(service.get("servers") or [])
+    counts = counts_of(traffic)
+    if sum(counts.values()) <= 0:
+        return None
+    shares = observed_shares(servers, counts)
+    by_name = {str(server["name"]): server for server in servers}
+    share_checked = service.get("balance") in SHARE_CHECKED
+    tol = share_tolerance(service, sum(counts.values()), tolerance, random_sigmas)
+    max_share = float((service.get("policy") or {}).get("max_server_share", 1.0))
+
+    reasons: list[str] = []
+    named: set[str] = set()
+    if share_checked:
+        starved = [str(s["name"]) for s in servers
+                   if float(s.get("expected_share") or 0) > 0 and counts.get(str(s["name"]), 0) == 0]
+        if starved:
+            verb = "has" if len(starved) == 1 else "have"
+            reasons.append(f"{join_names(starved)} {verb} weight but received nothing")
+            named.update(starved)
+        over = [server_name for server_name, share in shares.items()
+                if server_name in by_name and share > max_share + tol + EPSILON]
+        if over:
+            verb = "exceeds" if len(over) == 1 else "exceed"
+            reasons.append(f"{join_names(over)} {verb} max_server_share {pct_text(max_share)}%")
+            named.update(over)
+        off = []
+        for server in servers:
+            server_name = str(server["name"])
+            diff = shares[server_name] - float(server.get("expected_share") or 0)
+            if abs(diff) > tol + EPSILON and server_name not in named and is_active(server):
+                off.append(f"{server_name} ({'+' if diff > 0 else '-'}{pct(abs(diff))})")
+        if off:
+            verb = "is" if len(off) == 1 else "are"
+            reasons.append(f"{join_names(off)} {verb} more than {pct_text(tol)} points off the expected share")
+
+    inactive = [f"{server_name} ({inactive_reason(by_name[server_name])})" for server_name in shares
+                if server_name in by_name and counts.get(server_name, 0) > 0 and not is_active(by_name[server_name])]
+    if inactive:
+        reasons.append(f"answered by inactive {'server' if len(inactive) == 1 else 'servers'} {join_names(inactive)}")
+    unknown = [server_name for server_name in shares if server_name not in by_name]
+    if unknown:
+        reasons.append(f"answered by unknown {'server' if len(unknown) == 1 else 'servers'} {join_names(unknown)}")
+    if not reasons:
+        return None
+
+    observed = ", ".join(f"{server_name} {pct(share)}%" for server_name, share in shares.items())
+    if share_checked:
+        expected = "/".join(str(pct(float(s.get("expected_share") or 0))) for s in servers)
+        head = f"{label} service {name}: observed {observed}; expected {expected} (+-{pct_text(tol)})"
+    else:
+        head = f"{label} service {name}: observed {observed} (balance {service.get('balance')}: share not checked)"
+    return head + "; " + "; ".join(reasons)
+
+
+def error_problem(service: Mapping[str, Any], traffic: Mapping[str, Any] | None, max_error_rate: float,
+                  label: str) -> str | None:
+    """Rule d for one service: too many failed requests, or none made or none successful."""
+    name = service.get("name")
+    if traffic is None:
+        return (f"{label} service {name}: the probe has no traffic result for this service: "
+                "its traffic cannot be verified")
+    requests = int(traffic.get("requests") or 0)
+    http = service.get("mode", "http") == "http"
+    unit = "requests" if http else "connections"
+    if requests <= 0:
+        return f"{label} service {name}: no probe {unit} were made: its traffic cannot be verified"
+    failed = error_count(traffic)
+    successes = sum(counts_of(traffic).values()) if http else max(requests - failed, 0)
+    rate = failed / requests
+    if rate <= max_error_rate + EPSILON and successes > 0:
+        return None
+    parts = []
+    for field, singular, plural_form in (("status_5xx", "5xx", "5xx"),
+                                         ("connection_errors", "connection error", None),
+                                         ("other_errors", "other HTTP error", None),
+                                         ("missing_header", "response without the served-by header",
+                                          "responses without the served-by header")):
+        count = int(traffic.get(field) or 0)
+        if count:
+            parts.append(plural(count, singular, plural_form))
+    detail = f"{rate * 100:.1f}%" + (": " + ", ".join(parts) if parts else "")
+    message = f"{label} service {name}: {failed} of {requests} {unit} failed ({detail}); limit {pct_text(max_error_rate)}%"
+    if successes <= 0:
+        message += f"; no {unit[:-1]} succeeded"
+    return message
+
+
+def verify_problems(model: Mapping[str, Any], probe: Mapping[str, Any],
+                    settings: Mapping[str, Any] | None = None) -> list[str]:
+    """All problems of one load balancer; empty list when it does what the model says."""
+    conf = normalise_settings(model, settings)
+    label = conf["label"]
+    probe = probe or {}
+    if probe.get("failed"):
+        return [f"{label}: the probe failed ({probe.get('msg') or 'no message'}): nothing could be verified"]
+    if probe.get("skipped"):
+        return [f"{label}: the probe was skipped: nothing could be verified"]
+
+    problems = running_model_problems(model, probe, label)
+    services = list(model.get("services") or [])
+
+    if conf["check_runtime"] and model.get("engine") == "haproxy":
+        runtime = probe.get("runtime") or {}
+        if probe.get("runtime_error"):
+            problems.append(f"{label}: cannot verify the HAProxy runtime state: {probe['runtime_error']}")
+        else:
+            for service in services:
+                problems += runtime_problems(service, runtime.get(service.get("name")), label)
+
+    traffic_all = probe.get("traffic") or {}
+    for service in services:
+        traffic = traffic_all.get(service.get("name"))
+        if traffic is not None and service.get("mode", "http") == "http":
+            message = traffic_problem(service, traffic, conf["tolerance"], label, conf["random_sigmas"])
+            if message:
+                problems.append(message)
+    for service in services:
+        message = error_problem(service, traffic_all.get(service.get("name")), conf["max_error_rate"], label)
+        if message:
+            problems.append(message)
+    return problems
+
+
+def verify_summary(model: Mapping[str, Any], probe: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per service: requests, observed shares (3 decimals), expected shares, failed requests."""
+    traffic_all = (probe or {}).get("traffic") or {}
+    summary: dict[str, dict[str, Any]] = {}
+    for service in model.get("services") or []:
+        servers = list(service.get("servers") or [])
+        traffic = traffic_all.get(service.get("name")) or {}
+        counts = counts_of(traffic)
+        observed = ({server_name: round(share, 3) for server_name, share in observed_shares(servers, counts).items()}
+                    if service.get("mode", "http") == "http" else {})
+        summary[str(service.get("name"))] = {
+            "requests": int(traffic.get("requests") or 0),
+            "observed": observed,
+            "expected": {str(s["name"]): round(float(s.get("expected_share") or 0), 3) for s in servers},
+            "errors": error_count(traffic),
+        }
+    return summary
+
+
+def share_table(service_summary: Mapping[str, Any]) -> str:
+    """"web1 34%, web2 33%, web3 33%" from a service summary (or a {server: share} mapping)."""
+    shares = service_summary.get("observed", service_summary) if service_summary else {}
+    if not shares or not sum(float(share) for share in shares.values()):
+        return "no responses"
+    return ", ".join(f"{server_name} {pct(float(share))}%" for server_name, share in shares.items())
+
+
+# ------------------------------------------------------------------------ filters
+
+
+def _filter_error(exc: Exception) -> Exception:
+    """AnsibleFilterError when Ansible is importable (always inside Ansible), else the error itself."""
+    try:
+        from ansible.errors import AnsibleFilterError
+    except ImportError:  # pragma: no cover - outside Ansible
+        return exc
+    return AnsibleFilterError(f"lbguard_verify: {exc}")
+
+
+def lbguard_verify_problems(model: Mapping[str, Any], probe: Mapping[str, Any],
+                            settings: Mapping[str, Any] | None = None) -> list[str]:
+    """Filter: problems of one load balancer (see module docstring)."""
+    try:
+        return verify_problems(model, probe, settings)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise _filter_error(exc) from exc
+
+
+def lbguard_verify_summary(model: Mapping[str, Any], probe: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Filter: per-service traffic summary for reports."""
+    try:
+        return verify_summary(model, probe)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise _filter_error(exc) from exc
+
+
+def lbguard_share_table(service_summary: Mapping[str, Any]) -> str:
+    """Filter: observed shares of one service summary as short text."""
+    try:
+        return share_table(service_summary)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise _filter_error(exc) from exc
+
+
+class FilterModule:
+    """lbguard verification filters."""
+
+    def filters(self) -> dict[str, Any]:
+        """Filter names for Ansible."""
+        return {
+            "lbguard_verify_problems": lbguard_verify_problems,
+            "lbguard_verify_summary": lbguard_verify_summary,
+            "lbguard_share_table": lbguard_share_table,
+        }

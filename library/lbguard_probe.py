@@ -1,0 +1,427 @@
+#!/usr/bin/python
+"""Read-only probe of a load balancer: runtime state, live model digest, real traffic split."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: lbguard_probe
+short_description: Measure what a load balancer really does, from the load balancer itself
+description:
+  - Runs on the load-balancer host and only reads; it never changes anything, so it
+    also runs in check mode.
+  - Reads the runtime state of every server from the HAProxy runtime API
+    (C(show stat) over the unix stats socket, no socat needed). Nothing for nginx.
+  - Reads the digest of the model the running process loaded from O(status_url),
+    which proves which configuration is live.
+  - Sends O(requests) requests to every HTTP service on O(address), each on a new
+    connection (request header C(Connection) set to C(close)) so that the balancer
+    picks a server per request, and counts the servers named in the
+    O(served_by_header) response header. For TCP services it only opens and closes O(requests) connections.
+  - Every network operation has a timeout and every loop is bounded, so the probe
+    cannot hang. Probe traffic goes only to O(address) (loopback by default);
+    O(status_url) is read once.
+  - The module never fails because the load balancer misbehaves. It reports what it
+    saw, errors included, and the lbguard_verify_problems filter judges it.
+options:
+  engine:
+    description: Load-balancer engine.
+    type: str
+    required: true
+    choices: [haproxy, nginx]
+  services:
+    description:
+      - Services to probe. Each item needs C(name), C(listen) (port) and C(mode)
+        (C(http) or C(tcp), default C(http)); other keys are ignored, so the
+        C(services) list of the lbguard model can be passed as it is.
+    type: list
+    elements: dict
+    required: true
+  requests:
+    description: Requests (HTTP) or connections (TCP) per service, 0..10000.
+    type: int
+    default: 60
+  address:
+    description: Address the services are reached at (the probe's only traffic target).
+    type: str
+    default: 127.0.0.1
+  path:
+    description: Request path for HTTP services.
+    type: str
+    default: /
+  served_by_header:
+    description: Response header that names the server that answered.
+    type: str
+    default: X-Served-By
+  timeout:
+    description:
+      - Seconds allowed per network operation (connect, send, each read). A response
+        body is read only while four times this value lasts from the start of its
+        request; the runtime API answer likewise.
+    type: float
+    default: 2.0
+  stats_socket:
+    description: HAProxy runtime API socket (engine haproxy only).
+    type: path
+    default: /run/haproxy/admin.sock
+  status_url:
+    description: URL that returns the digest of the model the running process loaded.
+    type: str
+    default: http://127.0.0.1:8405/lbguard/model
+author:
+  - lbguard
+"""
+
+EXAMPLES = r"""
+- name: Measure the live traffic split
+  lbguard_probe:
+    engine: "{{ lb_model.engine }}"
+    services: "{{ lb_model.services }}"
+    requests: 60
+  register: lb_probe
+
+- name: Fail on any difference between the model and reality
+  ansible.builtin.assert:
+    that: problems | length == 0
+    fail_msg: "{{ problems | join('\n') }}"
+  vars:
+    problems: "{{ lb_model | lbguard_verify_problems(lb_probe, {'label': 'staging ' ~ inventory_hostname}) }}"
+"""
+
+RETURN = r"""
+runtime:
+  description:
+    - Per service (HAProxy backend) and server, the runtime status (C(UP),
+      C(UP 1/2), C(DOWN), C(MAINT), C(DRAIN), C(no check), ...) and weight read
+      from C(show stat). Empty for nginx or when the socket could not be read.
+  returned: always
+  type: dict
+  sample: {"shop": {"web1": {"status": "UP", "weight": 1}, "web2": {"status": "DOWN", "weight": 1}}}
+runtime_error:
+  description: Why the runtime state could not be read, else null.
+  returned: always
+  type: str
+running_model:
+  description: Body (stripped) of O(status_url), the digest of the live model; null on error.
+  returned: always
+  type: str
+running_model_error:
+  description: Why O(status_url) could not be read, else null.
+  returned: always
+  type: str
+traffic:
+  description:
+    - Per service, what the probe traffic saw. C(counts) maps server names from
+      O(served_by_header) to successful (2xx/3xx) responses; C(status_5xx),
+      C(other_errors) (any other status, 4xx included), C(connection_errors)
+      (refused, reset, timeout, malformed response) and C(missing_header) (2xx/3xx
+      without the header) count failed requests. TCP services only fill
+      C(requests) and C(connection_errors).
+  returned: always
+  type: dict
+  sample:
+    shop: {"mode": "http", "requests": 60, "counts": {"web1": 20, "web2": 20, "web3": 20},
+           "status_5xx": 0, "other_errors": 0, "connection_errors": 0, "missing_header": 0}
+"""
+
+import csv
+import http.client
+import io
+import socket
+import time
+import urllib.parse
+from typing import Any, Callable, Iterable, Mapping
+
+from ansible.module_utils.basic import AnsibleModule
+
+MAX_REQUESTS = 10000
+MAX_BODY_BYTES = 1024 * 1024
+MAX_STATUS_BYTES = 64 * 1024
+MAX_SOCKET_BYTES = 16 * 1024 * 1024
+READ_CHUNK = 65536
+# A request may take at most this many times the per-operation timeout in total.
+REQUEST_BUDGET_FACTOR = 4.0
+
+
+# --------------------------------------------------------------------------- runtime
+
+
+def parse_show_stat(text: str) -> dict[str, dict[str, dict[str, Any]]]:
+    """Parse HAProxy ``show stat`` CSV into {backend: {server: {"status", "weight"}}}.
+
+    Columns are looked up by the header line (``# pxname,svname,...``), not by
+    position; FRONTEND and BACKEND summary rows are skipped. Servers whose weight is
+    empty or not a number get weight 0.
+    """
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines or not lines[0].startswith("#"):
+        raise ValueError("show stat output does not start with the '# pxname,svname,...' header")
+    header = [name.strip() for name in lines[0].lstrip("#").strip().split(",")]
+    for required in ("pxname", "svname", "status", "weight"):
+        if required not in header:
+            raise ValueError(f"show stat header has no {required!r} column")
+    result: dict[str, dict[str, dict[str, Any]]] = {}
+    for row in csv.DictReader(io.StringIO("\n".join(lines[1:])), fieldnames=header):
+        backend = (row.get("pxname") or "").strip()
+        server = (row.get("svname") or "").strip()
+        if not backend or not server or server in ("FRONTEND", "BACKEND"):
+            continue
+        weight_text = (row.get("weight") or "").strip()
+        weight = int(weight_text) if weight_text.isdigit() else 0
+        result.setdefault(backend, {})[server] = {
+            "status": (row.get("status") or "").strip(),
+            "weight": weight,
+        }
+    return result
+
+
+def read_unix_socket(path: str, command: str, timeout: float, max_bytes: int = MAX_SOCKET_BYTES) -> str:
+    """Send one command to a unix stream socket and return everything it answers.
+
+    HAProxy's runtime API closes the connection after answering a single
+    non-interactive command. Reading stops at EOF, at ``max_bytes`` or when
+    ``timeout`` (per operation, also an overall budget of 4x) runs out.
+    """
+    deadline = time.monotonic() + timeout * REQUEST_BUDGET_FACTOR
+    chunks: list[bytes] = []
+    total = 0
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(path)
+        sock.sendall(command.rstrip("\n").encode("ascii") + b"\n")
+        while total < max_bytes:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no end of answer from {path} within {timeout * REQUEST_BUDGET_FACTOR:g}s")
+            sock.settimeout(min(timeout, remaining))
+            chunk = sock.recv(READ_CHUNK)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    return b"".join(chunks).decode("utf-8", errors="replace")
+
+
+def read_runtime(stats_socket: str, timeout: float) -> tuple[dict[str, dict[str, dict[str, Any]]], str | None]:
+    """Return (runtime, error) from HAProxy's ``show stat``; runtime is {} on error."""
+    try:
+        return parse_show_stat(read_unix_socket(stats_socket, "show stat", timeout)), None
+    except (OSError, ValueError, UnicodeError) as exc:
+        return {}, f"cannot read 'show stat' from {stats_socket}: {_describe(exc)}"
+
+
+# ------------------------------------------------------------------- running model
+
+
+def read_running_model(url: str, timeout: float) -> tuple[str | None, str | None]:
+    """GET ``url`` and return (stripped body, None), or (None, error text)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None, f"status_url {url!r} is not an http(s) URL"
+    target = parts.path or "/"
+    if parts.query:
+        target += "?" + parts.query
+    conn_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    try:
+        port = parts.port
+    except ValueError as exc:
+        return None, f"status_url {url!r}: {exc}"
+    conn = conn_class(parts.hostname, port, timeout=timeout)
+    try:
+        conn.request("GET", target, headers={"Connection": "close", "User-Agent": "lbguard-probe"})
+        response = conn.getresponse()
+        body = response.read(MAX_STATUS_BYTES)
+        if response.status != 200:
+            return None, f"{url} answered HTTP {response.status} {response.reason}"
+        text = body.decode("utf-8", errors="replace").strip()
+        if not text:
+            return None, f"{url} answered an empty body"
+        return text, None
+    except (OSError, http.client.HTTPException) as exc:
+        return None, f"cannot read {url}: {_describe(exc)}"
+    finally:
+        conn.close()
+
+
+# ------------------------------------------------------------------------ traffic
+
+
+def empty_traffic(mode: str, requests: int) -> dict[str, Any]:
+    """Counters of one service before any request."""
+    return {"mode": mode, "requests": requests, "counts": {}, "status_5xx": 0, "other_errors": 0,
+            "connection_errors": 0, "missing_header": 0}
+
+
+def classify(status: int | None, served_by: str | None) -> str:
+    """Classify one request outcome.
+
+    Returns "ok" (2xx/3xx naming a server), "missing_header", "status_5xx",
+    "other_errors" or "connection_errors" (``status`` None: no HTTP response).
+    """
+    if status is None:
+        return "connection_errors"
+    if 500 <= status <= 599:
+        return "status_5xx"
+    if 200 <= status <= 399:
+        return "ok" if served_by else "missing_header"
+    return "other_errors"
+
+
+def record(traffic: dict[str, Any], status: int | None, served_by: str | None) -> None:
+    """Add one request outcome to a service's counters."""
+    kind = classify(status, served_by)
+    if kind == "ok":
+        name = str(served_by).strip()
+        traffic["counts"][name] = traffic["counts"].get(name, 0) + 1
+    else:
+        traffic[kind] += 1
+
+
+def http_request(address: str, port: int, path: str, header: str, timeout: float) -> tuple[int | None, str | None]:
+    """Send one GET on a new connection; return (status, served_by header) or (None, None).
+
+    Each socket operation has ``timeout`` seconds. The body is read (so the load
+    balancer logs a complete exchange, not a client abort) in chunks, up to
+    ``MAX_BODY_BYTES`` and while the request's budget (4x ``timeout``) lasts;
+    then the connection is closed whatever is left.
+    """
+    start = time.monotonic()
+    conn = http.client.HTTPConnection(address, port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"Connection": "close", "User-Agent": "lbguard-probe",
+                                           "Accept": "*/*"})
+        response = conn.getresponse()
+        status = response.status
+        served_by = response.getheader(header)
+        served_by = served_by.strip() if served_by else None
+        deadline = start + timeout * REQUEST_BUDGET_FACTOR
+        read = 0
+        while read < MAX_BODY_BYTES and time.monotonic() < deadline:
+            chunk = response.read(READ_CHUNK)
+            if not chunk:
+                break
+            read += len(chunk)
+        return status, served_by or None
+    except (OSError, http.client.HTTPException):
+        return None, None
+    finally:
+        conn.close()
+
+
+def tcp_connect(address: str, port: int, timeout: float) -> bool:
+    """Open and close one TCP connection; True when the connect succeeded."""
+    try:
+        with socket.create_connection((address, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def probe_http(address: str, port: int, requests: int, path: str, header: str, timeout: float,
+               send: Callable[[str, int, str, str, float], tuple[int | None, str | None]] = http_request,
+               ) -> dict[str, Any]:
+    """Send ``requests`` sequential requests to one HTTP service and count the outcomes."""
+    traffic = empty_traffic("http", requests)
+    for _ in range(requests):
+        status, served_by = send(address, port, path, header, timeout)
+        record(traffic, status, served_by)
+    return traffic
+
+
+def probe_tcp(address: str, port: int, requests: int, timeout: float,
+              connect: Callable[[str, int, float], bool] = tcp_connect) -> dict[str, Any]:
+    """Open ``requests`` TCP connections to one service and count the failures."""
+    traffic = empty_traffic("tcp", requests)
+    for _ in range(requests):
+        if not connect(address, port, timeout):
+            traffic["connection_errors"] += 1
+    return traffic
+
+
+def normalise_services(services: Iterable[Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Keep name/listen/mode of each service; return (services, problems)."""
+    result: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for index, raw in enumerate(services):
+        where = f"services[{index}]"
+        if not isinstance(raw, Mapping):
+            problems.append(f"{where} must be a mapping with name, listen and mode")
+            continue
+        name = raw.get("name")
+        listen = raw.get("listen")
+        mode = raw.get("mode", "http")
+        if not isinstance(name, str) or not name:
+            problems.append(f"{where}: name must be a non-empty string")
+            continue
+        if isinstance(listen, str) and listen.isdigit():
+            listen = int(listen)
+        if isinstance(listen, bool) or not isinstance(listen, int) or not 1 <= listen <= 65535:
+            problems.append(f"{where} ({name}): listen must be a port 1..65535, got {listen!r}")
+            continue
+        if mode not in ("http", "tcp"):
+            problems.append(f"{where} ({name}): mode must be http or tcp, got {mode!r}")
+            continue
+        result.append({"name": name, "listen": listen, "mode": mode})
+    return result, problems
+
+
+def run_probe(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Run the whole probe with module parameters; return the module result (without changed)."""
+    services, _ = normalise_services(params["services"])
+    timeout = float(params["timeout"])
+    requests = int(params["requests"])
+    if params["engine"] == "haproxy":
+        runtime, runtime_error = read_runtime(params["stats_socket"], timeout)
+    else:
+        runtime, runtime_error = {}, None
+    running_model, running_model_error = read_running_model(params["status_url"], timeout)
+    traffic: dict[str, Any] = {}
+    for service in services:
+        if service["mode"] == "http":
+            traffic[service["name"]] = probe_http(params["address"], service["listen"], requests, params["path"],
+                                                  params["served_by_header"], timeout)
+        else:
+            traffic[service["name"]] = probe_tcp(params["address"], service["listen"], requests, timeout)
+    return {"runtime": runtime, "runtime_error": runtime_error, "running_model": running_model,
+            "running_model_error": running_model_error, "traffic": traffic}
+
+
+def _describe(exc: BaseException) -> str:
+    """Short text of an exception, never empty."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def main() -> None:
+    """Ansible entry point."""
+    module = AnsibleModule(
+        argument_spec={
+            "engine": {"type": "str", "required": True, "choices": ["haproxy", "nginx"]},
+            "services": {"type": "list", "elements": "dict", "required": True},
+            "requests": {"type": "int", "default": 60},
+            "address": {"type": "str", "default": "127.0.0.1"},
+            "path": {"type": "str", "default": "/"},
+            "served_by_header": {"type": "str", "default": "X-Served-By"},
+            "timeout": {"type": "float", "default": 2.0},
+            "stats_socket": {"type": "path", "default": "/run/haproxy/admin.sock"},
+            "status_url": {"type": "str", "default": "http://127.0.0.1:8405/lbguard/model"},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    if not 0 <= params["requests"] <= MAX_REQUESTS:
+        module.fail_json(msg=f"requests must be 0..{MAX_REQUESTS}, got {params['requests']}")
+    if not 0 < params["timeout"] <= 60:
+        module.fail_json(msg=f"timeout must be more than 0 and at most 60 seconds, got {params['timeout']}")
+    if not params["path"].startswith("/"):
+        module.fail_json(msg=f"path must start with '/', got {params['path']!r}")
+    if not params["served_by_header"].strip():
+        module.fail_json(msg="served_by_header must not be empty")
+    _, problems = normalise_services(params["services"])
+    if problems:
+        module.fail_json(msg="invalid services: " + "; ".join(problems))
+    result = run_probe(params)
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()

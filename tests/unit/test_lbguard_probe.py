@@ -1,0 +1,406 @@
+"""Unit tests of library/lbguard_probe.py: pure functions, and real loopback traffic."""
+
+from __future__ import annotations
+
+import http.server
+import itertools
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+import lbguard_probe as probe
+
+DIGEST = "0f" * 32
+
+# Header of HAProxy 2.6 `show stat` (as printed, with the trailing comma).
+SHOW_STAT_HEADER = (
+    "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,"
+    "weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,"
+    "rate_lim,rate_max,check_status,check_code,check_duration,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,"
+    "hrsp_other,hanafail,req_rate,req_rate_max,req_tot,cli_abrt,srv_abrt,comp_in,comp_out,comp_byp,comp_rsp,"
+    "lastsess,last_chk,last_agt,qtime,ctime,rtime,ttime,agent_status,agent_code,agent_duration,check_desc,"
+    "agent_desc,check_rise,check_fall,check_health,agent_rise,agent_fall,agent_health,addr,cookie,mode,algo,"
+    "conn_rate,conn_rate_max,conn_tot,intercepted,dcon,dses,wrew,connect,reuse,cache_lookups,cache_hits,"
+    "srv_icur,src_ilim,qtime_max,ctime_max,rtime_max,ttime_max,eint,idle_conn_cur,safe_conn_cur,used_conn_cur,"
+    "need_conn_est,uweight,agg_server_status,agg_server_check_status,agg_check_status,"
+)
+COLUMNS = SHOW_STAT_HEADER.lstrip("# ").rstrip(",").split(",")
+
+
+def stat_row(**values: Any) -> str:
+    """One `show stat` CSV row with the given columns set (others empty), trailing comma included."""
+    unknown = set(values) - set(COLUMNS)
+    assert not unknown, unknown
+    return ",".join(str(values.get(column, "")) for column in COLUMNS) + ","
+
+
+def show_stat_output() -> str:
+    """A real-looking answer of `show stat` for a stats frontend and the shop service."""
+    rows = [
+        SHOW_STAT_HEADER,
+        stat_row(pxname="prometheus", svname="FRONTEND", scur=0, smax=1, slim=2000, stot=4, status="OPEN",
+                 pid=1, iid=2, sid=0, type=0, mode="http"),
+        stat_row(pxname="shop", svname="FRONTEND", scur=0, smax=3, slim=2000, stot=120, status="OPEN",
+                 pid=1, iid=3, sid=0, type=0, mode="http"),
+        stat_row(pxname="shop", svname="web1", stot=40, status="UP", weight=1, act=1, bck=0, chkfail=0,
+                 lastchg=812, downtime=0, pid=1, iid=4, sid=1, lbtot=40, type=2, check_status="L7OK",
+                 check_code=200, check_duration=1, last_chk="OK", check_desc="Layer7 check passed",
+                 check_rise=1, check_fall=2, check_health=2, addr="10.0.0.11:80", mode="http", uweight=1),
+        stat_row(pxname="shop", svname="web2", stot=40, status="UP 1/2", weight=2, act=1, bck=0, lastchg=3,
+                 pid=1, iid=4, sid=2, type=2, check_status="L7STS", check_code=503, last_chk='"Service, Unavailable"',
+                 check_desc="Layer7 wrong status", addr="10.0.0.12:80", mode="http", uweight=2),
+        stat_row(pxname="shop", svname="web3", stot=40, status="DOWN", weight=1, act=1, bck=0, chkfail=3,
+                 chkdown=1, lastchg=65, downtime=65, pid=1, iid=4, sid=3, type=2, check_status="L4CON",
+                 last_chk="Connection refused", check_desc="Layer4 connection problem", addr="10.0.0.13:80",
+                 mode="http", uweight=1),
+        stat_row(pxname="shop", svname="web4", status="MAINT", weight=1, act=1, bck=0, pid=1, iid=4, sid=4,
+                 type=2, addr="10.0.0.14:80", mode="http", uweight=1),
+        stat_row(pxname="shop", svname="spare", status="no check", weight=1, act=0, bck=1, pid=1, iid=4, sid=5,
+                 type=2, addr="10.0.0.15:80", mode="http", uweight=1),
+        stat_row(pxname="shop", svname="BACKEND", scur=0, stot=120, status="UP", weight=3, act=2, bck=1,
+                 pid=1, iid=4, sid=0, lbtot=120, type=1, mode="http", algo="roundrobin"),
+        stat_row(pxname="db", svname="db1", status="DRAIN", weight=0, act=1, bck=0, pid=1, iid=5, sid=1, type=2,
+                 mode="tcp", uweight=1),
+        "",
+        "",
+    ]
+    return "\n".join(rows)
+
+
+# ----------------------------------------------------------------- show stat
+
+
+def test_parse_show_stat_real_looking_output() -> None:
+    assert probe.parse_show_stat(show_stat_output()) == {
+        "shop": {
+            "web1": {"status": "UP", "weight": 1},
+            "web2": {"status": "UP 1/2", "weight": 2},
+            "web3": {"status": "DOWN", "weight": 1},
+            "web4": {"status": "MAINT", "weight": 1},
+            "spare": {"status": "no check", "weight": 1},
+        },
+        "db": {"db1": {"status": "DRAIN", "weight": 0}},
+    }
+
+
+def test_parse_show_stat_uses_the_header_not_positions() -> None:
+    text = "# svname,pxname,weight,status\nweb1,shop,5,UP\nBACKEND,shop,5,UP\n"
+    assert probe.parse_show_stat(text) == {"shop": {"web1": {"status": "UP", "weight": 5}}}
+
+
+@pytest.mark.parametrize("text", ["", "Unknown command\n", "# pxname,svname,weight\nshop,web1,1\n"])
+def test_parse_show_stat_rejects_other_answers(text: str) -> None:
+    with pytest.raises(ValueError):
+        probe.parse_show_stat(text)
+
+
+# ---------------------------------------------------------------- counting
+
+
+@pytest.mark.parametrize(("status", "served_by", "kind"), [
+    (200, "web1", "ok"), (204, "web1", "ok"), (302, "web2", "ok"), (200, None, "missing_header"),
+    (200, "", "missing_header"), (500, "web1", "status_5xx"), (503, None, "status_5xx"),
+    (404, "web1", "other_errors"), (101, None, "other_errors"), (None, None, "connection_errors"),
+])
+def test_classify(status: int | None, served_by: str | None, kind: str) -> None:
+    assert probe.classify(status, served_by) == kind
+
+
+def test_probe_http_counts_with_a_fake_sender() -> None:
+    answers = itertools.cycle([(200, "web1"), (200, "web2"), (503, "web3"), (None, None), (200, None),
+                               (404, "web1")])
+
+    def send(address: str, port: int, path: str, header: str, timeout: float) -> tuple[int | None, str | None]:
+        assert (address, port, path, header) == ("127.0.0.1", 8080, "/", "X-Served-By")
+        return next(answers)
+
+    result = probe.probe_http("127.0.0.1", 8080, 12, "/", "X-Served-By", 1.0, send=send)
+    assert result == {"mode": "http", "requests": 12, "counts": {"web1": 2, "web2": 2}, "status_5xx": 2,
+                      "other_errors": 2, "connection_errors": 2, "missing_header": 2}
+
+
+def test_probe_tcp_counts_failed_connects() -> None:
+    outcomes = iter([True, False, True, False, False])
+    result = probe.probe_tcp("127.0.0.1", 5432, 5, 1.0, connect=lambda a, p, t: next(outcomes))
+    assert result["connection_errors"] == 3 and result["counts"] == {} and result["requests"] == 5
+
+
+def test_normalise_services_ignores_model_extras_and_reports_bad_items() -> None:
+    services, problems = probe.normalise_services([
+        {"name": "shop", "listen": 8080, "mode": "http", "servers": [], "balance": "roundrobin"},
+        {"name": "db", "listen": "5432", "mode": "tcp"},
+        {"name": "api", "listen": 9000},
+        {"name": "bad", "listen": 70000, "mode": "http"},
+        {"listen": 80},
+        "shop",
+        {"name": "udp", "listen": 53, "mode": "udp"},
+    ])
+    assert services == [{"name": "shop", "listen": 8080, "mode": "http"},
+                        {"name": "db", "listen": 5432, "mode": "tcp"},
+                        {"name": "api", "listen": 9000, "mode": "http"}]
+    assert len(problems) == 4
+
+
+# ------------------------------------------------------- real loopback servers
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Load balancer stand-in: rotates X-Served-By over web1..web3, serves the model digest."""
+
+    protocol_version = "HTTP/1.1"
+    rotation = itertools.cycle(["web1", "web2", "web3"])
+    lock = threading.Lock()
+    peers: list[tuple[str, int]] = []
+    connection_headers: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server naming
+        """Answer by path."""
+        with self.lock:
+            self.peers.append(self.client_address)
+            self.connection_headers.append(self.headers.get("Connection", ""))
+        if self.path == "/lbguard/model":
+            self._send(200, DIGEST + "\n")
+        elif self.path == "/missing":
+            self._send(404, "no such page\n")
+        elif self.path == "/boom":
+            self._send(503, "down\n", served_by="web1")
+        elif self.path == "/plain":
+            self._send(200, "ok\n")
+        else:
+            with self.lock:
+                name = next(self.rotation)
+            self._send(200, "hello from " + name + "\n" + "x" * 5000, served_by=name)
+
+    def _send(self, status: int, body: str, served_by: str | None = None) -> None:
+        data = body.encode()
+        self.send_response(status)
+        if served_by:
+            self.send_header("X-Served-By", served_by)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base class
+        """Keep test output quiet."""
+
+
+@pytest.fixture()
+def lb_server() -> Iterator[int]:
+    """A local HTTP server on 127.0.0.1 (random free port); yields its port."""
+    _Handler.rotation = itertools.cycle(["web1", "web2", "web3"])
+    _Handler.peers = []
+    _Handler.connection_headers = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (bound, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_real_traffic_is_counted_per_server(lb_server: int) -> None:
+    result = probe.probe_http("127.0.0.1", lb_server, 30, "/", "X-Served-By", 2.0)
+    assert result == {"mode": "http", "requests": 30, "counts": {"web1": 10, "web2": 10, "web3": 10},
+                      "status_5xx": 0, "other_errors": 0, "connection_errors": 0, "missing_header": 0}
+    # Every request came on its own connection and asked to close it.
+    assert len(set(_Handler.peers)) == 30
+    assert set(_Handler.connection_headers) == {"close"}
+
+
+def test_header_name_is_case_insensitive(lb_server: int) -> None:
+    result = probe.probe_http("127.0.0.1", lb_server, 3, "/", "x-served-by", 2.0)
+    assert result["counts"] == {"web1": 1, "web2": 1, "web3": 1}
+
+
+def test_real_error_answers_are_classified(lb_server: int) -> None:
+    assert probe.probe_http("127.0.0.1", lb_server, 2, "/boom", "X-Served-By", 2.0)["status_5xx"] == 2
+    assert probe.probe_http("127.0.0.1", lb_server, 2, "/missing", "X-Served-By", 2.0)["other_errors"] == 2
+    assert probe.probe_http("127.0.0.1", lb_server, 2, "/plain", "X-Served-By", 2.0)["missing_header"] == 2
+
+
+def test_refused_connections_are_counted() -> None:
+    port = free_port()
+    assert probe.probe_http("127.0.0.1", port, 3, "/", "X-Served-By", 1.0)["connection_errors"] == 3
+    assert probe.probe_tcp("127.0.0.1", port, 3, 1.0)["connection_errors"] == 3
+
+
+def test_tcp_connects_to_a_listening_port(lb_server: int) -> None:
+    result = probe.probe_tcp("127.0.0.1", lb_server, 4, 1.0)
+    assert result == {"mode": "tcp", "requests": 4, "counts": {}, "status_5xx": 0, "other_errors": 0,
+                      "connection_errors": 0, "missing_header": 0}
+
+
+def test_a_silent_server_cannot_hang_the_probe() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)  # accepts connections (backlog) but never answers
+        port = listener.getsockname()[1]
+        start = time.monotonic()
+        result = probe.probe_http("127.0.0.1", port, 2, "/", "X-Served-By", 0.3)
+        elapsed = time.monotonic() - start
+    assert result["connection_errors"] == 2
+    assert elapsed < 3.0
+
+
+def test_running_model_is_read(lb_server: int) -> None:
+    url = f"http://127.0.0.1:{lb_server}/lbguard/model"
+    assert probe.read_running_model(url, 2.0) == (DIGEST, None)
+
+
+def test_running_model_errors(lb_server: int) -> None:
+    body, error = probe.read_running_model(f"http://127.0.0.1:{lb_server}/missing", 2.0)
+    assert body is None and "HTTP 404" in error
+    body, error = probe.read_running_model(f"http://127.0.0.1:{free_port()}/lbguard/model", 1.0)
+    assert body is None and error.startswith("cannot read ")
+    body, error = probe.read_running_model("ftp://127.0.0.1/lbguard/model", 1.0)
+    assert body is None and "not an http(s) URL" in error
+
+
+# ------------------------------------------------------ fake runtime API socket
+
+
+@pytest.fixture()
+def stats_socket() -> Iterator[tuple[str, list[str]]]:
+    """A unix socket answering `show stat` like HAProxy's runtime API; yields (path, commands seen)."""
+    commands: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="lbg") as folder:
+        path = os.path.join(folder, "admin.sock")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(path)
+        listener.listen(4)
+        listener.settimeout(0.1)
+        stop = threading.Event()
+
+        def serve() -> None:
+            while not stop.is_set():
+                try:
+                    conn, _ = listener.accept()
+                except (TimeoutError, OSError):
+                    continue
+                with conn:
+                    conn.settimeout(2)
+                    data = b""
+                    while not data.endswith(b"\n"):
+                        chunk = conn.recv(1024)
+                        if not chunk:
+                            break
+                        data += chunk
+                    command = data.decode().strip()
+                    commands.append(command)
+                    answer = show_stat_output() if command == "show stat" else "Unknown command.\n\n"
+                    conn.sendall(answer.encode())
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        try:
+            yield path, commands
+        finally:
+            stop.set()
+            thread.join(timeout=5)
+            listener.close()
+
+
+def test_runtime_is_read_over_the_unix_socket(stats_socket: tuple[str, list[str]]) -> None:
+    path, commands = stats_socket
+    runtime, error = probe.read_runtime(path, 2.0)
+    assert error is None
+    assert commands == ["show stat"]
+    assert runtime["shop"]["web3"] == {"status": "DOWN", "weight": 1}
+    assert set(runtime) == {"shop", "db"}
+
+
+def test_runtime_socket_errors_are_reported_not_raised() -> None:
+    with tempfile.TemporaryDirectory(prefix="lbg") as folder:
+        path = os.path.join(folder, "absent.sock")
+        runtime, error = probe.read_runtime(path, 1.0)
+    assert runtime == {} and error.startswith("cannot read 'show stat' from ") and "absent.sock" in error
+
+
+def test_silent_runtime_socket_times_out() -> None:
+    with tempfile.TemporaryDirectory(prefix="lbg") as folder:
+        path = os.path.join(folder, "silent.sock")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+            listener.bind(path)
+            listener.listen(1)
+            start = time.monotonic()
+            runtime, error = probe.read_runtime(path, 0.3)
+            assert time.monotonic() - start < 3.0
+    assert runtime == {} and error is not None
+
+
+# ------------------------------------------------------------- whole probe
+
+
+def _params(**overrides: Any) -> dict[str, Any]:
+    params = {"engine": "haproxy", "services": [], "requests": 60, "address": "127.0.0.1", "path": "/",
+              "served_by_header": "X-Served-By", "timeout": 2.0, "stats_socket": "absent/admin.sock",
+              "status_url": "http://127.0.0.1:1/lbguard/model"}
+    params.update(overrides)
+    return params
+
+
+def test_run_probe_end_to_end(lb_server: int, stats_socket: tuple[str, list[str]]) -> None:
+    path, _ = stats_socket
+    closed = free_port()
+    result = probe.run_probe(_params(
+        services=[{"name": "shop", "listen": lb_server, "mode": "http", "servers": []},
+                  {"name": "db", "listen": closed, "mode": "tcp"}],
+        requests=9, stats_socket=path, status_url=f"http://127.0.0.1:{lb_server}/lbguard/model"))
+    assert result["running_model"] == DIGEST and result["running_model_error"] is None
+    assert result["runtime_error"] is None and result["runtime"]["shop"]["web1"]["status"] == "UP"
+    assert result["traffic"]["shop"]["counts"] == {"web1": 3, "web2": 3, "web3": 3}
+    assert result["traffic"]["db"] == {"mode": "tcp", "requests": 9, "counts": {}, "status_5xx": 0,
+                                       "other_errors": 0, "connection_errors": 9, "missing_header": 0}
+
+
+def test_run_probe_nginx_has_no_runtime(lb_server: int) -> None:
+    result = probe.run_probe(_params(engine="nginx", requests=3,
+                                     services=[{"name": "shop", "listen": lb_server, "mode": "http"}]))
+    assert result["runtime"] == {} and result["runtime_error"] is None
+    assert result["running_model"] is None and result["running_model_error"]
+
+
+def test_module_runs_as_ansible_would(lb_server: int, tmp_path: Path) -> None:
+    """The module file runs standalone with an args file, returns JSON and changed false."""
+    args = {"ANSIBLE_MODULE_ARGS": {
+        "engine": "nginx", "requests": 6, "services": [{"name": "shop", "listen": lb_server, "mode": "http",
+                                                        "balance": "roundrobin", "servers": []}],
+        "status_url": f"http://127.0.0.1:{lb_server}/lbguard/model", "_ansible_check_mode": True}}
+    args_file = tmp_path / "args.json"
+    args_file.write_text(json.dumps(args))
+    completed = subprocess.run([sys.executable, probe.__file__, str(args_file)], capture_output=True, text=True,
+                               timeout=60, check=False)
+    result = json.loads(completed.stdout)
+    assert result["changed"] is False, result
+    assert result["running_model"] == DIGEST
+    assert result["traffic"]["shop"]["counts"] == {"web1": 2, "web2": 2, "web3": 2}
+
+
+def test_module_rejects_bad_parameters(tmp_path: Path) -> None:
+    args_file = tmp_path / "args.json"
+    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {
+        "engine": "haproxy", "requests": -1, "services": []}}))
+    completed = subprocess.run([sys.executable, probe.__file__, str(args_file)], capture_output=True, text=True,
+                               timeout=60, check=False)
+    result = json.loads(completed.stdout)
+    assert result["failed"] is True and "requests must be" in result["msg"]

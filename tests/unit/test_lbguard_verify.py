@@ -1,0 +1,451 @@
+"""Unit tests of filter_plugins/lbguard_verify.py: every verification rule, pass and fail."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+import lbguard_verify as v
+
+DIGEST = "a" * 64
+LABEL = "staging lb-stg-1"
+
+
+def server(name: str, share: float, weight: int = 1, backup: bool = False, disabled: bool = False) -> dict[str, Any]:
+    """One model server."""
+    return {"name": name, "address": name, "port": 80, "weight": weight, "backup": backup,
+            "disabled": disabled, "expected_share": share}
+
+
+def make_model(balance: str = "roundrobin", servers: list[dict[str, Any]] | None = None,
+               max_share: float = 0.5, engine: str = "haproxy", mode: str = "http",
+               health: bool = True) -> dict[str, Any]:
+    """A normalised model with one service "shop"."""
+    if servers is None:
+        servers = [server("web1", 1 / 3), server("web2", 1 / 3), server("web3", 1 / 3)]
+    return {
+        "host": "lb-stg-1", "engine": engine, "environment": "staging", "digest": DIGEST,
+        "services": [{
+            "name": "shop", "mode": mode, "listen": 8080, "balance": balance,
+            "health_check": {"enabled": health},
+            "policy": {"min_active_servers": 1, "max_server_share": max_share, "allow_first": False},
+            "servers": servers,
+        }],
+    }
+
+
+def make_probe(counts: dict[str, int] | None = None, requests: int | None = None, runtime: Any = "default",
+               running_model: str | None = DIGEST, **errors: int) -> dict[str, Any]:
+    """A probe result for service "shop"; requests defaults to successes + errors."""
+    if counts is None:
+        counts = {"web1": 20, "web2": 20, "web3": 20}
+    if runtime == "default":
+        runtime = {"shop": {name: {"status": "UP", "weight": 1} for name in ("web1", "web2", "web3")}}
+    traffic = {"mode": "http", "counts": counts, "status_5xx": 0, "other_errors": 0,
+               "connection_errors": 0, "missing_header": 0}
+    traffic.update(errors)
+    traffic["requests"] = requests if requests is not None else sum(counts.values()) + sum(errors.values())
+    return {"changed": False, "runtime": runtime, "runtime_error": None, "running_model": running_model,
+            "running_model_error": None, "traffic": {"shop": traffic}}
+
+
+def problems(model: dict[str, Any], probe: dict[str, Any], **settings: Any) -> list[str]:
+    """Run the filter with the test label."""
+    settings.setdefault("label", LABEL)
+    return v.lbguard_verify_problems(model, probe, settings)
+
+
+# ------------------------------------------------------------------- all good
+
+
+def test_healthy_release_has_no_problem() -> None:
+    assert problems(make_model(), make_probe()) == []
+
+
+def test_default_label_is_environment_and_host() -> None:
+    out = v.lbguard_verify_problems(make_model(), make_probe(running_model="b" * 64), {})
+    assert out[0].startswith("staging lb-stg-1: ")
+
+
+def test_filter_module_exports_the_three_filters() -> None:
+    assert set(v.FilterModule().filters()) == {"lbguard_verify_problems", "lbguard_verify_summary",
+                                               "lbguard_share_table"}
+
+
+# ------------------------------------------------------------- a) running model
+
+
+def test_reload_that_did_not_apply_is_reported() -> None:
+    out = problems(make_model(), make_probe(running_model="b" * 64))
+    assert out == [f"{LABEL}: the running configuration is not the new release (running model {'b' * 64}, "
+                   f"expected {DIGEST}): the reload did not take effect"]
+
+
+def test_unreadable_running_model_fails_with_its_error() -> None:
+    probe = make_probe(running_model=None)
+    probe["running_model_error"] = "cannot read http://127.0.0.1:8405/lbguard/model: ConnectionRefusedError"
+    out = problems(make_model(), probe)
+    assert len(out) == 1
+    assert "the running configuration is not the new release" in out[0]
+    assert "ConnectionRefusedError" in out[0]
+    assert "the reload did not take effect" in out[0]
+
+
+def test_running_model_whitespace_is_ignored() -> None:
+    assert problems(make_model(), make_probe(running_model=DIGEST + "\n")) == []
+
+
+# ------------------------------------------------------------------ b) runtime
+
+
+def test_down_servers_are_reported() -> None:
+    probe = make_probe()
+    probe["runtime"]["shop"]["web2"]["status"] = "DOWN"
+    probe["runtime"]["shop"]["web3"]["status"] = "DOWN"
+    out = problems(make_model(), probe)
+    assert out == [f"{LABEL} service shop: servers DOWN: web2 (DOWN), web3 (DOWN); expected UP: web1, web2, web3"]
+
+
+@pytest.mark.parametrize("status", ["UP", "UP 1/2", "UP 2/3"])
+def test_up_variants_count_as_up(status: str) -> None:
+    probe = make_probe()
+    probe["runtime"]["shop"]["web1"]["status"] = status
+    assert problems(make_model(), probe) == []
+
+
+@pytest.mark.parametrize("status", ["DRAIN", "MAINT", "NOLB", "DOWN 1/2", "no check"])
+def test_not_up_states_of_an_active_server_fail(status: str) -> None:
+    probe = make_probe()
+    probe["runtime"]["shop"]["web1"]["status"] = status
+    out = problems(make_model(), probe)
+    assert out == [f"{LABEL} service shop: servers DOWN: web1 ({status}); expected UP: web1, web2, web3"]
+
+
+def test_no_check_is_up_when_the_service_has_no_health_check() -> None:
+    probe = make_probe()
+    for entry in probe["runtime"]["shop"].values():
+        entry["status"] = "no check"
+    assert problems(make_model(health=False), probe) == []
+
+
+def test_server_missing_from_runtime_is_a_problem() -> None:
+    probe = make_probe()
+    del probe["runtime"]["shop"]["web3"]
+    out = problems(make_model(), probe)
+    assert out == [f"{LABEL} service shop: servers DOWN: web3 (missing from the runtime state); "
+                   "expected UP: web1, web2, web3"]
+
+
+def test_backend_missing_from_runtime_reports_every_server() -> None:
+    out = problems(make_model(), make_probe(runtime={}))
+    assert len(out) == 1 and out[0].count("missing from the runtime state") == 3
+
+
+def test_disabled_server_must_be_maint() -> None:
+    servers = [server("web1", 0.5), server("web2", 0.5), server("web3", 0.0, disabled=True)]
+    counts = {"web1": 30, "web2": 30}
+    probe = make_probe(counts)
+    probe["runtime"]["shop"]["web3"]["status"] = "MAINT"
+    assert problems(make_model(servers=servers), probe) == []
+    probe["runtime"]["shop"]["web3"]["status"] = "UP"
+    out = problems(make_model(servers=servers), probe)
+    assert out == [f"{LABEL} service shop: disabled servers not in MAINT: web3 (UP)"]
+
+
+def test_backup_and_zero_weight_servers_need_not_be_up() -> None:
+    servers = [server("web1", 0.5), server("web2", 0.5), server("web3", 0.0, backup=True)]
+    probe = make_probe({"web1": 30, "web2": 30})
+    probe["runtime"]["shop"]["web3"]["status"] = "DOWN"
+    assert problems(make_model(servers=servers), probe) == []
+
+
+def test_runtime_server_unknown_to_the_model_is_reported() -> None:
+    probe = make_probe()
+    probe["runtime"]["shop"]["web9"] = {"status": "UP", "weight": 1}
+    out = problems(make_model(), probe)
+    assert out == [f"{LABEL} service shop: the runtime has servers that are not in the model: web9"]
+
+
+def test_runtime_error_is_a_problem() -> None:
+    probe = make_probe(runtime={})
+    probe["runtime_error"] = "cannot read 'show stat' from /run/haproxy/admin.sock: PermissionError"
+    out = problems(make_model(), probe)
+    assert out == [f"{LABEL}: cannot verify the HAProxy runtime state: cannot read 'show stat' from "
+                   "/run/haproxy/admin.sock: PermissionError"]
+
+
+def test_runtime_not_checked_for_nginx_or_when_disabled() -> None:
+    assert problems(make_model(engine="nginx"), make_probe(runtime={})) == []
+    assert problems(make_model(), make_probe(runtime={}), check_runtime=False) == []
+
+
+# ------------------------------------------------------------ c) traffic split
+
+
+def test_incident_all_traffic_to_web1_with_equal_weights() -> None:
+    out = problems(make_model(), make_probe({"web1": 60}))
+    assert out == [f"{LABEL} service shop: observed web1 100%, web2 0%, web3 0%; expected 33/33/33 (+-10); "
+                   "web2 and web3 have weight but received nothing; web1 exceeds max_server_share 50%"]
+
+
+def test_incident_is_reported_in_staging_policy_too() -> None:
+    out = problems(make_model(max_share=1.0), make_probe({"web1": 60}))
+    assert out == [f"{LABEL} service shop: observed web1 100%, web2 0%, web3 0%; expected 33/33/33 (+-10); "
+                   "web2 and web3 have weight but received nothing; "
+                   "web1 (+67) is more than 10 points off the expected share"]
+
+
+def test_a_single_starved_server_is_reported() -> None:
+    out = problems(make_model(max_share=1.0), make_probe({"web1": 30, "web2": 30}))
+    assert len(out) == 1
+    assert out[0].endswith("observed web1 50%, web2 50%, web3 0%; expected 33/33/33 (+-10); "
+                           "web3 has weight but received nothing; "
+                           "web1 (+17) and web2 (+17) are more than 10 points off the expected share")
+
+
+def test_share_off_beyond_tolerance_fails() -> None:
+    # 27/60 = 45% against 33%: 12 points off.
+    out = problems(make_model(), make_probe({"web1": 27, "web2": 17, "web3": 16}))
+    assert out == [f"{LABEL} service shop: observed web1 45%, web2 28%, web3 27%; expected 33/33/33 (+-10); "
+                   "web1 (+12) is more than 10 points off the expected share"]
+
+
+def test_tolerance_boundary_exactly_at_tolerance_passes() -> None:
+    servers = [server("web1", 0.5), server("web2", 0.5)]
+    # 36/60 = 60% against 50%: exactly 10 points, allowed.
+    assert problems(make_model(servers=servers, max_share=1.0),
+                    make_probe({"web1": 36, "web2": 24}, runtime=None), check_runtime=False) == []
+
+
+def test_tolerance_boundary_just_above_fails() -> None:
+    servers = [server("web1", 0.5), server("web2", 0.5)]
+    # 37/60 = 61.7% against 50%.
+    out = problems(make_model(servers=servers, max_share=1.0),
+                   make_probe({"web1": 37, "web2": 23}, runtime=None), check_runtime=False)
+    assert out == [f"{LABEL} service shop: observed web1 62%, web2 38%; expected 50/50 (+-10); "
+                   "web1 (+12) and web2 (-12) are more than 10 points off the expected share"]
+
+
+def test_custom_tolerance_is_used_and_shown() -> None:
+    out = problems(make_model(), make_probe({"web1": 24, "web2": 18, "web3": 18}), tolerance=0.05)
+    assert out == [f"{LABEL} service shop: observed web1 40%, web2 30%, web3 30%; expected 33/33/33 (+-5); "
+                   "web1 (+7) is more than 5 points off the expected share"]
+    assert problems(make_model(), make_probe({"web1": 24, "web2": 18, "web3": 18})) == []
+
+
+def test_max_server_share_plus_tolerance() -> None:
+    servers = [server("web1", 0.5), server("web2", 0.5)]
+    model = make_model(servers=servers, max_share=0.5)
+    # 60% is within 50% + 10%.
+    assert problems(model, make_probe({"web1": 36, "web2": 24}), check_runtime=False) == []
+    out = problems(model, make_probe({"web1": 40, "web2": 20}), check_runtime=False)
+    assert out == [f"{LABEL} service shop: observed web1 67%, web2 33%; expected 50/50 (+-10); "
+                   "web1 exceeds max_server_share 50%; web2 (-17) is more than 10 points off the expected share"]
+
+
+def test_weighted_split_passes() -> None:
+    servers = [server("web1", 0.5, weight=2), server("web2", 0.25), server("web3", 0.25)]
+    probe = make_probe({"web1": 30, "web2": 15, "web3": 15})
+    assert problems(make_model(servers=servers, max_share=0.5), probe) == []
+
+
+def test_unknown_server_answering_is_reported() -> None:
+    out = problems(make_model(), make_probe({"web1": 20, "web2": 20, "web3": 19, "ghost": 1}))
+    assert out == [f"{LABEL} service shop: observed web1 33%, web2 33%, web3 32%, ghost 2%; "
+                   "expected 33/33/33 (+-10); answered by unknown server ghost"]
+
+
+def test_backup_server_answering_is_reported() -> None:
+    servers = [server("web1", 0.5), server("web2", 0.5), server("web3", 0.0, backup=True)]
+    probe = make_probe({"web1": 29, "web2": 29, "web3": 2})
+    out = problems(make_model(servers=servers), probe)
+    assert out == [f"{LABEL} service shop: observed web1 48%, web2 48%, web3 3%; expected 50/50/0 (+-10); "
+                   "answered by inactive server web3 (backup)"]
+
+
+def test_source_balance_skips_share_checks() -> None:
+    # One client hashes to one server: 100% on web1 is normal.
+    assert problems(make_model(balance="source"), make_probe({"web1": 60})) == []
+    assert problems(make_model(balance="uri"), make_probe({"web2": 60})) == []
+
+
+def test_source_balance_still_checks_the_answering_server() -> None:
+    out = problems(make_model(balance="source"), make_probe({"ghost": 60}))
+    assert out == [f"{LABEL} service shop: observed web1 0%, web2 0%, web3 0%, ghost 100% "
+                   "(balance source: share not checked); answered by unknown server ghost"]
+
+
+def test_source_balance_still_checks_errors() -> None:
+    out = problems(make_model(balance="source"), make_probe({"web1": 53}, status_5xx=5, connection_errors=2))
+    assert out == [f"{LABEL} service shop: 7 of 60 requests failed (11.7%: 5 5xx, 2 connection errors); limit 1%"]
+
+
+@pytest.mark.parametrize("balance", ["static-rr", "leastconn", "random"])
+def test_other_balances_check_shares(balance: str) -> None:
+    out = problems(make_model(balance=balance), make_probe({"web1": 60}))
+    assert len(out) == 1 and "web2 and web3 have weight but received nothing" in out[0]
+
+
+def test_random_widens_the_tolerance_to_sampling_noise() -> None:
+    # 28/60 = 47% against 33% is 2.3 sigma of sampling noise for random: acceptable.
+    probe = make_probe({"web1": 28, "web2": 16, "web3": 16})
+    assert problems(make_model(balance="random"), probe) == []
+    assert problems(make_model(balance="roundrobin"), probe) != []
+    # random_sigmas 0 turns the widening off.
+    assert problems(make_model(balance="random"), probe, random_sigmas=0) != []
+
+
+def test_random_with_many_requests_keeps_the_configured_tolerance() -> None:
+    probe = make_probe({"web1": 2800, "web2": 1600, "web3": 1600})
+    out = problems(make_model(balance="random"), probe)
+    assert len(out) == 1 and "(+-10)" in out[0] and "web1 (+13)" in out[0]
+
+
+def test_first_balance_expects_everything_on_the_first_server() -> None:
+    servers = [server("web1", 1.0), server("web2", 0.0), server("web3", 0.0)]
+    model = make_model(balance="first", servers=servers, max_share=1.0)
+    assert problems(model, make_probe({"web1": 60})) == []
+    out = problems(model, make_probe({"web2": 60}))
+    assert out == [f"{LABEL} service shop: observed web1 0%, web2 100%, web3 0%; expected 100/0/0 (+-10); "
+                   "web1 has weight but received nothing; web2 (+100) is more than 10 points off the expected share"]
+
+
+def test_tcp_service_has_no_share_check() -> None:
+    model = make_model(mode="tcp")
+    probe = make_probe({}, requests=60)
+    probe["traffic"]["shop"]["mode"] = "tcp"
+    assert problems(model, probe) == []
+
+
+# ------------------------------------------------------------------- d) errors
+
+
+def test_error_rate_message() -> None:
+    out = problems(make_model(), make_probe({"web1": 18, "web2": 18, "web3": 17}, status_5xx=5,
+                                            connection_errors=2))
+    assert out == [f"{LABEL} service shop: 7 of 60 requests failed (11.7%: 5 5xx, 2 connection errors); limit 1%"]
+
+
+def test_error_rate_at_the_limit_passes() -> None:
+    # 1 of 100 = 1%: allowed.
+    assert problems(make_model(), make_probe({"web1": 33, "web2": 33, "web3": 33}, status_5xx=1)) == []
+    out = problems(make_model(), make_probe({"web1": 33, "web2": 33, "web3": 32}, status_5xx=1, other_errors=1))
+    assert out == [f"{LABEL} service shop: 2 of 100 requests failed (2.0%: 1 5xx, 1 other HTTP error); limit 1%"]
+
+
+def test_missing_header_counts_as_failure() -> None:
+    out = problems(make_model(), make_probe({"web1": 20, "web2": 20, "web3": 17}, missing_header=3))
+    assert out == [f"{LABEL} service shop: 3 of 60 requests failed (5.0%: 3 responses without the served-by "
+                   "header); limit 1%"]
+
+
+def test_zero_requests_must_fail() -> None:
+    out = problems(make_model(), make_probe({}, requests=0))
+    assert out == [f"{LABEL} service shop: no probe requests were made: its traffic cannot be verified"]
+
+
+def test_all_connection_errors_must_fail_even_with_a_lax_limit() -> None:
+    probe = make_probe({}, connection_errors=60)
+    out = problems(make_model(), probe, max_error_rate=1.0)
+    assert out == [f"{LABEL} service shop: 60 of 60 requests failed (100.0%: 60 connection errors); limit 100%; "
+                   "no request succeeded"]
+
+
+def test_no_successful_response_without_counted_errors_fails() -> None:
+    out = problems(make_model(), make_probe({}, requests=60))
+    assert out == [f"{LABEL} service shop: 0 of 60 requests failed (0.0%); limit 1%; no request succeeded"]
+
+
+def test_service_missing_from_probe_fails() -> None:
+    probe = make_probe()
+    probe["traffic"] = {}
+    out = problems(make_model(), probe)
+    assert out == [f"{LABEL} service shop: the probe has no traffic result for this service: "
+                   "its traffic cannot be verified"]
+
+
+def test_tcp_connection_errors() -> None:
+    model = make_model(mode="tcp")
+    probe = make_probe({}, connection_errors=60)
+    probe["traffic"]["shop"]["mode"] = "tcp"
+    out = problems(model, probe)
+    assert out == [f"{LABEL} service shop: 60 of 60 connections failed (100.0%: 60 connection errors); limit 1%; "
+                   "no connection succeeded"]
+
+
+def test_failed_or_skipped_probe_is_one_problem() -> None:
+    out = problems(make_model(), {"failed": True, "msg": "invalid services"})
+    assert out == [f"{LABEL}: the probe failed (invalid services): nothing could be verified"]
+    assert problems(make_model(), {"skipped": True}) == [f"{LABEL}: the probe was skipped: nothing could be verified"]
+
+
+def test_several_rules_report_together() -> None:
+    probe = make_probe({"web1": 55}, running_model="c" * 64, status_5xx=5)
+    probe["runtime"]["shop"]["web2"]["status"] = "DOWN"
+    probe["runtime"]["shop"]["web3"]["status"] = "DOWN"
+    out = problems(make_model(), probe)
+    assert len(out) == 4
+    assert "reload did not take effect" in out[0]
+    assert "servers DOWN" in out[1]
+    assert "observed web1 100%" in out[2]
+    assert "5 of 60 requests failed" in out[3]
+
+
+# ---------------------------------------------------------------- settings
+
+
+@pytest.mark.parametrize("settings", [{"tolerance": 2}, {"tolerance": "x"}, {"max_error_rate": -0.1},
+                                      {"check_runtime": "maybe"}, {"tolerence": 0.1}])
+def test_invalid_settings_raise_a_filter_error(settings: dict[str, Any]) -> None:
+    from ansible.errors import AnsibleFilterError
+
+    with pytest.raises(AnsibleFilterError):
+        v.lbguard_verify_problems(make_model(), make_probe(), settings)
+
+
+def test_string_settings_from_templates_are_accepted() -> None:
+    assert problems(make_model(), make_probe(runtime={}), tolerance="0.1", check_runtime="false") == []
+
+
+def test_inputs_are_not_modified() -> None:
+    model, probe = make_model(), make_probe({"web1": 60})
+    before = copy.deepcopy((model, probe))
+    problems(model, probe)
+    v.lbguard_verify_summary(model, probe)
+    assert (model, probe) == before
+
+
+# ------------------------------------------------------------- summary, table
+
+
+def test_summary() -> None:
+    probe = make_probe({"web1": 20, "web2": 21, "web3": 18, "ghost": 1}, status_5xx=2)
+    summary = v.lbguard_verify_summary(make_model(), probe)
+    assert summary == {"shop": {
+        "requests": 62,
+        "observed": {"web1": 0.333, "web2": 0.35, "web3": 0.3, "ghost": 0.017},
+        "expected": {"web1": 0.333, "web2": 0.333, "web3": 0.333},
+        "errors": 2,
+    }}
+
+
+def test_summary_without_traffic() -> None:
+    probe = make_probe()
+    probe["traffic"] = {}
+    summary = v.lbguard_verify_summary(make_model(), probe)
+    assert summary["shop"]["requests"] == 0
+    assert summary["shop"]["observed"] == {"web1": 0.0, "web2": 0.0, "web3": 0.0}
+
+
+def test_share_table() -> None:
+    summary = v.lbguard_verify_summary(make_model(), make_probe({"web1": 21, "web2": 20, "web3": 20}))
+    assert v.lbguard_share_table(summary["shop"]) == "web1 34%, web2 33%, web3 33%"
+    assert v.lbguard_share_table({"observed": {"web1": 1.0}}) == "web1 100%"
+    assert v.lbguard_share_table({"observed": {}}) == "no responses"
+    assert v.lbguard_share_table({"observed": {"web1": 0.0}}) == "no responses"
+
+
+def test_pct_rounds_halves_up() -> None:
+    assert [v.pct(x) for x in (1 / 3, 0.335, 0.005, 0.0, 1.0, 2 / 3)] == [33, 34, 1, 0, 100, 67]
