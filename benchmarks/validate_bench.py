@@ -47,8 +47,10 @@ BASELINE_PLAY = """\
 
 
 def ansible_playbook() -> str:
-    for candidate in (Path(sys.executable).parent / "ansible-playbook",
-                      REPO_ROOT / ".venv" / "bin" / "ansible-playbook"):
+    for candidate in (
+        Path(sys.executable).parent / "ansible-playbook",
+        REPO_ROOT / ".venv" / "bin" / "ansible-playbook",
+    ):
         if candidate.exists():
             return str(candidate)
     sys.exit("ansible-playbook not found next to this Python nor in .venv/bin")
@@ -118,16 +120,20 @@ def main() -> int:
         baseline.write_text(BASELINE_PLAY, encoding="utf-8")
         size_mb = sum(p.stat().st_size for p in root.rglob("*.yml")) / 1e6
         total_servers = args.lbs * args.services * args.servers
-        print(f"inventory: {args.lbs} LBs x {args.services} services x {args.servers} servers = "
-              f"{total_servers} servers, {size_mb:.1f} MB YAML, layout {args.layout}")
+        print(
+            f"inventory: {args.lbs} LBs x {args.services} services x {args.servers} servers = "
+            f"{total_servers} servers, {size_mb:.1f} MB YAML, layout {args.layout}"
+        )
 
         times: dict[str, list[float]] = {"baseline": [], "validate": []}
         for run in range(args.runs):
             for label, play in (("baseline", baseline), ("validate", PLAYBOOK)):
                 seconds, result = timed([playbook_cmd, "-i", str(inventory), str(play)], env)
                 if result.returncode != 0:
-                    print(f"{label} run {run + 1} failed (exit {result.returncode}):\n{result.stdout[-3000:]}"
-                          f"\n{result.stderr[-3000:]}")
+                    print(
+                        f"{label} run {run + 1} failed (exit {result.returncode}):\n{result.stdout[-3000:]}"
+                        f"\n{result.stderr[-3000:]}"
+                    )
                     return 1
                 if label == "validate":
                     ok_lines = result.stdout.count(": OK'")
@@ -142,9 +148,11 @@ def main() -> int:
     print(f"baseline (empty play)  median {base:7.2f} s")
     print(f"validate.yml           median {valid:7.2f} s")
     print(f"ratio validate/baseline       {valid / base:7.2f}x")
-    print(f"overhead                      {valid - base:7.2f} s "
-          f"({(valid - base) / args.lbs * 1000:.0f} ms per LB, "
-          f"{(valid - base) / total_servers * 1e6:.0f} us per server)")
+    print(
+        f"overhead                      {valid - base:7.2f} s "
+        f"({(valid - base) / args.lbs * 1000:.0f} ms per LB, "
+        f"{(valid - base) / total_servers * 1e6:.0f} us per server)"
+    )
     return 0
 
 

@@ -152,14 +152,28 @@ LB_VARS: tuple[str, ...] = ("lb_engine", "lb_environment", "lb_policy", "lb_serv
 BACKEND_VARS: tuple[str, ...] = ("lb_address", "ansible_host", "lb_weight", "lb_backup", "lb_disabled")
 
 SERVICE_KEYS: tuple[str, ...] = (
-    "name", "mode", "listen", "balance", "servers", "backend_group", "backend_port", "health_check", "policy",
+    "name",
+    "mode",
+    "listen",
+    "balance",
+    "servers",
+    "backend_group",
+    "backend_port",
+    "health_check",
+    "policy",
 )
 SERVER_KEYS: tuple[str, ...] = ("name", "address", "port", "weight", "backup", "disabled")
 HEALTH_KEYS: tuple[str, ...] = ("enabled", "path", "expect_status", "interval", "rise", "fall")
 POLICY_KEYS: tuple[str, ...] = ("min_active_servers", "max_server_share", "allow_first")
 
 HEALTH_DEFAULTS: dict[str, Any] = {
-    "enabled": True, "path": "/health", "expect_status": 200, "interval": "2s", "interval_ms": 2000, "rise": 2, "fall": 3,
+    "enabled": True,
+    "path": "/health",
+    "expect_status": 200,
+    "interval": "2s",
+    "interval_ms": 2000,
+    "rise": 2,
+    "fall": 3,
 }
 
 SERVICE_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}")
@@ -273,8 +287,11 @@ class _Checker:
     def rendered(self, where: str, field: str, value: Any) -> bool:
         """False (and a problem) if ``value`` could not be rendered by Ansible."""
         if isinstance(value, Unrenderable):
-            self.add(f"{where}: {field} cannot be rendered: {value.reason}" if field
-                     else f"{where} cannot be rendered: {value.reason}")
+            self.add(
+                f"{where}: {field} cannot be rendered: {value.reason}"
+                if field
+                else f"{where} cannot be rendered: {value.reason}"
+            )
             return False
         return True
 
@@ -374,26 +391,33 @@ def parse_interval(value: Any) -> tuple[str | None, int | None]:
 # ----------------------------------------------------------------------- the core
 
 
-def _environment(lb_host: str, host_vars: Mapping[str, Any], group_members: Mapping[str, Sequence[str]],
-                 check: _Checker) -> str | None:
+def _environment(
+    lb_host: str, host_vars: Mapping[str, Any], group_members: Mapping[str, Sequence[str]], check: _Checker
+) -> str | None:
     if "lb_environment" in host_vars:
         value = host_vars["lb_environment"]
         if not check.rendered("lb_environment", "", value):
             return None
         if isinstance(value, str) and value in ENVIRONMENTS:
             return value
-        check.add(f"lb_environment {value!r} is not valid; use 'staging' or 'production' (or remove it "
-                  "and put the host in exactly one of those groups)")
+        check.add(
+            f"lb_environment {value!r} is not valid; use 'staging' or 'production' (or remove it "
+            "and put the host in exactly one of those groups)"
+        )
         return None
     found = [env for env in ENVIRONMENTS if lb_host in (group_members.get(env) or ())]
     if len(found) == 1:
         return found[0]
     if not found:
-        check.add(f"{lb_host} is in neither group staging nor group production: put it in exactly one of them "
-                  "(or set lb_environment)")
+        check.add(
+            f"{lb_host} is in neither group staging nor group production: put it in exactly one of them "
+            "(or set lb_environment)"
+        )
     else:
-        check.add(f"{lb_host} is in both groups staging and production: put it in exactly one of them "
-                  "(or set lb_environment)")
+        check.add(
+            f"{lb_host} is in both groups staging and production: put it in exactly one of them "
+            "(or set lb_environment)"
+        )
     return None
 
 
@@ -409,8 +433,9 @@ def _merge_policy(base: dict[str, Any], raw: Any, where: str, prefix: str, check
     if not check.rendered(container, "", raw):
         return policy
     if not isinstance(raw, Mapping):
-        check.add(f"{container} must be a mapping (min_active_servers, max_server_share, allow_first), "
-                  f"got {_kind(raw)}")
+        check.add(
+            f"{container} must be a mapping (min_active_servers, max_server_share, allow_first), " f"got {_kind(raw)}"
+        )
         return policy
     check.unknown_keys(container, raw, POLICY_KEYS)
     if "min_active_servers" in raw:
@@ -424,8 +449,10 @@ def _merge_policy(base: dict[str, Any], raw: Any, where: str, prefix: str, check
                 policy["max_server_share"] = float(value)
             else:
                 hint = f"; did you mean {value / 100:g}?" if _is_number(value) and 1 < value <= 100 else ""
-                check.add(f"{where}: {prefix}max_server_share {value!r} must be a number greater than 0 and at "
-                          f"most 1 (a fraction: 0.5 means 50%){hint}")
+                check.add(
+                    f"{where}: {prefix}max_server_share {value!r} must be a number greater than 0 and at "
+                    f"most 1 (a fraction: 0.5 means 50%){hint}"
+                )
     if "allow_first" in raw:
         value = check.boolean(where, f"{prefix}allow_first", raw["allow_first"])
         if value is not None:
@@ -452,8 +479,10 @@ def _health_check(raw: Any, label: str, check: _Checker) -> dict[str, Any]:
             if isinstance(value, str) and PATH_RE.fullmatch(value):
                 health["path"] = str(value)
             else:
-                check.add(f"{label}: health_check.path {value!r} is not valid: it must start with '/' and contain "
-                          "no whitespace, quotes, backslashes, '#' or control characters")
+                check.add(
+                    f"{label}: health_check.path {value!r} is not valid: it must start with '/' and contain "
+                    "no whitespace, quotes, backslashes, '#' or control characters"
+                )
     if "expect_status" in data:
         value = check.integer(label, "health_check.expect_status", data["expect_status"], 100, 599)
         if value is not None:
@@ -463,8 +492,10 @@ def _health_check(raw: Any, label: str, check: _Checker) -> dict[str, Any]:
         if check.rendered(label, "health_check.interval", value):
             text, millis = parse_interval(value)
             if text is None:
-                check.add(f"{label}: health_check.interval {value!r} is not a positive duration; use a number "
-                          "followed by ms, s or m (e.g. '2s', '500ms') or an integer number of seconds")
+                check.add(
+                    f"{label}: health_check.interval {value!r} is not a positive duration; use a number "
+                    "followed by ms, s or m (e.g. '2s', '500ms') or an integer number of seconds"
+                )
             else:
                 health["interval"], health["interval_ms"] = text, millis
     for field in ("rise", "fall"):
@@ -481,8 +512,9 @@ def _server_label(label: str, index: int, name: Any, list_name: str = "servers")
     return f"{label}: {list_name}[{index}]"
 
 
-def _server(raw: Any, index: int, label: str, engine: str | None, check: _Checker,
-            origin: Mapping[str, str] | None = None) -> dict[str, Any] | None:
+def _server(
+    raw: Any, index: int, label: str, engine: str | None, check: _Checker, origin: Mapping[str, str] | None = None
+) -> dict[str, Any] | None:
     """Validate one server; ``origin`` maps fields to the host variable they came from.
 
     Returns a server dict whose fields are None where invalid, or None if ``raw`` is
@@ -503,8 +535,15 @@ def _server(raw: Any, index: int, label: str, engine: str | None, check: _Checke
     where = _server_label(label, index, name)
     if not origin:
         check.unknown_keys(where, raw, SERVER_KEYS)
-    server: dict[str, Any] = {"name": None, "address": None, "port": None, "weight": None,
-                              "backup": None, "disabled": None, "valid_types": True}
+    server: dict[str, Any] = {
+        "name": None,
+        "address": None,
+        "port": None,
+        "weight": None,
+        "backup": None,
+        "disabled": None,
+        "valid_types": True,
+    }
 
     if name is _MISSING:
         check.add(f"{where}: name is missing")
@@ -512,8 +551,10 @@ def _server(raw: Any, index: int, label: str, engine: str | None, check: _Checke
         if isinstance(name, str) and SERVER_NAME_RE.fullmatch(name):
             server["name"] = str(name)
         else:
-            check.add(f"{where}: server name {name!r} is invalid: use 1-63 letters, digits, '_', '.' or '-' "
-                      "starting with a letter or digit (no spaces, quotes or newlines)")
+            check.add(
+                f"{where}: server name {name!r} is invalid: use 1-63 letters, digits, '_', '.' or '-' "
+                "starting with a letter or digit (no spaces, quotes or newlines)"
+            )
 
     address = raw.get("address", _MISSING)
     if address is _MISSING:
@@ -533,8 +574,10 @@ def _server(raw: Any, index: int, label: str, engine: str | None, check: _Checke
     weight = raw.get("weight", 1)
     low, high = WEIGHT_RANGE.get(engine or "haproxy", WEIGHT_RANGE["haproxy"])
     if engine == "nginx" and _is_int(weight) and weight == 0:
-        check.add(f"{where}: {field('weight')} 0 is rejected by nginx (weight must be 1..256); "
-                  "use `disabled: true` to take the server out of rotation")
+        check.add(
+            f"{where}: {field('weight')} 0 is rejected by nginx (weight must be 1..256); "
+            "use `disabled: true` to take the server out of rotation"
+        )
         server["weight"] = 0  # still a valid integer for the distribution rules
     else:
         hint = " (haproxy)" if engine == "haproxy" else " (nginx)" if engine == "nginx" else ""
@@ -554,9 +597,14 @@ def _server(raw: Any, index: int, label: str, engine: str | None, check: _Checke
     return server
 
 
-def _backend_servers(label: str, svc: Mapping[str, Any], environment: str | None,
-                     group_members: Mapping[str, Sequence[str]], backend_hostvars: Mapping[str, Mapping[str, Any]],
-                     check: _Checker) -> list[tuple[Any, dict[str, str]]] | None:
+def _backend_servers(
+    label: str,
+    svc: Mapping[str, Any],
+    environment: str | None,
+    group_members: Mapping[str, Sequence[str]],
+    backend_hostvars: Mapping[str, Mapping[str, Any]],
+    check: _Checker,
+) -> list[tuple[Any, dict[str, str]]] | None:
     """Resolve backend_group into raw server mappings plus their variable origins."""
     group = svc["backend_group"]
     if not check.rendered(label, "backend_group", group):
@@ -600,8 +648,9 @@ def _backend_servers(label: str, svc: Mapping[str, Any], environment: str | None
     return resolved
 
 
-def _distribution(label: str, balance: str | None, policy: Mapping[str, Any], servers: list[dict[str, Any]],
-                  check: _Checker) -> None:
+def _distribution(
+    label: str, balance: str | None, policy: Mapping[str, Any], servers: list[dict[str, Any]], check: _Checker
+) -> None:
     """Traffic-distribution rules; sets ``expected_share`` on every server."""
     for server in servers:
         server["expected_share"] = 0.0
@@ -614,20 +663,26 @@ def _distribution(label: str, balance: str | None, policy: Mapping[str, Any], se
     pool = [(i, s) for i, s in enumerate(servers) if not s["disabled"] and not s["backup"]]
     weights = ", ".join(f"{shown(s, i)}={s['weight']}" for i, s in pool)
     if not pool:
-        check.add(f"{label}: no active server: every server is disabled or backup, so no server receives "
-                  "load-balanced traffic")
+        check.add(
+            f"{label}: no active server: every server is disabled or backup, so no server receives "
+            "load-balanced traffic"
+        )
         return
     total = sum(s["weight"] for _, s in pool)
     if total <= 0:
-        check.add(f"{label}: the weights of the active servers add up to 0 ({weights}), so no server would "
-                  "receive load-balanced traffic; give at least one active server a weight >= 1")
+        check.add(
+            f"{label}: the weights of the active servers add up to 0 ({weights}), so no server would "
+            "receive load-balanced traffic; give at least one active server a weight >= 1"
+        )
         return
     active = [(i, s) for i, s in pool if s["weight"] > 0]
     minimum = policy["min_active_servers"]
     if len(active) < minimum:
         names = ", ".join(shown(s, i) for i, s in active)
-        check.add(f"{label}: only {len(active)} active server{'s' if len(active) != 1 else ''} ({names}); "
-                  f"policy min_active_servers is {minimum} (active: not disabled, not backup, weight > 0)")
+        check.add(
+            f"{label}: only {len(active)} active server{'s' if len(active) != 1 else ''} ({names}); "
+            f"policy min_active_servers is {minimum} (active: not disabled, not backup, weight > 0)"
+        )
     if balance == "first":
         active[0][1]["expected_share"] = 1.0
     else:
@@ -637,21 +692,35 @@ def _distribution(label: str, balance: str | None, policy: Mapping[str, Any], se
     for i, server in pool:
         share = server["expected_share"]
         if share > limit + _SHARE_EPSILON:
-            extra = (" (balance 'first' sends all traffic to the first active server: allow_first also needs "
-                     "max_server_share: 1.0)" if balance == "first" else "")
-            check.add(f"{label}: server {shown(server, i)} would receive {_pct(share)} of traffic ({weights}); "
-                      f"policy max_server_share is {_pct(limit)}{extra}")
+            extra = (
+                " (balance 'first' sends all traffic to the first active server: allow_first also needs "
+                "max_server_share: 1.0)"
+                if balance == "first"
+                else ""
+            )
+            check.add(
+                f"{label}: server {shown(server, i)} would receive {_pct(share)} of traffic ({weights}); "
+                f"policy max_server_share is {_pct(limit)}{extra}"
+            )
 
 
-def _service(index: int, raw: Any, engine: str | None, environment: str | None, base_policy: dict[str, Any],
-             group_members: Mapping[str, Sequence[str]], backend_hostvars: Mapping[str, Mapping[str, Any]],
-             check: _Checker) -> dict[str, Any] | None:
+def _service(
+    index: int,
+    raw: Any,
+    engine: str | None,
+    environment: str | None,
+    base_policy: dict[str, Any],
+    group_members: Mapping[str, Sequence[str]],
+    backend_hostvars: Mapping[str, Mapping[str, Any]],
+    check: _Checker,
+) -> dict[str, Any] | None:
     if isinstance(raw, Unrenderable):
         check.add(f"lb_services[{index}] cannot be rendered: {raw.reason}")
         return None
     if not isinstance(raw, Mapping):
-        check.add(f"lb_services[{index}] must be a mapping (a service with name, listen, servers...), "
-                  f"got {_kind(raw)}")
+        check.add(
+            f"lb_services[{index}] must be a mapping (a service with name, listen, servers...), " f"got {_kind(raw)}"
+        )
         return None
     name = raw.get("name", _MISSING)
     valid_name = isinstance(name, str) and SERVICE_NAME_RE.fullmatch(name) is not None
@@ -659,8 +728,10 @@ def _service(index: int, raw: Any, engine: str | None, environment: str | None, 
     if name is _MISSING:
         check.add(f"{label}: name is missing")
     elif check.rendered(label, "name", name) and not valid_name:
-        check.add(f"{label}: service name {name!r} is invalid: use 1-63 letters, digits, '_' or '-' starting "
-                  "with a letter (no spaces, dots, quotes or newlines)")
+        check.add(
+            f"{label}: service name {name!r} is invalid: use 1-63 letters, digits, '_' or '-' starting "
+            "with a letter (no spaces, dots, quotes or newlines)"
+        )
     check.unknown_keys(label, raw, SERVICE_KEYS)
 
     mode = raw.get("mode", "http")
@@ -687,12 +758,16 @@ def _service(index: int, raw: Any, engine: str | None, environment: str | None, 
     else:
         balance = str(balance)
         if engine is not None and ALGORITHMS[balance][engine] is None:
-            check.add(f"{label}: balance {balance!r} is not available with {engine} ({engine} has no equivalent of "
-                      f"HAProxy's {balance}); choose another algorithm or lb_engine haproxy")
+            check.add(
+                f"{label}: balance {balance!r} is not available with {engine} ({engine} has no equivalent of "
+                f"HAProxy's {balance}); choose another algorithm or lb_engine haproxy"
+            )
         if balance == "first" and not policy["allow_first"]:
-            check.add(f"{label}: balance 'first' sends all traffic to the first available server until it reaches "
-                      "its maxconn (it concentrates load by design); set policy allow_first: true (with "
-                      "max_server_share: 1.0) if that is really intended")
+            check.add(
+                f"{label}: balance 'first' sends all traffic to the first available server until it reaches "
+                "its maxconn (it concentrates load by design); set policy allow_first: true (with "
+                "max_server_share: 1.0) if that is really intended"
+            )
         if balance == "uri" and mode == "tcp":
             check.add(f"{label}: balance 'uri' needs mode http (a tcp service has no URI to hash)")
 
@@ -733,9 +808,11 @@ def _service(index: int, raw: Any, engine: str | None, environment: str | None, 
         if engine == "nginx" and balance in NGINX_NO_BACKUP:
             backups = [s["name"] or "?" for s in servers if s["backup"]]
             if backups:
-                check.add(f"{label}: nginx cannot combine backup servers with balance {balance!r} "
-                          f"({ALGORITHMS[balance]['nginx']}); backup: {', '.join(backups)}; remove backup or use "
-                          "roundrobin, static-rr or leastconn")
+                check.add(
+                    f"{label}: nginx cannot combine backup servers with balance {balance!r} "
+                    f"({ALGORITHMS[balance]['nginx']}); backup: {', '.join(backups)}; remove backup or use "
+                    "roundrobin, static-rr or leastconn"
+                )
         _distribution(label, balance, policy, servers, check)
 
     if not valid_name or mode is None or listen is None or balance is None:
@@ -748,12 +825,21 @@ def _service(index: int, raw: Any, engine: str | None, environment: str | None, 
         "haproxy_balance": ALGORITHMS[balance]["haproxy"] or "",
         "nginx_method": ALGORITHMS[balance]["nginx"] or "",
         "health_check": health,
-        "policy": {"min_active_servers": int(policy["min_active_servers"]),
-                   "max_server_share": float(policy["max_server_share"]),
-                   "allow_first": bool(policy["allow_first"])},
+        "policy": {
+            "min_active_servers": int(policy["min_active_servers"]),
+            "max_server_share": float(policy["max_server_share"]),
+            "allow_first": bool(policy["allow_first"]),
+        },
         "servers": [
-            {"name": s["name"], "address": s["address"], "port": s["port"], "weight": s["weight"],
-             "backup": s["backup"], "disabled": s["disabled"], "expected_share": s["expected_share"]}
+            {
+                "name": s["name"],
+                "address": s["address"],
+                "port": s["port"],
+                "weight": s["weight"],
+                "backup": s["backup"],
+                "disabled": s["disabled"],
+                "expected_share": s["expected_share"],
+            }
             for s in servers
         ],
     }
@@ -781,13 +867,22 @@ def _check_server_duplicates(label: str, servers: list[dict[str, Any]], check: _
 
 def model_digest(engine: str, services: list[dict[str, Any]]) -> str:
     """sha256 hex of the canonical JSON of ``{"engine": engine, "services": services}``."""
-    canonical = json.dumps({"engine": engine, "services": services}, sort_keys=True, separators=(",", ":"),
-                           ensure_ascii=True, allow_nan=False)
+    canonical = json.dumps(
+        {"engine": engine, "services": services},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+        allow_nan=False,
+    )
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
-def build_model(lb_host: str, host_vars: Mapping[str, Any], group_members: Mapping[str, Sequence[str]],
-                backend_hostvars: Mapping[str, Mapping[str, Any]]) -> tuple[dict[str, Any] | None, list[str]]:
+def build_model(
+    lb_host: str,
+    host_vars: Mapping[str, Any],
+    group_members: Mapping[str, Sequence[str]],
+    backend_hostvars: Mapping[str, Mapping[str, Any]],
+) -> tuple[dict[str, Any] | None, list[str]]:
     """Validate and normalise the model of one load balancer.
 
     :param lb_host: inventory hostname of the load balancer.
@@ -826,19 +921,23 @@ def build_model(lb_host: str, host_vars: Mapping[str, Any], group_members: Mappi
             names: dict[str, int] = {}
             ports: dict[int, str] = {}
             for index, raw in enumerate(raw_services):
-                service = _service(index, raw, engine, environment, base_policy, group_members, backend_hostvars,
-                                   check)
+                service = _service(index, raw, engine, environment, base_policy, group_members, backend_hostvars, check)
                 name = raw.get("name") if isinstance(raw, Mapping) else None
                 listen = raw.get("listen") if isinstance(raw, Mapping) else None
                 if isinstance(name, str) and SERVICE_NAME_RE.fullmatch(name):
                     if name in names:
-                        check.add(f"service {name}: duplicate service name (lb_services[{names[name]}] and "
-                                  f"lb_services[{index}])")
+                        check.add(
+                            f"service {name}: duplicate service name (lb_services[{names[name]}] and "
+                            f"lb_services[{index}])"
+                        )
                     else:
                         names[name] = index
                 if _is_int(listen) and 1 <= listen <= 65535:
-                    label = f"service {name}" if isinstance(name, str) and SERVICE_NAME_RE.fullmatch(name) \
+                    label = (
+                        f"service {name}"
+                        if isinstance(name, str) and SERVICE_NAME_RE.fullmatch(name)
                         else f"lb_services[{index}]"
+                    )
                     if listen in ports:
                         check.add(f"{label}: listen port {listen} is already used by {ports[listen]}")
                     else:
@@ -857,14 +956,22 @@ def build_model(lb_host: str, host_vars: Mapping[str, Any], group_members: Mappi
     }, []
 
 
-def model_problems(lb_host: str, host_vars: Mapping[str, Any], group_members: Mapping[str, Sequence[str]],
-                   backend_hostvars: Mapping[str, Mapping[str, Any]]) -> list[str]:
+def model_problems(
+    lb_host: str,
+    host_vars: Mapping[str, Any],
+    group_members: Mapping[str, Sequence[str]],
+    backend_hostvars: Mapping[str, Mapping[str, Any]],
+) -> list[str]:
     """Every problem of the model (see ``build_model``); empty when valid."""
     return build_model(lb_host, host_vars, group_members, backend_hostvars)[1]
 
 
-def normalize_model(lb_host: str, host_vars: Mapping[str, Any], group_members: Mapping[str, Sequence[str]],
-                    backend_hostvars: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+def normalize_model(
+    lb_host: str,
+    host_vars: Mapping[str, Any],
+    group_members: Mapping[str, Sequence[str]],
+    backend_hostvars: Mapping[str, Mapping[str, Any]],
+) -> dict[str, Any]:
     """The normalised model (see module docstring); raises ``ModelError`` listing every problem."""
     model, problems = build_model(lb_host, host_vars, group_members, backend_hostvars)
     if model is None:
@@ -876,13 +983,17 @@ def share_summary(service: Mapping[str, Any]) -> str:
     """``"web1=33%, web2=33%, web3=33%"`` from a normalised service's expected shares."""
     servers = service.get("servers") if isinstance(service, Mapping) else None
     if not isinstance(servers, (list, tuple)):
-        raise AnsibleFilterError("lbguard_share_summary expects a normalised service (from lbguard_validated_model) "
-                                 f"with a list of servers, got {_kind(service)}")
+        raise AnsibleFilterError(
+            "lbguard_share_summary expects a normalised service (from lbguard_validated_model) "
+            f"with a list of servers, got {_kind(service)}"
+        )
     parts = []
     for server in servers:
         if not isinstance(server, Mapping) or not _is_number(server.get("expected_share")):
-            raise AnsibleFilterError("lbguard_share_summary: every server needs name and expected_share; pass a "
-                                     "service from lbguard_validated_model")
+            raise AnsibleFilterError(
+                "lbguard_share_summary: every server needs name and expected_share; pass a "
+                "service from lbguard_validated_model"
+            )
         parts.append(f"{server.get('name')}={int(server['expected_share'] * 100 + 0.5)}%")
     return ", ".join(parts)
 
@@ -903,8 +1014,10 @@ def _render_reason(exc: BaseException) -> str:
     if len(text) > 300:
         text = text[:297] + "..."
     if "'hostvars' is undefined" in text:
-        text += (" (ansible-core 2.19+ renders a host's variables read through hostvars without hostvars; "
-                 "do not reference hostvars in lb_* variables: use backend_group for inventory hosts)")
+        text += (
+            " (ansible-core 2.19+ renders a host's variables read through hostvars without hostvars; "
+            "do not reference hostvars in lb_* variables: use backend_group for inventory hosts)"
+        )
     return text
 
 
@@ -978,28 +1091,55 @@ class _BackendVarsView(Mapping[str, Mapping[str, Any]]):
         return len(self._hostvars)
 
 
+class _GroupsView(Mapping[str, list[str]]):
+    """Ansible's ``groups`` as group -> list of hostnames, converting a group only when asked."""
+
+    def __init__(self, groups: Mapping[str, Any]) -> None:
+        self._groups = groups
+        self._cache: dict[str, list[str]] = {}
+
+    def __getitem__(self, name: str) -> list[str]:
+        cached = self._cache.get(name)
+        if cached is None:
+            if name not in self._groups:
+                raise KeyError(name)
+            members = _fetch(self._groups, name)
+            cached = [str(h) for h in members if isinstance(h, str)] if isinstance(members, list) else []
+            self._cache[name] = cached
+        return cached
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._groups
+
+    def __iter__(self) -> Iterator[str]:
+        return (str(name) for name in self._groups)
+
+    def __len__(self) -> int:
+        return len(self._groups)
+
+
 def _read_vars(host_vars: Any, names: Sequence[str]) -> dict[str, Any]:
     if not isinstance(host_vars, Mapping):
         return {}
     return {name: _fetch(host_vars, name) for name in names if name in host_vars}
 
 
-def _adapt(lb_host: Any, hostvars: Any, groups: Any, filter_name: str) -> tuple[str, dict[str, Any] | None,
-                                                                                 dict[str, list[str]],
-                                                                                 _BackendVarsView]:
+def _adapt(
+    lb_host: Any, hostvars: Any, groups: Any, filter_name: str
+) -> tuple[str, dict[str, Any] | None, _GroupsView, _BackendVarsView]:
+    """Check the filter arguments and wrap Ansible's objects for the plain-data core."""
     if not isinstance(lb_host, str) or not lb_host:
-        raise AnsibleFilterError(f"{filter_name}: the input must be an inventory hostname, got {_kind(lb_host)}; "
-                                 f"use {{{{ inventory_hostname | {filter_name}(hostvars, groups) }}}}")
+        raise AnsibleFilterError(
+            f"{filter_name}: the input must be an inventory hostname, got {_kind(lb_host)}; "
+            f"use {{{{ inventory_hostname | {filter_name}(hostvars, groups) }}}}"
+        )
     if not isinstance(hostvars, Mapping):
         raise AnsibleFilterError(f"{filter_name}: the first argument must be Ansible's hostvars, got {_kind(hostvars)}")
     if not isinstance(groups, Mapping):
         raise AnsibleFilterError(f"{filter_name}: the second argument must be Ansible's groups, got {_kind(groups)}")
     host = str(lb_host)
-    plain_groups = to_plain(groups)
-    group_members = {str(g): [str(h) for h in members] for g, members in plain_groups.items()
-                     if isinstance(members, list)}
     host_vars = _read_vars(hostvars[host], LB_VARS) if host in hostvars else None
-    return host, host_vars, group_members, _BackendVarsView(hostvars)
+    return host, host_vars, _GroupsView(groups), _BackendVarsView(hostvars)
 
 
 def lbguard_model_problems(lb_host: str, hostvars: Mapping[str, Any], groups: Mapping[str, Any]) -> list[str]:

@@ -20,8 +20,8 @@ from typing import Any
 PASSED = ("verified", "checked")
 
 
-def _result(hostvars: Mapping[str, Any], host: str) -> dict[str, Any] | None:
-    value = hostvars[host].get("lb_deploy_result") if host in hostvars else None
+def _result(hostvars: Mapping[str, Any], host: str, fact: str = "lb_deploy_result") -> dict[str, Any] | None:
+    value = hostvars[host].get(fact) if host in hostvars else None
     return dict(value) if value else None
 
 
@@ -97,22 +97,26 @@ def run_report(lb_hosts: Sequence[str], hostvars: Mapping[str, Any], groups: Map
                run: Mapping[str, Any]) -> dict[str, Any]:
     """The end-of-run report: per host outcome, overall status, lines to print.
 
-    ``run`` carries run_id, change_id, revision, stages and the production
-    gate. A host of a stage that ran but left no result counts as failed.
+    ``run`` carries run_id, change_id, revision, stages, the production gate
+    (deploys only; other runs pass none) and result_fact, the host fact that
+    holds each outcome. A host of a stage that ran but left no result counts
+    as failed.
     """
     stages = list(run.get("stages") or [])
-    gate = run.get("gate") or {}
-    expected = set()
-    if "staging" in stages:
-        expected.update(_in_environment(lb_hosts, groups, "staging"))
-    if "production" in stages and gate.get("allowed"):
-        expected.update(_in_environment(lb_hosts, groups, "production"))
+    gate = run.get("gate")
+    fact = run.get("result_fact") or "lb_deploy_result"
+    expected = set(run.get("expected_hosts") or [])
+    if gate is not None:
+        if "staging" in stages:
+            expected.update(_in_environment(lb_hosts, groups, "staging"))
+        if "production" in stages and gate.get("allowed"):
+            expected.update(_in_environment(lb_hosts, groups, "production"))
 
     hosts = {}
     lines = []
     failed = False
     for host in lb_hosts:
-        result = _result(hostvars, host)
+        result = _result(hostvars, host, fact)
         if result is None:
             if host not in expected:
                 continue
@@ -120,15 +124,14 @@ def run_report(lb_hosts: Sequence[str], hostvars: Mapping[str, Any], groups: Map
         hosts[host] = result
         ok = result.get("status") in PASSED
         failed = failed or not ok
-        line = (f"{'OK  ' if ok else 'FAIL'} {result.get('environment', '?'):<10} {host:<16} "
-                f"{result.get('status'):<20} release {result.get('release') or '-'}"
-                f"{' (changed)' if result.get('changed') else ' (unchanged)'}")
+        line = (f"{'OK  ' if ok else 'FAIL'} {result.get('environment', '?')} {host} {result.get('status')}, "
+                f"release {result.get('release') or '-'}{' (changed)' if result.get('changed') else ''}")
+        lines.append(line)
         figures = _figures_line(result.get("figures") or {})
         if figures:
-            line += f"  {figures}"
-        lines.append(line)
+            lines.append(f"       {figures}")
         lines.extend(f"       {p}" for p in result.get("problems") or [])
-    if "production" in stages and not gate.get("allowed"):
+    if gate is not None and "production" in stages and not gate.get("allowed"):
         failed = True
         lines.append(f"HELD production: {gate.get('reason')}")
     return {

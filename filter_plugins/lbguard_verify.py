@@ -195,6 +195,7 @@ def runtime_problems(service: Mapping[str, Any], runtime: Mapping[str, Any] | No
     problems: list[str] = []
 
     def status_of(server_name: str) -> str | None:
+        """Runtime status of a server, None when the runtime does not list it."""
         entry = runtime.get(server_name)
         return None if entry is None else str((entry or {}).get("status", "")).strip()
 
@@ -327,7 +328,8 @@ def error_problem(service: Mapping[str, Any], traffic: Mapping[str, Any] | None,
         if count:
             parts.append(plural(count, singular, plural_form))
     detail = f"{rate * 100:.1f}%" + (": " + ", ".join(parts) if parts else "")
-    message = f"{label} service {name}: {failed} of {requests} {unit} failed ({detail}); limit {pct_text(max_error_rate)}%"
+    message = (f"{label} service {name}: {failed} of {requests} {unit} failed ({detail}); "
+               f"limit {pct_text(max_error_rate)}%")
     if successes <= 0:
         message += f"; no {unit[:-1]} succeeded"
     return message

@@ -15,14 +15,16 @@ from ansible.errors import AnsibleFilterError
 import lbguard_model as m
 
 LB = "lb1"
+DROP = object()  # marks a key or argument to leave out
 
 
 # ---------------------------------------------------------------- test helpers
 
 
 def servers(*weights: int, port: int = 8080) -> list[dict[str, Any]]:
-    return [{"name": f"web{i}", "address": f"10.0.0.{i}", "port": port, "weight": w}
-            for i, w in enumerate(weights, start=1)]
+    return [
+        {"name": f"web{i}", "address": f"10.0.0.{i}", "port": port, "weight": w} for i, w in enumerate(weights, start=1)
+    ]
 
 
 def svc(**overrides: Any) -> dict[str, Any]:
@@ -30,8 +32,6 @@ def svc(**overrides: Any) -> dict[str, Any]:
     service.update(overrides)
     return {k: v for k, v in service.items() if v is not DROP}
 
-
-DROP = object()
 
 
 def groups_for(env: str | None, extra: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
@@ -44,8 +44,14 @@ def groups_for(env: str | None, extra: dict[str, list[str]] | None = None) -> di
     return groups
 
 
-def build(services: Any = DROP, *, env: str | None = "staging", groups: dict[str, list[str]] | None = None,
-          backends: dict[str, dict[str, Any]] | None = None, **lb_vars: Any) -> tuple[dict | None, list[str]]:
+def build(
+    services: Any = DROP,
+    *,
+    env: str | None = "staging",
+    groups: dict[str, list[str]] | None = None,
+    backends: dict[str, dict[str, Any]] | None = None,
+    **lb_vars: Any,
+) -> tuple[dict | None, list[str]]:
     host_vars = dict(lb_vars)
     if services is not DROP:
         host_vars["lb_services"] = services
@@ -85,8 +91,15 @@ def test_valid_minimal_model_defaults() -> None:
     service = result["services"][0]
     assert service["mode"] == "http"
     assert service["balance"] == "roundrobin"
-    assert service["health_check"] == {"enabled": True, "path": "/health", "expect_status": 200, "interval": "2s",
-                                       "interval_ms": 2000, "rise": 2, "fall": 3}
+    assert service["health_check"] == {
+        "enabled": True,
+        "path": "/health",
+        "expect_status": 200,
+        "interval": "2s",
+        "interval_ms": 2000,
+        "rise": 2,
+        "fall": 3,
+    }
     assert service["policy"] == {"min_active_servers": 1, "max_server_share": 1.0, "allow_first": False}
     assert [s["backup"] for s in service["servers"]] == [False] * 3
     assert [s["disabled"] for s in service["servers"]] == [False] * 3
@@ -94,7 +107,10 @@ def test_valid_minimal_model_defaults() -> None:
 
 def test_unknown_engine_suggests() -> None:
     found = problems([svc()], lb_engine="nginxx")
-    assert one(found, "lb_engine") == "lb_engine 'nginxx' is not a known engine; did you mean 'nginx'? (known: haproxy, nginx)"
+    assert (
+        one(found, "lb_engine")
+        == "lb_engine 'nginxx' is not a known engine; did you mean 'nginx'? (known: haproxy, nginx)"
+    )
 
 
 @pytest.mark.parametrize("engine", ["haproxy", "nginx"])
@@ -117,7 +133,9 @@ def test_environment_both() -> None:
 
 def test_environment_override_wins() -> None:
     groups = groups_for("staging", {"production": [LB]})
-    assert model([svc(servers=servers(1, 1))], groups=groups, lb_environment="production")["environment"] == "production"
+    assert (
+        model([svc(servers=servers(1, 1))], groups=groups, lb_environment="production")["environment"] == "production"
+    )
     assert model([svc()], env=None, lb_environment="staging")["environment"] == "staging"
 
 
@@ -195,7 +213,10 @@ def test_server_name_missing() -> None:
 
 def test_duplicate_service_names() -> None:
     found = problems([svc(), svc(listen=81)])
-    assert one(found, "duplicate service name") == "service shop: duplicate service name (lb_services[0] and lb_services[1])"
+    assert (
+        one(found, "duplicate service name")
+        == "service shop: duplicate service name (lb_services[0] and lb_services[1])"
+    )
 
 
 def test_duplicate_listen_ports() -> None:
@@ -239,8 +260,10 @@ def test_same_address_other_port_passes() -> None:
 def test_unknown_server_key_suggests() -> None:
     entries = servers(1, 1, 1)
     entries[0]["wieght"] = 2
-    assert one(problems([svc(servers=entries)]), "wieght") == \
-        "service shop: server web1: unknown key 'wieght'; did you mean 'weight'?"
+    assert (
+        one(problems([svc(servers=entries)]), "wieght")
+        == "service shop: server web1: unknown key 'wieght'; did you mean 'weight'?"
+    )
 
 
 def test_unknown_service_key_suggests() -> None:
@@ -255,7 +278,10 @@ def test_unknown_health_check_and_policy_keys() -> None:
     found = problems([svc(health_check={"intervall": "2s"}, policy={"max_share": 0.5})])
     one(found, "service shop: health_check: unknown key 'intervall'; did you mean 'interval'?")
     one(found, "service shop: policy: unknown key 'max_share'; did you mean 'max_server_share'?")
-    one(problems([svc()], lb_policy={"allow_frist": True}), "lb_policy: unknown key 'allow_frist'; did you mean 'allow_first'?")
+    one(
+        problems([svc()], lb_policy={"allow_frist": True}),
+        "lb_policy: unknown key 'allow_frist'; did you mean 'allow_first'?",
+    )
 
 
 # ------------------------------------------------------------------ mode, listen
@@ -294,8 +320,10 @@ def test_valid_listen(listen: int) -> None:
 
 def test_balance_typo_exact_message() -> None:
     found = problems([svc(balance="roundrobbin")])
-    assert found == ["service shop: balance 'roundrobbin' is not a known algorithm; did you mean 'roundrobin'? "
-                     "(known: roundrobin, static-rr, leastconn, first, source, uri, random)"]
+    assert found == [
+        "service shop: balance 'roundrobbin' is not a known algorithm; did you mean 'roundrobin'? "
+        "(known: roundrobin, static-rr, leastconn, first, source, uri, random)"
+    ]
 
 
 def test_balance_unknown_without_suggestion() -> None:
@@ -335,8 +363,10 @@ def test_first_allowed_with_allow_first_and_full_share() -> None:
 def test_first_allowed_still_needs_max_server_share_one() -> None:
     found = problems([svc(balance="first", policy={"allow_first": True})], env="production")
     message = one(found, "would receive 100% of traffic")
-    assert message.startswith("service shop: server web1 would receive 100% of traffic (web1=1, web2=1, web3=1); "
-                              "policy max_server_share is 50%")
+    assert message.startswith(
+        "service shop: server web1 would receive 100% of traffic (web1=1, web2=1, web3=1); "
+        "policy max_server_share is 50%"
+    )
     assert "allow_first also needs max_server_share: 1.0" in message
     none_with(found, "sends all traffic to the first available server")
     model([svc(balance="first", policy={"allow_first": True, "max_server_share": 1.0})], env="production")
@@ -364,7 +394,10 @@ def test_servers_and_backend_group_both() -> None:
 
 
 def test_no_servers_at_all() -> None:
-    one(problems([svc(servers=DROP)]), "service shop: no servers: set servers (a list) or backend_group and backend_port")
+    one(
+        problems([svc(servers=DROP)]),
+        "service shop: no servers: set servers (a list) or backend_group and backend_port",
+    )
 
 
 def test_backend_port_without_group() -> None:
@@ -407,8 +440,12 @@ def backend_setup(env: str = "production") -> tuple[dict[str, list[str]], dict[s
 
 def test_backend_group_resolution_limited_to_environment() -> None:
     groups, backends = backend_setup()
-    result = model([svc(servers=DROP, backend_group="webservers", backend_port=8080)], groups=groups,
-                   backends=backends, lb_policy={"max_server_share": 0.7})
+    result = model(
+        [svc(servers=DROP, backend_group="webservers", backend_port=8080)],
+        groups=groups,
+        backends=backends,
+        lb_policy={"max_server_share": 0.7},
+    )
     got = result["services"][0]["servers"]
     # inventory order of the group, staging member left out
     assert [s["name"] for s in got] == ["web3", "web1", "web2"]
@@ -424,16 +461,21 @@ def test_backend_group_resolution_limited_to_environment() -> None:
 
 def test_backend_group_staging_side() -> None:
     groups, backends = backend_setup("staging")
-    result = model([svc(servers=DROP, backend_group="webservers", backend_port=80)], groups=groups,
-                   backends=backends)
-    assert [(s["name"], s["address"]) for s in result["services"][0]["servers"]] == [("stg-web1", "web1.staging.example")]
+    result = model([svc(servers=DROP, backend_group="webservers", backend_port=80)], groups=groups, backends=backends)
+    assert [(s["name"], s["address"]) for s in result["services"][0]["servers"]] == [
+        ("stg-web1", "web1.staging.example")
+    ]
 
 
 def test_backend_group_no_hosts_in_environment_exact_message() -> None:
     groups, backends = backend_setup()
     groups["webservers"] = ["stg-web1"]
-    found = problems([svc(servers=DROP, backend_group="webservers", backend_port=8080)], groups=groups,
-                     backends=backends, env="production")
+    found = problems(
+        [svc(servers=DROP, backend_group="webservers", backend_port=8080)],
+        groups=groups,
+        backends=backends,
+        env="production",
+    )
     assert found == ["service shop: backend_group 'webservers' has no hosts in environment production"]
 
 
@@ -445,10 +487,12 @@ def test_backend_group_empty_group() -> None:
 
 def test_backend_group_unknown_suggests() -> None:
     groups, backends = backend_setup()
-    found = problems([svc(servers=DROP, backend_group="webservrs", backend_port=8080)], groups=groups,
-                     backends=backends)
-    assert found == ["service shop: backend_group 'webservrs' is not a group of the inventory; did you mean "
-                     "'webservers'?"]
+    found = problems(
+        [svc(servers=DROP, backend_group="webservrs", backend_port=8080)], groups=groups, backends=backends
+    )
+    assert found == [
+        "service shop: backend_group 'webservrs' is not a group of the inventory; did you mean " "'webservers'?"
+    ]
 
 
 def test_backend_group_without_port() -> None:
@@ -459,8 +503,9 @@ def test_backend_group_without_port() -> None:
 
 def test_backend_port_invalid_reported_once() -> None:
     groups, backends = backend_setup()
-    found = problems([svc(servers=DROP, backend_group="webservers", backend_port="8080")], groups=groups,
-                     backends=backends)
+    found = problems(
+        [svc(servers=DROP, backend_group="webservers", backend_port="8080")], groups=groups, backends=backends
+    )
     one(found, "backend_port '8080' is a string")
     none_with(found, "server web1: port")
 
@@ -469,8 +514,9 @@ def test_backend_host_var_problems_name_the_variable() -> None:
     groups, backends = backend_setup()
     backends["web1"]["lb_weight"] = "heavy"
     backends["web2"]["lb_disabled"] = "no"
-    found = problems([svc(servers=DROP, backend_group="webservers", backend_port=8080)], groups=groups,
-                     backends=backends)
+    found = problems(
+        [svc(servers=DROP, backend_group="webservers", backend_port=8080)], groups=groups, backends=backends
+    )
     one(found, "server web1: weight (from host var lb_weight of web1) 'heavy' is a string, not an integer")
     one(found, "server web2: disabled (from host var lb_disabled of web2) 'no' is a string, not a boolean")
 
@@ -485,40 +531,46 @@ def test_backend_address_fallback_to_hostname_validated() -> None:
 # ------------------------------------------------------------- address and port
 
 
-@pytest.mark.parametrize("address, canonical", [
-    ("10.0.0.1", "10.0.0.1"),
-    ("2001:db8::1", "2001:db8::1"),
-    ("2001:DB8:0:0::1", "2001:db8::1"),
-    ("web1.staging.example", "web1.staging.example"),
-    ("Web1.Example.", "web1.example"),
-    ("localhost", "localhost"),
-    ("3com.example", "3com.example"),
-])
+@pytest.mark.parametrize(
+    "address, canonical",
+    [
+        ("10.0.0.1", "10.0.0.1"),
+        ("2001:db8::1", "2001:db8::1"),
+        ("2001:DB8:0:0::1", "2001:db8::1"),
+        ("web1.staging.example", "web1.staging.example"),
+        ("Web1.Example.", "web1.example"),
+        ("localhost", "localhost"),
+        ("3com.example", "3com.example"),
+    ],
+)
 def test_valid_addresses(address: str, canonical: str) -> None:
     entries = servers(1)
     entries[0]["address"] = address
     assert model([svc(servers=entries)])["services"][0]["servers"][0]["address"] == canonical
 
 
-@pytest.mark.parametrize("address, reason", [
-    ("10.0.0.256", "is not a valid IPv4 address"),
-    ("10.0.0", "is not a valid IPv4 address"),
-    ("010.0.0.1", "is not a valid IPv4 address"),
-    ("2001:db8::zz", "is not a valid IPv6 address"),
-    ("[2001:db8::1]", "without brackets"),
-    ("web1:8080", "looks like host:port"),
-    ("-web.example", "is not a valid host name"),
-    ("web_1.example", "is not a valid host name"),
-    ("web..example", "is not a valid host name"),
-    ("web 1", "without spaces"),
-    ("", "without spaces"),
-    ("a" * 64 + ".example", "is not a valid host name"),
-    (("a" * 60 + ".") * 5 + "example", "longer than 253"),
-    ("1.2.3.4.5", "is not a valid IPv4 address"),
-    ("web.123", "last label is numeric"),
-    (None, "not an IP address or host name"),
-    (10, "not an IP address or host name"),
-])
+@pytest.mark.parametrize(
+    "address, reason",
+    [
+        ("10.0.0.256", "is not a valid IPv4 address"),
+        ("10.0.0", "is not a valid IPv4 address"),
+        ("010.0.0.1", "is not a valid IPv4 address"),
+        ("2001:db8::zz", "is not a valid IPv6 address"),
+        ("[2001:db8::1]", "without brackets"),
+        ("web1:8080", "looks like host:port"),
+        ("-web.example", "is not a valid host name"),
+        ("web_1.example", "is not a valid host name"),
+        ("web..example", "is not a valid host name"),
+        ("web 1", "without spaces"),
+        ("", "without spaces"),
+        ("a" * 64 + ".example", "is not a valid host name"),
+        (("a" * 60 + ".") * 5 + "example", "longer than 253"),
+        ("1.2.3.4.5", "is not a valid IPv4 address"),
+        ("web.123", "last label is numeric"),
+        (None, "not an IP address or host name"),
+        (10, "not an IP address or host name"),
+    ],
+)
 def test_invalid_addresses(address: Any, reason: str) -> None:
     entries = servers(1)
     entries[0]["address"] = address
@@ -549,13 +601,16 @@ def test_server_port_missing() -> None:
 # --------------------------------------------------------------------- weights
 
 
-@pytest.mark.parametrize("weight, text", [
-    (True, "weight True is a boolean, not an integer"),
-    (1.5, "weight 1.5 is a float, not an integer"),
-    ("heavy", "weight 'heavy' is a string, not an integer"),
-    ("10", "weight '10' is a string, not an integer: write 10 without quotes"),
-    (None, "weight is empty (null), not an integer"),
-])
+@pytest.mark.parametrize(
+    "weight, text",
+    [
+        (True, "weight True is a boolean, not an integer"),
+        (1.5, "weight 1.5 is a float, not an integer"),
+        ("heavy", "weight 'heavy' is a string, not an integer"),
+        ("10", "weight '10' is a string, not an integer: write 10 without quotes"),
+        (None, "weight is empty (null), not an integer"),
+    ],
+)
 def test_weight_must_be_integer(weight: Any, text: str) -> None:
     entries = servers(1, 1, 1)
     entries[0]["weight"] = weight
@@ -568,7 +623,10 @@ def test_weight_must_be_integer(weight: Any, text: str) -> None:
 def test_haproxy_weight_range(weight: int) -> None:
     entries = servers(1, 1, 1)
     entries[0]["weight"] = weight
-    one(problems([svc(servers=entries)]), f"weight {weight} is out of range; expected an integer from 0 to 256 (haproxy)")
+    one(
+        problems([svc(servers=entries)]),
+        f"weight {weight} is out of range; expected an integer from 0 to 256 (haproxy)",
+    )
 
 
 @pytest.mark.parametrize("weight", [0, 1, 256])
@@ -623,15 +681,19 @@ def test_backup_and_disabled_are_out_of_the_pool() -> None:
 
 def test_min_active_servers() -> None:
     found = problems([svc(servers=servers(1, 0), policy={"max_server_share": 1.0})], env="production")
-    assert found == ["service shop: only 1 active server (web1); policy min_active_servers is 2 "
-                     "(active: not disabled, not backup, weight > 0)"]
+    assert found == [
+        "service shop: only 1 active server (web1); policy min_active_servers is 2 "
+        "(active: not disabled, not backup, weight > 0)"
+    ]
     model([svc(servers=servers(1, 1))], env="production")
 
 
 def test_incident_exact_message() -> None:
     found = problems([svc(servers=servers(100, 0, 0))], env="production")
-    assert "service shop: server web1 would receive 100% of traffic (web1=100, web2=0, web3=0); " \
-           "policy max_server_share is 50%" in found
+    assert (
+        "service shop: server web1 would receive 100% of traffic (web1=100, web2=0, web3=0); "
+        "policy max_server_share is 50%" in found
+    )
     assert len(found) == 2  # and the min_active_servers rule
 
 
@@ -639,8 +701,10 @@ def test_max_server_share_boundary() -> None:
     model([svc(servers=servers(1, 1))], env="production")  # 50% each == limit
     model([svc(servers=servers(2, 1, 1))], env="production")  # 50%, 25%, 25%
     found = problems([svc(servers=servers(3, 1, 1))], env="production")
-    assert found == ["service shop: server web1 would receive 60% of traffic (web1=3, web2=1, web3=1); "
-                     "policy max_server_share is 50%"]
+    assert found == [
+        "service shop: server web1 would receive 60% of traffic (web1=3, web2=1, web3=1); "
+        "policy max_server_share is 50%"
+    ]
 
 
 def test_share_with_decimal_percent() -> None:
@@ -649,17 +713,24 @@ def test_share_with_decimal_percent() -> None:
     assert len(found) == 3
 
 
-@pytest.mark.parametrize("raw, text", [
-    ({"min_active_servers": 0}, "min_active_servers 0 is out of range; expected an integer >= 1"),
-    ({"min_active_servers": "2"}, "min_active_servers '2' is a string"),
-    ({"min_active_servers": True}, "min_active_servers True is a boolean"),
-    ({"max_server_share": 0}, "max_server_share 0 must be a number greater than 0 and at most 1"),
-    ({"max_server_share": 1.5}, "max_server_share 1.5 must be a number greater than 0 and at most 1"),
-    ({"max_server_share": 50}, "max_server_share 50 must be a number greater than 0 and at most 1 (a fraction: 0.5 means 50%); did you mean 0.5?"),
-    ({"max_server_share": "0.5"}, "max_server_share '0.5' must be a number"),
-    ({"max_server_share": True}, "max_server_share True must be a number"),
-    ({"allow_first": "true"}, "allow_first 'true' is a string, not a boolean"),
-])
+@pytest.mark.parametrize(
+    "raw, text",
+    [
+        ({"min_active_servers": 0}, "min_active_servers 0 is out of range; expected an integer >= 1"),
+        ({"min_active_servers": "2"}, "min_active_servers '2' is a string"),
+        ({"min_active_servers": True}, "min_active_servers True is a boolean"),
+        ({"max_server_share": 0}, "max_server_share 0 must be a number greater than 0 and at most 1"),
+        ({"max_server_share": 1.5}, "max_server_share 1.5 must be a number greater than 0 and at most 1"),
+        (
+            {"max_server_share": 50},
+            "max_server_share 50 must be a number greater than 0 and at most 1 (a fraction: 0.5 means 50%); "
+            "did you mean 0.5?",
+        ),
+        ({"max_server_share": "0.5"}, "max_server_share '0.5' must be a number"),
+        ({"max_server_share": True}, "max_server_share True must be a number"),
+        ({"allow_first": "true"}, "allow_first 'true' is a string, not a boolean"),
+    ],
+)
 def test_policy_values(raw: dict[str, Any], text: str) -> None:
     one(problems([svc(policy=raw)]), f"service shop: policy.{text}")
     one(problems([svc()], lb_policy=raw), f"lb_policy: {text}")
@@ -679,8 +750,10 @@ def test_policy_valid_values() -> None:
 
 
 def test_policy_precedence_builtin_lb_policy_service() -> None:
-    services = [svc(name="a", listen=80, servers=servers(1, 1, 1, 1)),
-                svc(name="b", listen=81, servers=servers(1, 1, 1, 1), policy={"min_active_servers": 4})]
+    services = [
+        svc(name="a", listen=80, servers=servers(1, 1, 1, 1)),
+        svc(name="b", listen=81, servers=servers(1, 1, 1, 1), policy={"min_active_servers": 4}),
+    ]
     # built-in production
     got = model(services, env="production")["services"]
     assert got[0]["policy"] == {"min_active_servers": 2, "max_server_share": 0.5, "allow_first": False}
@@ -689,41 +762,49 @@ def test_policy_precedence_builtin_lb_policy_service() -> None:
     assert got[0]["policy"] == {"min_active_servers": 3, "max_server_share": 0.4, "allow_first": False}
     assert got[1]["policy"] == {"min_active_servers": 4, "max_server_share": 0.4, "allow_first": False}
     # built-in staging
-    assert model(services)["services"][0]["policy"] == {"min_active_servers": 1, "max_server_share": 1.0,
-                                                        "allow_first": False}
+    assert model(services)["services"][0]["policy"] == {
+        "min_active_servers": 1,
+        "max_server_share": 1.0,
+        "allow_first": False,
+    }
 
 
 def test_lb_policy_applies_to_rules() -> None:
     found = problems([svc(servers=servers(1, 1))], lb_policy={"max_server_share": 0.4})
     assert len([p for p in found if "policy max_server_share is 40%" in p]) == 2
-    found = problems([svc(servers=servers(1, 1), policy={"max_server_share": 0.5})], lb_policy={"max_server_share": 0.4})
+    found = problems(
+        [svc(servers=servers(1, 1), policy={"max_server_share": 0.5})], lb_policy={"max_server_share": 0.4}
+    )
     assert found == []
 
 
 # ---------------------------------------------------------------- health_check
 
 
-@pytest.mark.parametrize("raw, text", [
-    ({"enabled": "yes"}, "health_check.enabled 'yes' is a string, not a boolean"),
-    ({"path": "health"}, "health_check.path 'health' is not valid"),
-    ({"path": "/he alth"}, "health_check.path '/he alth' is not valid"),
-    ({"path": "/x\"y"}, "health_check.path"),
-    ({"path": "/x'y"}, "health_check.path"),
-    ({"path": "/x\ny"}, "health_check.path '/x\\ny' is not valid"),
-    ({"path": ""}, "health_check.path '' is not valid"),
-    ({"path": 5}, "health_check.path 5 is not valid"),
-    ({"expect_status": 99}, "health_check.expect_status 99 is out of range; expected an integer from 100 to 599"),
-    ({"expect_status": 600}, "health_check.expect_status 600 is out of range"),
-    ({"expect_status": "200"}, "health_check.expect_status '200' is a string"),
-    ({"interval": "2h"}, "health_check.interval '2h' is not a positive duration"),
-    ({"interval": "0s"}, "health_check.interval '0s' is not a positive duration"),
-    ({"interval": 0}, "health_check.interval 0 is not a positive duration"),
-    ({"interval": "2 s"}, "health_check.interval '2 s' is not a positive duration"),
-    ({"interval": 1.5}, "health_check.interval 1.5 is not a positive duration"),
-    ({"rise": 0}, "health_check.rise 0 is out of range; expected an integer from 1 to 100"),
-    ({"fall": 101}, "health_check.fall 101 is out of range"),
-    ({"fall": "3"}, "health_check.fall '3' is a string"),
-])
+@pytest.mark.parametrize(
+    "raw, text",
+    [
+        ({"enabled": "yes"}, "health_check.enabled 'yes' is a string, not a boolean"),
+        ({"path": "health"}, "health_check.path 'health' is not valid"),
+        ({"path": "/he alth"}, "health_check.path '/he alth' is not valid"),
+        ({"path": '/x"y'}, "health_check.path"),
+        ({"path": "/x'y"}, "health_check.path"),
+        ({"path": "/x\ny"}, "health_check.path '/x\\ny' is not valid"),
+        ({"path": ""}, "health_check.path '' is not valid"),
+        ({"path": 5}, "health_check.path 5 is not valid"),
+        ({"expect_status": 99}, "health_check.expect_status 99 is out of range; expected an integer from 100 to 599"),
+        ({"expect_status": 600}, "health_check.expect_status 600 is out of range"),
+        ({"expect_status": "200"}, "health_check.expect_status '200' is a string"),
+        ({"interval": "2h"}, "health_check.interval '2h' is not a positive duration"),
+        ({"interval": "0s"}, "health_check.interval '0s' is not a positive duration"),
+        ({"interval": 0}, "health_check.interval 0 is not a positive duration"),
+        ({"interval": "2 s"}, "health_check.interval '2 s' is not a positive duration"),
+        ({"interval": 1.5}, "health_check.interval 1.5 is not a positive duration"),
+        ({"rise": 0}, "health_check.rise 0 is out of range; expected an integer from 1 to 100"),
+        ({"fall": 101}, "health_check.fall 101 is out of range"),
+        ({"fall": "3"}, "health_check.fall '3' is a string"),
+    ],
+)
 def test_invalid_health_check(raw: dict[str, Any], text: str) -> None:
     one(problems([svc(health_check=raw)]), f"service shop: {text}")
 
@@ -733,9 +814,15 @@ def test_health_check_not_a_mapping(raw: Any) -> None:
     one(problems([svc(health_check=raw)]), "service shop: health_check must be a mapping")
 
 
-@pytest.mark.parametrize("interval, text, millis", [
-    ("2s", "2s", 2000), ("500ms", "500ms", 500), ("1m", "1m", 60000), (5, "5s", 5000),
-])
+@pytest.mark.parametrize(
+    "interval, text, millis",
+    [
+        ("2s", "2s", 2000),
+        ("500ms", "500ms", 500),
+        ("1m", "1m", 60000),
+        (5, "5s", 5000),
+    ],
+)
 def test_health_check_interval(interval: Any, text: str, millis: int) -> None:
     health = model([svc(health_check={"interval": interval})])["services"][0]["health_check"]
     assert (health["interval"], health["interval_ms"]) == (text, millis)
@@ -744,21 +831,31 @@ def test_health_check_interval(interval: Any, text: str, millis: int) -> None:
 def test_health_check_valid_full() -> None:
     raw = {"enabled": False, "path": "/status?full=1", "expect_status": 204, "interval": "10s", "rise": 1, "fall": 100}
     health = model([svc(health_check=raw)])["services"][0]["health_check"]
-    assert health == {"enabled": False, "path": "/status?full=1", "expect_status": 204, "interval": "10s",
-                      "interval_ms": 10000, "rise": 1, "fall": 100}
+    assert health == {
+        "enabled": False,
+        "path": "/status?full=1",
+        "expect_status": 204,
+        "interval": "10s",
+        "interval_ms": 10000,
+        "rise": 1,
+        "fall": 100,
+    }
 
 
 # ----------------------------------------------------------------------- nginx
 
 
-@pytest.mark.parametrize("balance, directive", [("source", "ip_hash"), ("uri", "hash $request_uri consistent"),
-                                                ("random", "random")])
+@pytest.mark.parametrize(
+    "balance, directive", [("source", "ip_hash"), ("uri", "hash $request_uri consistent"), ("random", "random")]
+)
 def test_nginx_backup_not_allowed_with_hash_methods(balance: str, directive: str) -> None:
     entries = servers(1, 1, 1)
     entries[2]["backup"] = True
     message = one(problems([svc(balance=balance, servers=entries)], lb_engine="nginx"), "backup")
-    assert message == (f"service shop: nginx cannot combine backup servers with balance '{balance}' ({directive}); "
-                       "backup: web3; remove backup or use roundrobin, static-rr or leastconn")
+    assert message == (
+        f"service shop: nginx cannot combine backup servers with balance '{balance}' ({directive}); "
+        "backup: web3; remove backup or use roundrobin, static-rr or leastconn"
+    )
     model([svc(balance=balance, servers=entries)])  # haproxy allows it
 
 
@@ -769,14 +866,17 @@ def test_nginx_backup_allowed(balance: str) -> None:
     model([svc(balance=balance, servers=entries)], lb_engine="nginx")
 
 
-@pytest.mark.parametrize("balance, haproxy, nginx", [
-    ("roundrobin", "roundrobin", ""),
-    ("static-rr", "static-rr", ""),
-    ("leastconn", "leastconn", "least_conn"),
-    ("source", "source", "ip_hash"),
-    ("uri", "uri", "hash $request_uri consistent"),
-    ("random", "random", "random"),
-])
+@pytest.mark.parametrize(
+    "balance, haproxy, nginx",
+    [
+        ("roundrobin", "roundrobin", ""),
+        ("static-rr", "static-rr", ""),
+        ("leastconn", "leastconn", "least_conn"),
+        ("source", "source", "ip_hash"),
+        ("uri", "uri", "hash $request_uri consistent"),
+        ("random", "random", "random"),
+    ],
+)
 def test_engine_mappings(balance: str, haproxy: str, nginx: str) -> None:
     for engine in ("haproxy", "nginx"):
         service = model([svc(balance=balance)], lb_engine=engine)["services"][0]
@@ -795,10 +895,26 @@ def test_output_contract_keys() -> None:
     result = model([svc()])
     assert set(result) == {"host", "engine", "environment", "services", "digest"}
     service = result["services"][0]
-    assert set(service) == {"name", "mode", "listen", "balance", "haproxy_balance", "nginx_method", "health_check",
-                            "policy", "servers"}
-    assert set(service["health_check"]) == {"enabled", "path", "expect_status", "interval", "interval_ms", "rise",
-                                            "fall"}
+    assert set(service) == {
+        "name",
+        "mode",
+        "listen",
+        "balance",
+        "haproxy_balance",
+        "nginx_method",
+        "health_check",
+        "policy",
+        "servers",
+    }
+    assert set(service["health_check"]) == {
+        "enabled",
+        "path",
+        "expect_status",
+        "interval",
+        "interval_ms",
+        "rise",
+        "fall",
+    }
     assert set(service["policy"]) == {"min_active_servers", "max_server_share", "allow_first"}
     for server in service["servers"]:
         assert set(server) == {"name", "address", "port", "weight", "backup", "disabled", "expected_share"}
@@ -833,15 +949,22 @@ def test_digest_changes_with_the_model() -> None:
 
 
 def test_digest_stable_across_processes() -> None:
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); import lbguard_model as m; "
-            "print(m.normalize_model('lb1', {'lb_services': [{'name': 'shop', 'listen': 80, 'servers': ["
-            "{'name': 'web1', 'address': '10.0.0.1', 'port': 8080}, {'name': 'web2', 'address': '10.0.0.2', "
-            "'port': 8080}]}]}, {'staging': ['lb1']}, {})['digest'])")
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import lbguard_model as m; "
+        "print(m.normalize_model('lb1', {'lb_services': [{'name': 'shop', 'listen': 80, 'servers': ["
+        "{'name': 'web1', 'address': '10.0.0.1', 'port': 8080}, {'name': 'web2', 'address': '10.0.0.2', "
+        "'port': 8080}]}]}, {'staging': ['lb1']}, {})['digest'])"
+    )
     digests = set()
     for seed in ("1", "2", "3"):
         env = dict(os.environ, PYTHONHASHSEED=seed)
-        out = subprocess.run([sys.executable, "-c", code, os.path.dirname(m.__file__)], env=env, check=True,
-                             capture_output=True, text=True).stdout.strip()
+        out = subprocess.run(
+            [sys.executable, "-c", code, os.path.dirname(m.__file__)],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         digests.add(out)
     assert len(digests) == 1
     services = [svc(servers=servers(1, 1))]
@@ -857,11 +980,15 @@ def test_every_problem_reported_at_once() -> None:
     entries[1]["weight"] = "heavy"
     entries[2]["wieght"] = 2
     groups = groups_for("production", {"cacheservers": []})
-    found = problems([
-        svc(balance="roundrobbin", servers=entries),
-        svc(name="cache", listen=6379, mode="tcp", servers=DROP, backend_group="cacheservers", backend_port=6379),
-        svc(name="cache", listen=6379),
-    ], groups=groups, lb_engine="haproxy")
+    found = problems(
+        [
+            svc(balance="roundrobbin", servers=entries),
+            svc(name="cache", listen=6379, mode="tcp", servers=DROP, backend_group="cacheservers", backend_port=6379),
+            svc(name="cache", listen=6379),
+        ],
+        groups=groups,
+        lb_engine="haproxy",
+    )
     one(found, "balance 'roundrobbin' is not a known algorithm; did you mean 'roundrobin'?")
     one(found, "server web1: weight 1000 is out of range")
     one(found, "servers[1]: server name 'web\\n2' is invalid")
@@ -954,14 +1081,21 @@ def test_to_plain_strips_subclasses() -> None:
 
 def fake_inventory() -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
     hostvars = {
-        "lb1": {"ansible_host": "192.0.2.10", "lb_services": [{"name": "shop", "listen": 80,
-                                                                "backend_group": "webservers", "backend_port": 8080}],
-                "unrelated": object()},
+        "lb1": {
+            "ansible_host": "192.0.2.10",
+            "lb_services": [{"name": "shop", "listen": 80, "backend_group": "webservers", "backend_port": 8080}],
+            "unrelated": object(),
+        },
         "web1": {"lb_address": "web1.example"},
         "web2": {"ansible_host": "192.0.2.12", "lb_weight": _TaggedInt(2)},
     }
-    groups = {"all": ["lb1", "web1", "web2"], "ungrouped": [], "webservers": ["web1", "web2"],
-              "staging": ["lb1", "web1", "web2"], "loadbalancers": ["lb1"]}
+    groups = {
+        "all": ["lb1", "web1", "web2"],
+        "ungrouped": [],
+        "webservers": ["web1", "web2"],
+        "staging": ["lb1", "web1", "web2"],
+        "loadbalancers": ["lb1"],
+    }
     return hostvars, groups
 
 
@@ -970,7 +1104,9 @@ def test_filter_adapters_with_plain_mappings() -> None:
     assert m.lbguard_model_problems("lb1", hostvars, groups) == []
     result = m.lbguard_validated_model("lb1", hostvars, groups)
     assert [(s["name"], s["address"], s["weight"]) for s in result["services"][0]["servers"]] == [
-        ("web1", "web1.example", 1), ("web2", "192.0.2.12", 2)]
+        ("web1", "web1.example", 1),
+        ("web2", "192.0.2.12", 2),
+    ]
     assert m.lbguard_share_summary(result["services"][0]) == "web1=33%, web2=67%"
 
 
@@ -978,8 +1114,10 @@ def test_filter_adapters_report_problems() -> None:
     hostvars, groups = fake_inventory()
     hostvars["web1"]["lb_weight"] = "heavy"
     found = m.lbguard_model_problems("lb1", hostvars, groups)
-    assert found == ["service shop: server web1: weight (from host var lb_weight of web1) 'heavy' is a string, "
-                     "not an integer; expected an integer from 0 to 256 (haproxy)"]
+    assert found == [
+        "service shop: server web1: weight (from host var lb_weight of web1) 'heavy' is a string, "
+        "not an integer; expected an integer from 0 to 256 (haproxy)"
+    ]
     with pytest.raises(AnsibleFilterError, match="lb1: service shop: server web1: weight"):
         m.lbguard_validated_model("lb1", hostvars, groups)
 
@@ -1014,5 +1152,22 @@ def test_backend_vars_are_read_once_per_host() -> None:
 
 
 def test_filter_module_exports() -> None:
-    assert set(m.FilterModule().filters()) == {"lbguard_model_problems", "lbguard_validated_model",
-                                               "lbguard_share_summary"}
+    assert set(m.FilterModule().filters()) == {
+        "lbguard_model_problems",
+        "lbguard_validated_model",
+        "lbguard_share_summary",
+    }
+
+
+def test_groups_are_converted_only_when_needed() -> None:
+    reads: list[str] = []
+
+    class CountingGroups(dict):
+        def __getitem__(self, key: str) -> Any:
+            reads.append(key)
+            return dict.__getitem__(self, key)
+
+    hostvars, groups = fake_inventory()
+    groups.update({f"other{i}": ["web1"] for i in range(50)})
+    assert m.lbguard_model_problems("lb1", hostvars, CountingGroups(groups)) == []
+    assert sorted(set(reads)) == ["staging", "webservers"]  # no production group here

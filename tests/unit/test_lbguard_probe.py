@@ -120,6 +120,7 @@ def test_probe_http_counts_with_a_fake_sender() -> None:
                                (404, "web1")])
 
     def send(address: str, port: int, path: str, header: str, timeout: float) -> tuple[int | None, str | None]:
+        """Fake sender: checks the target, returns the next canned answer."""
         assert (address, port, path, header) == ("127.0.0.1", 8080, "/", "X-Served-By")
         return next(answers)
 
@@ -181,6 +182,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(200, "hello from " + name + "\n" + "x" * 5000, served_by=name)
 
     def _send(self, status: int, body: str, served_by: str | None = None) -> None:
+        """Write one complete response."""
         data = body.encode()
         self.send_response(status)
         if served_by:
@@ -292,6 +294,7 @@ def stats_socket() -> Iterator[tuple[str, list[str]]]:
         stop = threading.Event()
 
         def serve() -> None:
+            """Answer one command per connection until stopped."""
             while not stop.is_set():
                 try:
                     conn, _ = listener.accept()
@@ -352,6 +355,7 @@ def test_silent_runtime_socket_times_out() -> None:
 
 
 def _params(**overrides: Any) -> dict[str, Any]:
+    """Module parameters with defaults, the runtime socket and status URL unreachable."""
     params = {"engine": "haproxy", "services": [], "requests": 60, "address": "127.0.0.1", "path": "/",
               "served_by_header": "X-Served-By", "timeout": 2.0, "stats_socket": "absent/admin.sock",
               "status_url": "http://127.0.0.1:1/lbguard/model"}

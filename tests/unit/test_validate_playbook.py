@@ -6,6 +6,7 @@ routed): a run that tried to connect to them would fail as unreachable or time o
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -20,26 +21,42 @@ EXAMPLES = REPO_ROOT / "inventories" / "examples"
 
 def ansible_playbook() -> str:
     """ansible-playbook of the virtualenv running the tests (the project's .venv)."""
-    for candidate in (Path(sys.executable).parent / "ansible-playbook", REPO_ROOT / ".venv" / "bin" / "ansible-playbook"):
+    for candidate in (
+        Path(sys.executable).parent / "ansible-playbook",
+        REPO_ROOT / ".venv" / "bin" / "ansible-playbook",
+    ):
         if candidate.exists():
             return str(candidate)
     pytest.skip("ansible-playbook not found next to the Python interpreter nor in .venv/bin")
     raise AssertionError  # unreachable
 
 
-def run(inventory: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def run(inventory: Path, tmp_path: Path, playbook: Path = PLAYBOOK) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
-    env.update({
-        "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORCE_COLOR": "0",
-        "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-local"),
-    })
-    for name in ("ANSIBLE_STDOUT_CALLBACK", "ANSIBLE_CALLBACK_RESULT_FORMAT", "ANSIBLE_FILTER_PLUGINS",
-                 "ANSIBLE_INVENTORY"):
+    env.update(
+        {
+            "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"),
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-local"),
+        }
+    )
+    for name in (
+        "ANSIBLE_STDOUT_CALLBACK",
+        "ANSIBLE_CALLBACK_RESULT_FORMAT",
+        "ANSIBLE_FILTER_PLUGINS",
+        "ANSIBLE_INVENTORY",
+    ):
         env.pop(name, None)
-    return subprocess.run([ansible_playbook(), "-i", str(inventory), str(PLAYBOOK)], cwd=REPO_ROOT, env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        [ansible_playbook(), "-i", str(inventory), str(playbook)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def output(result: subprocess.CompletedProcess[str]) -> str:
@@ -47,7 +64,7 @@ def output(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def assert_no_connection(text: str) -> None:
-    recap = text[text.index("PLAY RECAP"):]
+    recap = text[text.index("PLAY RECAP") :]
     hosts = [line.split()[0] for line in recap.splitlines()[1:] if ":" in line and "ok=" in line]
     assert hosts == ["localhost"], recap
     assert "unreachable=0" in recap
@@ -68,8 +85,10 @@ def test_incident_inventory_fails_with_share_message(tmp_path: Path) -> None:
     result = run(EXAMPLES / "incident" / "hosts.yml", tmp_path)
     text = output(result)
     assert result.returncode == 2, text
-    assert ("lb1: service shop: server web1 would receive 100% of traffic (web1=100, web2=0, web3=0); "
-            "policy max_server_share is 50%") in text
+    assert (
+        "lb1: service shop: server web1 would receive 100% of traffic (web1=100, web2=0, web3=0); "
+        "policy max_server_share is 50%"
+    ) in text
     assert "lb1: service shop: only 1 active server (web1); policy min_active_servers is 2" in text
     assert "2 problem(s) in the load-balancer model" in text
     assert_no_connection(text)
@@ -100,3 +119,75 @@ def test_missing_loadbalancers_group_fails_clearly(tmp_path: Path) -> None:
     text = output(result)
     assert result.returncode == 2, text
     assert "no host in group 'loadbalancers'" in text
+
+
+SHOW_MODEL_PLAY = """\
+- name: Write what templates would see
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Write every validated model as JSON
+      ansible.builtin.copy:
+        content: "{{ groups['loadbalancers'] | map('lbguard_validated_model', hostvars, groups) | to_json }}"
+        dest: "{dest}"
+        mode: "0600"
+"""
+
+
+def test_filter_renders_templated_hostvars(tmp_path: Path) -> None:
+    """In the good inventory, api addresses are "api1.{{ example_domain }}" (group_vars)."""
+    playbook, dest = tmp_path / "show.yml", tmp_path / "models.json"
+    playbook.write_text(SHOW_MODEL_PLAY.replace("{dest}", str(dest)), encoding="utf-8")
+    result = run(EXAMPLES / "good" / "hosts.yml", tmp_path, playbook)
+    assert result.returncode == 0, output(result)
+    models = json.loads(dest.read_text(encoding="utf-8"))
+    by_host = {model["host"]: model for model in models}
+    assert set(by_host) == {"stg-lb1", "prod-lb1"}
+    prod = {s["name"]: s for s in by_host["prod-lb1"]["services"]}
+    assert [s["address"] for s in prod["api"]["servers"]] == [
+        "api1.production.example",
+        "api2.production.example",
+        "api3.production.example",
+    ]
+    # backend_group: only the production web servers, addresses from lb_address
+    assert [(s["name"], s["address"], s["port"]) for s in prod["shop"]["servers"]] == [
+        ("prod-web1", "web1.production.example", 8080),
+        ("prod-web2", "web2.production.example", 8080),
+        ("prod-web3", "web3.production.example", 8080),
+    ]
+    assert by_host["prod-lb1"]["environment"] == "production"
+    assert by_host["stg-lb1"]["services"][0]["servers"][0]["address"] == "web1.staging.example"
+    assert "{{" not in json.dumps(models)
+
+
+def test_hostvars_reference_in_lb_vars_is_reported(tmp_path: Path) -> None:
+    """ansible-core 2.19 renders vars read through hostvars without `hostvars`: a clear problem, no crash."""
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        """\
+all:
+  children:
+    loadbalancers:
+      hosts:
+        lb1:
+          ansible_host: 192.0.2.50
+          lb_services:
+            - name: shop
+              listen: 80
+              servers:
+                - {name: web1, address: "{{ hostvars['web1'].ansible_host }}", port: 80}
+                - {name: web2, address: "{{ undefined_address }}", port: 80}
+    staging:
+      hosts:
+        lb1:
+        web1:
+          ansible_host: 192.0.2.51
+""",
+        encoding="utf-8",
+    )
+    result = run(inventory, tmp_path)
+    text = output(result)
+    assert result.returncode == 2, text
+    assert "lb1: service shop: server web1: address cannot be rendered: 'hostvars' is undefined" in text
+    assert "lb1: service shop: server web2: address cannot be rendered: 'undefined_address' is undefined" in text
