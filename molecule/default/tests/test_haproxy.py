@@ -1,52 +1,20 @@
 """Testinfra checks of the HAProxy load balancer converged by molecule/default."""
 
-import collections
-import csv
-import io
 import json
 import os
-import subprocess
-import time
+import sys
 
-import pytest
+sys.path.insert(0, os.path.join(os.environ.get("MOLECULE_PROJECT_DIRECTORY", "."), "molecule"))
+from lbguard_testlib import run_playbook, served_by, wait_for_status  # noqa: E402  (path set just above)
 
 CONFIG = "/etc/haproxy/haproxy.cfg"
 SOCKET = "/run/haproxy/admin.sock"
 WEB_SERVERS = ["mol-web-1", "mol-web-2", "mol-web-3"]
-PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.getcwd())
-
-
-def show_stat(host, backend="shop"):
-    """Server rows of `show stat` for one backend, as dicts keyed by column."""
-    out = host.check_output(f"echo 'show stat' | socat stdio {SOCKET}")
-    rows = csv.DictReader(io.StringIO(out.lstrip("# ")))
-    return {r["svname"]: r for r in rows if r["pxname"] == backend and r["svname"] not in ("FRONTEND", "BACKEND")}
-
-
-def wait_for_status(host, expected, timeout=30):
-    """Poll the runtime API until every server's status matches, or return the last view."""
-    deadline = time.monotonic() + timeout
-    while True:
-        stats = show_stat(host)
-        status = {name: row["status"] for name, row in stats.items()}
-        if all(status.get(name) == state for name, state in expected.items()) or time.monotonic() > deadline:
-            return status
-        time.sleep(1)
 
 
 def converge(*extra_args):
     """Run the project's deploy playbook against the Molecule inventory."""
-    env = dict(os.environ)
-    env.update(
-        ANSIBLE_ROLES_PATH=f"{PROJECT}/roles",
-        ANSIBLE_FILTER_PLUGINS=f"{PROJECT}/filter_plugins",
-        ANSIBLE_LIBRARY=f"{PROJECT}/library",
-        ANSIBLE_COLLECTIONS_PATH=f"{PROJECT}/.collections",
-    )
-    return subprocess.run(
-        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], f"{PROJECT}/playbooks/deploy.yml", *extra_args],
-        env=env, capture_output=True, text=True, timeout=600, check=False,
-    )
+    return run_playbook("deploy.yml", *extra_args)
 
 
 def test_haproxy_runs_enabled(host):
@@ -77,13 +45,8 @@ def test_every_backend_is_up(host):
 
 
 def test_requests_reach_every_backend(host):
-    served = collections.Counter()
-    for _ in range(30):
-        headers = host.check_output("curl -s -D - -o /dev/null http://127.0.0.1:8080/")
-        line = next(h for h in headers.splitlines() if h.lower().startswith("x-served-by:"))
-        served[line.split(":", 1)[1].strip()] += 1
     # Round robin over three equal weights: exactly 10 each.
-    assert served == {name: 10 for name in WEB_SERVERS}
+    assert served_by(host, 30) == {name: 10 for name in WEB_SERVERS}
 
 
 def test_prometheus_exporter_has_server_series(host):
@@ -108,12 +71,14 @@ def test_unresolvable_server_name_does_not_stop_haproxy(host):
         "name": "shop", "listen": 8080,
         "health_check": {"path": "/health", "interval": "1s", "rise": 1, "fall": 2},
         "servers": [{"name": n, "address": n, "port": 80} for n in WEB_SERVERS]
-        + [{"name": "ghost", "address": "ghost.invalid", "port": 80}],
+        + [{"name": "ghost", "address": "ghost.invalid", "port": 80, "backup": True}],
     }]
     try:
         result = converge("-e", json.dumps({"lb_services": services}))
         assert result.returncode == 0, result.stdout
         assert "server ghost ghost.invalid:80" in host.file(CONFIG).content_string
+        # A cold start resolves every name: it must not refuse to start.
+        assert host.run("systemctl restart haproxy").rc == 0
         status = wait_for_status(host, {name: "UP" for name in WEB_SERVERS})
         assert all(status[name] == "UP" for name in WEB_SERVERS)
         assert status["ghost"] != "UP"

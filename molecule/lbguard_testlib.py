@@ -1,0 +1,67 @@
+"""Helpers shared by the Molecule scenarios' testinfra tests."""
+
+from __future__ import annotations
+
+import collections
+import csv
+import io
+import os
+import subprocess
+import time
+
+PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SOCKET = "/run/haproxy/admin.sock"
+
+
+def show_stat(host, backend: str = "shop") -> dict[str, dict]:
+    """Server rows of HAProxy's `show stat` for one backend, keyed by server name."""
+    out = host.check_output(f"echo 'show stat' | socat stdio {SOCKET}")
+    rows = csv.DictReader(io.StringIO(out.lstrip("# ")))
+    return {r["svname"]: r for r in rows if r["pxname"] == backend and r["svname"] not in ("FRONTEND", "BACKEND")}
+
+
+def wait_for_status(host, expected: dict[str, str], timeout: float = 30) -> dict[str, str]:
+    """Poll the runtime API until every server's status matches, or return the last view."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = {name: row["status"] for name, row in show_stat(host).items()}
+        if all(status.get(name) == state for name, state in expected.items()) or time.monotonic() > deadline:
+            return status
+        time.sleep(1)
+
+
+def served_by(host, requests: int = 30, port: int = 8080) -> collections.Counter:
+    """Send real requests through the load balancer and count the answering servers."""
+    script = (f"for i in $(seq {requests}); do curl -s -o /dev/null -D - http://127.0.0.1:{port}/ "
+              "| tr -d '\\r' | sed -n 's/^[Xx]-[Ss]erved-[Bb]y: //p'; done")
+    return collections.Counter(host.check_output(script).split())
+
+
+def ansible_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_ROLES_PATH=f"{PROJECT}/roles",
+        ANSIBLE_FILTER_PLUGINS=f"{PROJECT}/filter_plugins",
+        ANSIBLE_LIBRARY=f"{PROJECT}/library",
+        ANSIBLE_COLLECTIONS_PATH=f"{PROJECT}/.collections",
+        ANSIBLE_STDOUT_CALLBACK="default",
+        ANSIBLE_CALLBACK_RESULT_FORMAT="yaml",
+        ANSIBLE_FORCE_COLOR="0",
+    )
+    return env
+
+
+def playbook_command(playbook: str, *args: str) -> list[str]:
+    return ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], f"{PROJECT}/playbooks/{playbook}", *args]
+
+
+def run_playbook(playbook: str, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run one of the project's playbooks against the scenario's hosts."""
+    return subprocess.run(playbook_command(playbook, *args), env=ansible_env(), capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+def start_playbook(playbook: str, *args: str) -> subprocess.Popen:
+    """Start a playbook in the background (for concurrency tests)."""
+    return subprocess.Popen(playbook_command(playbook, *args), env=ansible_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)

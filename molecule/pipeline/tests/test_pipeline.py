@@ -1,0 +1,167 @@
+"""The staged pipeline against real HAProxy, nginx web servers and real traffic.
+
+Converge has already run deploy.yml once (a good change). Each test below
+drives one more change through the real playbook and checks the hosts; every
+test leaves the good release live for the next one.
+"""
+
+import json
+import os
+import sys
+import time
+
+import pytest
+import testinfra
+
+sys.path.insert(0, os.path.join(os.environ.get("MOLECULE_PROJECT_DIRECTORY", "."), "molecule"))
+from lbguard_testlib import run_playbook, served_by, start_playbook  # noqa: E402  (path set just above)
+
+CONFIG = "/etc/haproxy/haproxy.cfg"
+LEDGER = "/var/lib/lbguard"
+STAGING_LBS = ["pl-lb-stg-1"]
+PRODUCTION_LBS = ["pl-lb-prod-1", "pl-lb-prod-2"]
+WEB = {"staging": ["pl-web-stg-1", "pl-web-stg-2", "pl-web-stg-3"],
+       "production": ["pl-web-prod-1", "pl-web-prod-2", "pl-web-prod-3"]}
+GOOD_SERVICE = {"name": "shop", "listen": 8080, "backend_group": "webservers", "backend_port": 80,
+                "health_check": {"path": "/health", "interval": "1s", "rise": 1, "fall": 2}}
+
+
+def lb(name):
+    return testinfra.get_host(f"podman://{name}")
+
+
+def snapshot(name):
+    """What must stay byte for byte: the live file's checksum and the ledger's state."""
+    host = lb(name)
+    return {
+        "config": host.file(CONFIG).sha256sum,
+        "current": host.file(f"{LEDGER}/current").content_string.strip(),
+        "releases": sorted(host.check_output(f"ls {LEDGER}/releases").split()),
+    }
+
+
+def release_meta(name, release):
+    return json.loads(lb(name).file(f"{LEDGER}/releases/{release}/meta.json").content_string)
+
+
+def overlay(tmp_path, host_vars):
+    """A second inventory source that sets host variables on top of the scenario's."""
+    path = tmp_path / "overlay.yml"
+    path.write_text(json.dumps({"all": {"hosts": host_vars}}))
+    return ["-i", str(path)]
+
+
+def assert_serving_evenly(name, environment):
+    counts = served_by(lb(name), 30)
+    assert counts == {web: 10 for web in WEB[environment]}, counts
+
+
+def test_good_change_reached_both_environments_and_verified():
+    for name, environment in [(n, "staging") for n in STAGING_LBS] + [(n, "production") for n in PRODUCTION_LBS]:
+        host = lb(name)
+        current = host.file(f"{LEDGER}/current").content_string.strip()
+        assert host.file(f"{LEDGER}/last_verified").content_string.strip() == current
+        meta = release_meta(name, current)
+        assert meta["verification"]["status"] == "passed"
+        assert meta["verification"]["change_id"]
+        assert meta["config_sha256"] == host.file(CONFIG).sha256sum
+        assert not host.file(f"{LEDGER}/lock").exists
+        assert_serving_evenly(name, environment)
+
+
+def test_incident_is_caught_in_staging_rolled_back_and_never_reaches_production(tmp_path):
+    before = {name: snapshot(name) for name in STAGING_LBS + PRODUCTION_LBS}
+    # The incident: weights that send nearly everything to one server, under a
+    # service policy loose enough that static validation accepts them.
+    loose = dict(GOOD_SERVICE, policy={"min_active_servers": 1, "max_server_share": 1.0})
+    weights = {"pl-web-stg-1": {"lb_weight": 256}, "pl-web-prod-1": {"lb_weight": 256}}
+    result = run_playbook("deploy.yml", *overlay(tmp_path, weights), "-e", json.dumps({"lb_services": [loose]}))
+    out = result.stdout
+    assert result.returncode != 0, out
+    assert "observed pl-web-stg-1 100%, pl-web-stg-2 0%, pl-web-stg-3 0%; expected 99/0/0 (+-10)" in out, out
+    assert "pl-web-stg-2 and pl-web-stg-3 have weight but received nothing" in out, out
+    assert "production not touched: staging did not pass" in out, out
+
+    staging = snapshot("pl-lb-stg-1")
+    assert staging["config"] == before["pl-lb-stg-1"]["config"]
+    assert staging["current"] == before["pl-lb-stg-1"]["current"]
+    failed = sorted(set(staging["releases"]) - set(before["pl-lb-stg-1"]["releases"]))
+    assert len(failed) == 1
+    assert release_meta("pl-lb-stg-1", failed[0])["verification"]["status"] == "failed"
+    assert_serving_evenly("pl-lb-stg-1", "staging")
+    for name in PRODUCTION_LBS:
+        assert snapshot(name) == before[name]
+
+
+def test_change_that_passes_haproxy_check_but_breaks_at_runtime_is_rolled_back():
+    before = snapshot("pl-lb-stg-1")
+    broken = dict(GOOD_SERVICE, backend_port=81)  # valid syntax, nothing listens there
+    result = run_playbook("deploy.yml", "-e", json.dumps({"lb_services": [broken]}))
+    assert result.returncode != 0, result.stdout
+    assert "servers DOWN" in result.stdout, result.stdout
+    after = snapshot("pl-lb-stg-1")
+    assert after["config"] == before["config"] and after["current"] == before["current"]
+    assert_serving_evenly("pl-lb-stg-1", "staging")
+    for name in PRODUCTION_LBS:
+        assert ":81 " not in lb(name).file(CONFIG).content_string
+
+
+def test_second_of_two_concurrent_deploys_is_refused_by_the_lock():
+    first = start_playbook("deploy.yml")
+    staging = lb("pl-lb-stg-1")
+    deadline = time.monotonic() + 180
+    while not staging.file(f"{LEDGER}/lock").exists:
+        assert first.poll() is None, "the first deploy ended before it took the lock"
+        assert time.monotonic() < deadline, "the first deploy never took the lock"
+        time.sleep(0.2)
+    second = run_playbook("deploy.yml")
+    first_out, _ = first.communicate(timeout=900)
+    assert second.returncode != 0, second.stdout
+    assert "another deploy holds the lock on this host: run" in second.stdout, second.stdout
+    assert first.returncode == 0, first_out
+    assert not staging.file(f"{LEDGER}/lock").exists
+
+
+def test_production_alone_refuses_a_change_staging_has_not_verified():
+    before = {name: snapshot(name) for name in PRODUCTION_LBS}
+    changed = dict(GOOD_SERVICE, health_check=dict(GOOD_SERVICE["health_check"], interval="2s"))
+    result = run_playbook("deploy.yml", "-e", json.dumps({"lbguard_stages": ["production"], "lb_services": [changed]}))
+    assert result.returncode != 0, result.stdout
+    assert "refusing production: this change has not passed staging verification" in result.stdout, result.stdout
+    for name in PRODUCTION_LBS:
+        assert snapshot(name) == before[name]
+    # The change staging did verify (the good one, in converge) may go alone.
+    allowed = run_playbook("deploy.yml", "-e", json.dumps({"lbguard_stages": ["production"]}))
+    assert allowed.returncode == 0, allowed.stdout
+
+
+def test_failed_production_batch_rolls_back_every_production_host_of_the_run(tmp_path):
+    before = {name: snapshot(name) for name in PRODUCTION_LBS}
+    changed = dict(GOOD_SERVICE, health_check=dict(GOOD_SERVICE["health_check"], interval="2s"))
+    broken_on_second = dict(changed, backend_port=81)
+    host_vars = {"pl-lb-stg-1": {"lb_services": [changed]}, "pl-lb-prod-1": {"lb_services": [changed]},
+                 "pl-lb-prod-2": {"lb_services": [broken_on_second]}}
+    try:
+        result = run_playbook("deploy.yml", *overlay(tmp_path, host_vars))
+        out = result.stdout
+        assert result.returncode != 0, out
+        assert "rolled back because production failed on pl-lb-prod-2" in out, out
+        for name in PRODUCTION_LBS:
+            after = snapshot(name)
+            assert after["config"] == before[name]["config"], name
+            assert after["current"] == before[name]["current"], name
+            assert_serving_evenly(name, "production")
+        # The first batch really had changed before it was rolled back.
+        new = set(snapshot("pl-lb-prod-1")["releases"]) - set(before["pl-lb-prod-1"]["releases"])
+        assert len(new) == 1
+        assert release_meta("pl-lb-prod-1", new.pop())["verification"]["status"] == "failed"
+    finally:
+        restored = run_playbook("deploy.yml")
+        assert restored.returncode == 0, restored.stdout
+
+
+@pytest.mark.parametrize("name", STAGING_LBS + PRODUCTION_LBS)
+def test_verify_playbook_passes_on_the_good_release(name):
+    result = run_playbook("verify.yml", "-e", f"lbguard_hosts={name}")
+    assert result.returncode == 0, result.stdout
+    assert f"OK   {'staging' if name in STAGING_LBS else 'production'} {name} verified" in result.stdout
