@@ -31,5 +31,7 @@ unit:
 molecule:
 	$(ENV) molecule test --all
 
-bench: bootstrap
+## bench: print the benchmarks' figures (reload_bench needs the lab: make lab)
+bench: lab-up
 	$(ENV) python benchmarks/validate_bench.py
+	$(ENV) python benchmarks/reload_bench.py

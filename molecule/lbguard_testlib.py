@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import csv
 import io
+import json
 import os
 import subprocess
 import time
@@ -65,3 +66,22 @@ def start_playbook(playbook: str, *args: str) -> subprocess.Popen:
     """Start a playbook in the background (for concurrency tests)."""
     return subprocess.Popen(playbook_command(playbook, *args), env=ansible_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
+
+
+def deploy(report_dir, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
+    """Run deploy.yml and return its result with the JSON report it wrote."""
+    before = set(os.listdir(report_dir)) if os.path.isdir(report_dir) else set()
+    result = run_playbook("deploy.yml", "-e", f"lbguard_report_dir={report_dir}", *args)
+    new = sorted(set(os.listdir(report_dir)) - before) if os.path.isdir(report_dir) else []
+    report = {}
+    if new:
+        with open(os.path.join(report_dir, new[-1]), encoding="utf-8") as handle:
+            report = json.load(handle)
+    return result, report
+
+
+def problems(report: dict) -> str:
+    """Every problem line and the production gate of a report, as one string to search."""
+    lines = [p for host in report.get("hosts", {}).values() for p in host.get("problems") or []]
+    lines.append((report.get("production_gate") or {}).get("reason", ""))
+    return "\n".join(lines)

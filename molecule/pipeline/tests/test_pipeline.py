@@ -10,11 +10,10 @@ import os
 import sys
 import time
 
-import pytest
 import testinfra
 
 sys.path.insert(0, os.path.join(os.environ.get("MOLECULE_PROJECT_DIRECTORY", "."), "molecule"))
-from lbguard_testlib import run_playbook, served_by, start_playbook  # noqa: E402  (path set just above)
+from lbguard_testlib import deploy, problems, run_playbook, served_by, start_playbook  # noqa: E402  (path set just above)
 
 CONFIG = "/etc/haproxy/haproxy.cfg"
 LEDGER = "/var/lib/lbguard"
@@ -75,12 +74,14 @@ def test_incident_is_caught_in_staging_rolled_back_and_never_reaches_production(
     # service policy loose enough that static validation accepts them.
     loose = dict(GOOD_SERVICE, policy={"min_active_servers": 1, "max_server_share": 1.0})
     weights = {"pl-web-stg-1": {"lb_weight": 256}, "pl-web-prod-1": {"lb_weight": 256}}
-    result = run_playbook("deploy.yml", *overlay(tmp_path, weights), "-e", json.dumps({"lb_services": [loose]}))
-    out = result.stdout
-    assert result.returncode != 0, out
-    assert "observed pl-web-stg-1 100%, pl-web-stg-2 0%, pl-web-stg-3 0%; expected 99/0/0 (+-10)" in out, out
-    assert "pl-web-stg-2 and pl-web-stg-3 have weight but received nothing" in out, out
-    assert "production not touched: staging did not pass" in out, out
+    result, report = deploy(tmp_path, *overlay(tmp_path, weights), "-e", json.dumps({"lb_services": [loose]}))
+    found = problems(report)
+    assert result.returncode != 0, result.stdout
+    assert report["hosts"]["pl-lb-stg-1"]["status"] == "rolled_back", report
+    assert "observed pl-web-stg-1 100%, pl-web-stg-2 0%, pl-web-stg-3 0%; expected 99/0/0 (+-10)" in found, found
+    assert "pl-web-stg-2 and pl-web-stg-3 have weight but received nothing" in found, found
+    assert "production not touched: staging did not pass" in found, found
+    assert not set(PRODUCTION_LBS) & set(report["hosts"]), report
 
     staging = snapshot("pl-lb-stg-1")
     assert staging["config"] == before["pl-lb-stg-1"]["config"]
@@ -93,12 +94,13 @@ def test_incident_is_caught_in_staging_rolled_back_and_never_reaches_production(
         assert snapshot(name) == before[name]
 
 
-def test_change_that_passes_haproxy_check_but_breaks_at_runtime_is_rolled_back():
+def test_change_that_passes_haproxy_check_but_breaks_at_runtime_is_rolled_back(tmp_path):
     before = snapshot("pl-lb-stg-1")
     broken = dict(GOOD_SERVICE, backend_port=81)  # valid syntax, nothing listens there
-    result = run_playbook("deploy.yml", "-e", json.dumps({"lb_services": [broken]}))
+    result, report = deploy(tmp_path, "-e", json.dumps({"lb_services": [broken]}))
     assert result.returncode != 0, result.stdout
-    assert "servers DOWN" in result.stdout, result.stdout
+    assert report["hosts"]["pl-lb-stg-1"]["status"] == "rolled_back", report
+    assert "servers DOWN" in problems(report), report
     after = snapshot("pl-lb-stg-1")
     assert after["config"] == before["config"] and after["current"] == before["current"]
     assert_serving_evenly("pl-lb-stg-1", "staging")
@@ -106,7 +108,7 @@ def test_change_that_passes_haproxy_check_but_breaks_at_runtime_is_rolled_back()
         assert ":81 " not in lb(name).file(CONFIG).content_string
 
 
-def test_second_of_two_concurrent_deploys_is_refused_by_the_lock():
+def test_second_of_two_concurrent_deploys_is_refused_by_the_lock(tmp_path):
     first = start_playbook("deploy.yml")
     staging = lb("pl-lb-stg-1")
     deadline = time.monotonic() + 180
@@ -114,20 +116,20 @@ def test_second_of_two_concurrent_deploys_is_refused_by_the_lock():
         assert first.poll() is None, "the first deploy ended before it took the lock"
         assert time.monotonic() < deadline, "the first deploy never took the lock"
         time.sleep(0.2)
-    second = run_playbook("deploy.yml")
+    second, report = deploy(tmp_path)
     first_out, _ = first.communicate(timeout=900)
     assert second.returncode != 0, second.stdout
-    assert "another deploy holds the lock on this host: run" in second.stdout, second.stdout
+    assert "another deploy holds the lock on this host: run" in problems(report), report
     assert first.returncode == 0, first_out
     assert not staging.file(f"{LEDGER}/lock").exists
 
 
-def test_production_alone_refuses_a_change_staging_has_not_verified():
+def test_production_alone_refuses_a_change_staging_has_not_verified(tmp_path):
     before = {name: snapshot(name) for name in PRODUCTION_LBS}
     changed = dict(GOOD_SERVICE, health_check=dict(GOOD_SERVICE["health_check"], interval="2s"))
-    result = run_playbook("deploy.yml", "-e", json.dumps({"lbguard_stages": ["production"], "lb_services": [changed]}))
+    result, report = deploy(tmp_path, "-e", json.dumps({"lbguard_stages": ["production"], "lb_services": [changed]}))
     assert result.returncode != 0, result.stdout
-    assert "refusing production: this change has not passed staging verification" in result.stdout, result.stdout
+    assert "refusing production: this change has not passed staging verification" in problems(report), report
     for name in PRODUCTION_LBS:
         assert snapshot(name) == before[name]
     # The change staging did verify (the good one, in converge) may go alone.
@@ -142,10 +144,11 @@ def test_failed_production_batch_rolls_back_every_production_host_of_the_run(tmp
     host_vars = {"pl-lb-stg-1": {"lb_services": [changed]}, "pl-lb-prod-1": {"lb_services": [changed]},
                  "pl-lb-prod-2": {"lb_services": [broken_on_second]}}
     try:
-        result = run_playbook("deploy.yml", *overlay(tmp_path, host_vars))
-        out = result.stdout
-        assert result.returncode != 0, out
-        assert "rolled back because production failed on pl-lb-prod-2" in out, out
+        result, report = deploy(tmp_path, *overlay(tmp_path, host_vars))
+        assert result.returncode != 0, result.stdout
+        assert report["hosts"]["pl-lb-prod-2"]["status"] == "rolled_back", report
+        assert report["hosts"]["pl-lb-prod-1"]["status"] == "rolled_back", report
+        assert "rolled back because production failed on pl-lb-prod-2" in problems(report), report
         for name in PRODUCTION_LBS:
             after = snapshot(name)
             assert after["config"] == before[name]["config"], name
@@ -160,8 +163,16 @@ def test_failed_production_batch_rolls_back_every_production_host_of_the_run(tmp
         assert restored.returncode == 0, restored.stdout
 
 
-@pytest.mark.parametrize("name", STAGING_LBS + PRODUCTION_LBS)
-def test_verify_playbook_passes_on_the_good_release(name):
-    result = run_playbook("verify.yml", "-e", f"lbguard_hosts={name}")
+def test_verify_playbook_passes_on_the_good_release_and_fails_on_a_drained_server(tmp_path):
+    result = run_playbook("verify.yml", "-e", f"lbguard_report_dir={tmp_path}")
     assert result.returncode == 0, result.stdout
-    assert f"OK   {'staging' if name in STAGING_LBS else 'production'} {name} verified" in result.stdout
+    report = json.loads(next(tmp_path.glob("verify-*.json")).read_text())
+    assert {h: r["status"] for h, r in report["hosts"].items()} == {n: "verified" for n in STAGING_LBS + PRODUCTION_LBS}
+    # An operator puts a server in maintenance by hand: scheduled verification notices.
+    staging = lb("pl-lb-stg-1")
+    staging.check_output("echo 'disable server shop/pl-web-stg-2' | socat stdio /run/haproxy/admin.sock")
+    try:
+        failed = run_playbook("verify.yml", "-e", "lbguard_hosts=pl-lb-stg-1", "-e", "lb_verify_settle_seconds=0")
+        assert failed.returncode != 0, failed.stdout
+    finally:
+        staging.check_output("echo 'enable server shop/pl-web-stg-2' | socat stdio /run/haproxy/admin.sock")
