@@ -5,7 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$LBGUARD_ROOT"
 
-apt_packages=(podman runc netavark aardvark-dns debootstrap uidmap slirp4netns python3-venv unzip curl)
+apt_packages=(podman runc netavark aardvark-dns debootstrap uidmap slirp4netns python3-venv unzip curl openssh-client)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
@@ -42,6 +42,10 @@ if [[ ! -f .collections/.from-ansible-$ansible_wheel_version ]]; then
     'ansible_collections/ansible/posix/*' -d .collections
   touch ".collections/.from-ansible-$ansible_wheel_version"
 fi
+
+# Key with which Ansible logs in to the lab and Molecule containers.
+mkdir -p .cache/ssh
+[[ -f .cache/ssh/id_ed25519 ]] || ssh-keygen -q -t ed25519 -N '' -C lbguard-lab -f .cache/ssh/id_ed25519
 
 # podman settings: the open-files limit is capped by this shell's hard limit.
 mkdir -p .cache

@@ -6,7 +6,9 @@ source "$(dirname "$0")/env.sh"
 
 # Everything the lab needs is baked in, so containers never reach the network.
 image_packages=python3,python3-apt,systemd,systemd-sysv,dbus,iproute2,procps,sudo,ca-certificates,curl,haproxy,nginx-light,socat,openssh-server
-image_tag_hash=$(echo "$image_packages" | sha256sum | cut -c1-12)
+# Bump when the recipe below changes, so cached images are rebuilt.
+image_recipe=2
+image_tag_hash=$(echo "$image_recipe $image_packages" | sha256sum | cut -c1-12)
 
 if podman image exists "$LBGUARD_IMAGE" &&
    [[ "$(podman image inspect -f '{{ index .Labels "lbguard.packages" }}' "$LBGUARD_IMAGE" 2>/dev/null)" == "$image_tag_hash" ]]; then
@@ -24,8 +26,11 @@ rootfs=$(mktemp -d)
 trap 'rm -rf "$rootfs"' EXIT
 echo "build-image: debootstrap bookworm ($image_packages)"
 debootstrap --variant=minbase --include="$image_packages" bookworm "$rootfs" "$mirror" >/dev/null
-# Services start under the roles' control, not at boot; ssh is not used by default.
-chroot "$rootfs" systemctl disable haproxy nginx ssh >/dev/null 2>&1 || true
+# Load balancers and web servers start under the roles' control, not at boot.
+# sshd starts at boot: Ansible reaches the containers over SSH (key only,
+# /root/.ssh/authorized_keys is mounted by the lab and Molecule).
+chroot "$rootfs" systemctl disable haproxy nginx >/dev/null 2>&1 || true
+chroot "$rootfs" systemctl enable ssh >/dev/null 2>&1
 chroot "$rootfs" apt-get clean
 rm -rf "$rootfs"/var/lib/apt/lists/*
 tar -C "$rootfs" -c . | podman import \
