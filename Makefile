@@ -3,6 +3,8 @@
 SHELL := /bin/bash
 ENV := source scripts/env.sh &&
 LAB_INVENTORY := inventories/lab/hosts.yml
+# Engine of the lab's load balancers: make lab LB_ENGINE=nginx
+LB_ENGINE ?= haproxy
 
 .PHONY: bootstrap lab lab-up lab-down test lint unit molecule bench
 
@@ -11,7 +13,7 @@ bootstrap:
 
 ## lab: bring up the local lab and run the main job (deploy.yml) against it
 lab: lab-up
-	$(ENV) ansible-playbook -i $(LAB_INVENTORY) playbooks/deploy.yml
+	$(ENV) ansible-playbook -i $(LAB_INVENTORY) -e lb_engine=$(LB_ENGINE) playbooks/deploy.yml
 
 lab-up: bootstrap
 	$(ENV) ansible-playbook -i $(LAB_INVENTORY) lab/up.yml

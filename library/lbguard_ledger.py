@@ -21,9 +21,15 @@ options:
     required: true
     choices: [lock, unlock, adopt, record, mark, restore, status]
   root:
-    description: Folder of the ledger.
+    description: Folder of the ledger. The lock lives here, one per host.
     type: path
     default: /var/lib/lbguard
+  engine:
+    description:
+      - Keep releases and pointers under O(root)/ENGINE, so that each engine on
+        a host has its own history and a rollback never writes one engine's
+        configuration into the other's file.
+    type: str
   config_path:
     description: Live configuration file (adopt, record, restore).
     type: path
@@ -149,9 +155,10 @@ def _atomic_write(path: str, data: bytes, mode: int = 0o644, like: str | None = 
 class Ledger:
     """The ledger folder of one host."""
 
-    def __init__(self, root: str) -> None:
-        self.root = root
-        self.releases_dir = os.path.join(root, "releases")
+    def __init__(self, root: str, engine: str | None = None) -> None:
+        self.lock_root = root
+        self.root = os.path.join(root, engine) if engine else root
+        self.releases_dir = os.path.join(self.root, "releases")
         self.lock_path = os.path.join(root, "lock")
 
     def ensure(self) -> None:
@@ -255,7 +262,7 @@ def do_lock(module: AnsibleModule, ledger: Ledger) -> dict:
     lock = {"run_id": p["run_id"], "owner": p["owner"], "started": _now(), "started_epoch": time.time()}
     if module.check_mode:
         return {"changed": True, "lock": lock}
-    ledger.ensure()
+    os.makedirs(ledger.lock_root, mode=0o750, exist_ok=True)
     try:
         fd = os.open(ledger.lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
     except FileExistsError:
@@ -363,6 +370,7 @@ def main() -> None:
             action=dict(type="str", required=True,
                         choices=["lock", "unlock", "adopt", "record", "mark", "restore", "status"]),
             root=dict(type="path", default="/var/lib/lbguard"),
+            engine=dict(type="str", choices=["haproxy", "nginx"]),
             config_path=dict(type="path"),
             run_id=dict(type="str"),
             owner=dict(type="str", default="unknown"),
@@ -383,7 +391,7 @@ def main() -> None:
         ],
         supports_check_mode=True,
     )
-    ledger = Ledger(module.params["root"])
+    ledger = Ledger(module.params["root"], module.params["engine"])
     actions = {"lock": do_lock, "unlock": do_unlock, "adopt": do_adopt, "record": do_record,
                "mark": do_mark, "restore": do_restore, "status": lambda m, l: {"changed": False}}
     result = actions[module.params["action"]](module, ledger)

@@ -52,6 +52,15 @@ options:
     description: Response header that names the server that answered.
     type: str
     default: X-Served-By
+  served_by:
+    description:
+      - What the header holds. C(name) is the server's name (HAProxy's
+        C(%[srv_name])); C(address) is the upstream's ip:port (nginx's
+        C($upstream_addr)), turned into the server's name by resolving each
+        server's address on this host.
+    type: str
+    choices: [name, address]
+    default: name
   timeout:
     description:
       - Seconds allowed per network operation (connect, send, each read). A response
@@ -360,8 +369,40 @@ def normalise_services(services: Iterable[Any]) -> tuple[list[dict[str, Any]], l
         if mode not in ("http", "tcp"):
             problems.append(f"{where} ({name}): mode must be http or tcp, got {mode!r}")
             continue
-        result.append({"name": name, "listen": listen, "mode": mode})
+        servers = [s for s in raw.get("servers") or [] if isinstance(s, Mapping)]
+        result.append({"name": name, "listen": listen, "mode": mode, "servers": servers})
     return result, problems
+
+
+def addresses_to_names(servers: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Map "ip:port" (as nginx's $upstream_addr prints it) to server names.
+
+    Names are resolved here, on the load balancer, with the resolver nginx used.
+    """
+    names: dict[str, str] = {}
+    for server in servers:
+        try:
+            infos = socket.getaddrinfo(str(server.get("address")), int(server.get("port", 0)), type=socket.SOCK_STREAM)
+        except (OSError, ValueError):
+            continue
+        for family, _, _, _, sockaddr in infos:
+            host = f"[{sockaddr[0]}]" if family == socket.AF_INET6 else sockaddr[0]
+            names[f"{host}:{sockaddr[1]}"] = str(server.get("name"))
+    return names
+
+
+def name_upstream_counts(traffic: dict[str, Any], names: Mapping[str, str]) -> None:
+    """Replace upstream addresses in counts with server names, in place.
+
+    When nginx retried another server, $upstream_addr lists every attempt
+    ("a:80, b:80"); the last one answered.
+    """
+    counts: dict[str, int] = {}
+    for value, count in traffic["counts"].items():
+        last = value.replace(" : ", ",").split(",")[-1].strip()
+        name = names.get(last, last)
+        counts[name] = counts.get(name, 0) + count
+    traffic["counts"] = counts
 
 
 def run_probe(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -379,6 +420,8 @@ def run_probe(params: Mapping[str, Any]) -> dict[str, Any]:
         if service["mode"] == "http":
             traffic[service["name"]] = probe_http(params["address"], service["listen"], requests, params["path"],
                                                   params["served_by_header"], timeout)
+            if params.get("served_by", "name") == "address":
+                name_upstream_counts(traffic[service["name"]], addresses_to_names(service["servers"]))
         else:
             traffic[service["name"]] = probe_tcp(params["address"], service["listen"], requests, timeout)
     return {"runtime": runtime, "runtime_error": runtime_error, "running_model": running_model,
@@ -401,6 +444,7 @@ def main() -> None:
             "address": {"type": "str", "default": "127.0.0.1"},
             "path": {"type": "str", "default": "/"},
             "served_by_header": {"type": "str", "default": "X-Served-By"},
+            "served_by": {"type": "str", "default": "name", "choices": ["name", "address"]},
             "timeout": {"type": "float", "default": 2.0},
             "stats_socket": {"type": "path", "default": "/run/haproxy/admin.sock"},
             "status_url": {"type": "str", "default": "http://127.0.0.1:8405/lbguard/model"},

@@ -31,10 +31,13 @@ def wait_for_status(host, expected: dict[str, str], timeout: float = 30) -> dict
         time.sleep(1)
 
 
-def served_by(host, requests: int = 30, port: int = 8080) -> collections.Counter:
-    """Send real requests through the load balancer and count the answering servers."""
+def served_by(host, requests: int = 30, port: int = 8080, header: str = "X-Served-By") -> collections.Counter:
+    """Send real requests through the load balancer and count the answering servers.
+
+    X-Served-By is set by HAProxy; X-Backend by the lab web server itself.
+    """
     script = (f"for i in $(seq {requests}); do curl -s -o /dev/null -D - http://127.0.0.1:{port}/ "
-              "| tr -d '\\r' | sed -n 's/^[Xx]-[Ss]erved-[Bb]y: //p'; done")
+              f"| tr -d '\\r' | grep -i '^{header}:' | cut -d' ' -f2; done")
     return collections.Counter(host.check_output(script).split())
 
 

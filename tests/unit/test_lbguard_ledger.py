@@ -17,7 +17,7 @@ class FakeModule:
     """The part of AnsibleModule the ledger actions use."""
 
     def __init__(self, check_mode=False, **params):
-        defaults = {"root": None, "config_path": None, "run_id": None, "owner": "tester", "stale_after": 1800,
+        defaults = {"root": None, "engine": None, "config_path": None, "run_id": None, "owner": "tester", "stale_after": 1800,
                     "force": False, "release": None, "status": None, "metadata": {}, "keep": 10}
         self.params = {**defaults, **params}
         self.check_mode = check_mode
@@ -39,7 +39,7 @@ def config(tmp_path):
 
 
 def run(action, root, check_mode=False, **params):
-    ledger = ledger_module.Ledger(root)
+    ledger = ledger_module.Ledger(root, params.get("engine"))
     handler = {"lock": ledger_module.do_lock, "unlock": ledger_module.do_unlock, "adopt": ledger_module.do_adopt,
                "record": ledger_module.do_record, "mark": ledger_module.do_mark,
                "restore": ledger_module.do_restore}[action]
@@ -129,3 +129,18 @@ def test_restore_of_unknown_release_names_the_known_ones(root, config):
     adopted, _ = run("adopt", root, config_path=str(config))
     with pytest.raises(ModuleFailed, match=f"no release 'r99999'.*{adopted['release']}"):
         run("restore", root, config_path=str(config), release="r99999")
+
+
+def test_each_engine_has_its_own_history_but_the_host_one_lock(root, tmp_path):
+    haproxy_cfg = tmp_path / "haproxy.cfg"
+    nginx_cfg = tmp_path / "nginx.conf"
+    haproxy_cfg.write_bytes(b"haproxy\n")
+    nginx_cfg.write_bytes(b"nginx\n")
+    adopted_haproxy, _ = run("adopt", root, config_path=str(haproxy_cfg), engine="haproxy")
+    adopted_nginx, _ = run("adopt", root, config_path=str(nginx_cfg), engine="nginx")
+    assert adopted_haproxy["changed"] and adopted_nginx["changed"]
+    assert os.path.isdir(os.path.join(root, "haproxy", "releases"))
+    assert os.path.isdir(os.path.join(root, "nginx", "releases"))
+    run("lock", root, run_id="run-1", engine="haproxy")
+    with pytest.raises(ModuleFailed, match="another deploy holds the lock"):
+        run("lock", root, run_id="run-2", engine="nginx")

@@ -145,9 +145,9 @@ def test_normalise_services_ignores_model_extras_and_reports_bad_items() -> None
         "shop",
         {"name": "udp", "listen": 53, "mode": "udp"},
     ])
-    assert services == [{"name": "shop", "listen": 8080, "mode": "http"},
-                        {"name": "db", "listen": 5432, "mode": "tcp"},
-                        {"name": "api", "listen": 9000, "mode": "http"}]
+    assert services == [{"name": "shop", "listen": 8080, "mode": "http", "servers": []},
+                        {"name": "db", "listen": 5432, "mode": "tcp", "servers": []},
+                        {"name": "api", "listen": 9000, "mode": "http", "servers": []}]
     assert len(problems) == 4
 
 
@@ -408,3 +408,16 @@ def test_module_rejects_bad_parameters(tmp_path: Path) -> None:
                                timeout=60, check=False)
     result = json.loads(completed.stdout)
     assert result["failed"] is True and "requests must be" in result["msg"]
+
+
+def test_nginx_upstream_addresses_are_named_after_the_answering_server():
+    """nginx reports ip:port; the last attempt of a retried request answered."""
+    names = probe.addresses_to_names([
+        {"name": "web1", "address": "127.0.0.1", "port": 80},
+        {"name": "web2", "address": "::1", "port": 80},
+        {"name": "ghost", "address": "ghost.invalid", "port": 80},
+    ])
+    assert names == {"127.0.0.1:80": "web1", "[::1]:80": "web2"}
+    traffic = {"counts": {"127.0.0.1:80": 3, "[::1]:80": 2, "[::1]:80, 127.0.0.1:80": 1, "10.9.9.9:80": 1}}
+    probe.name_upstream_counts(traffic, names)
+    assert traffic["counts"] == {"web1": 4, "web2": 2, "10.9.9.9:80": 1}

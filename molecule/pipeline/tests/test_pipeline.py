@@ -16,7 +16,8 @@ sys.path.insert(0, os.path.join(os.environ.get("MOLECULE_PROJECT_DIRECTORY", "."
 from lbguard_testlib import deploy, problems, run_playbook, served_by, start_playbook  # noqa: E402  (path set just above)
 
 CONFIG = "/etc/haproxy/haproxy.cfg"
-LEDGER = "/var/lib/lbguard"
+LEDGER = "/var/lib/lbguard/haproxy"
+LOCK = "/var/lib/lbguard/lock"
 STAGING_LBS = ["pl-lb-stg-1"]
 PRODUCTION_LBS = ["pl-lb-prod-1", "pl-lb-prod-2"]
 WEB = {"staging": ["pl-web-stg-1", "pl-web-stg-2", "pl-web-stg-3"],
@@ -64,7 +65,7 @@ def test_good_change_reached_both_environments_and_verified():
         assert meta["verification"]["status"] == "passed"
         assert meta["verification"]["change_id"]
         assert meta["config_sha256"] == host.file(CONFIG).sha256sum
-        assert not host.file(f"{LEDGER}/lock").exists
+        assert not host.file(LOCK).exists
         assert_serving_evenly(name, environment)
 
 
@@ -112,7 +113,7 @@ def test_second_of_two_concurrent_deploys_is_refused_by_the_lock(tmp_path):
     first = start_playbook("deploy.yml")
     staging = lb("pl-lb-stg-1")
     deadline = time.monotonic() + 180
-    while not staging.file(f"{LEDGER}/lock").exists:
+    while not staging.file(LOCK).exists:
         assert first.poll() is None, "the first deploy ended before it took the lock"
         assert time.monotonic() < deadline, "the first deploy never took the lock"
         time.sleep(0.2)
@@ -121,7 +122,7 @@ def test_second_of_two_concurrent_deploys_is_refused_by_the_lock(tmp_path):
     assert second.returncode != 0, second.stdout
     assert "another deploy holds the lock on this host: run" in problems(report), report
     assert first.returncode == 0, first_out
-    assert not staging.file(f"{LEDGER}/lock").exists
+    assert not staging.file(LOCK).exists
 
 
 def test_production_alone_refuses_a_change_staging_has_not_verified(tmp_path):
