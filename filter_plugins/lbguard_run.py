@@ -85,6 +85,12 @@ def production_gate(lb_hosts: Sequence[str], groups: Mapping[str, Sequence[str]]
     return {"allowed": True, "reason": f"staging verified change {change_id[:12]} on {', '.join(staging)}"}
 
 
+def _change_note(result: Mapping[str, Any]) -> str:
+    if not result.get("changed"):
+        return ""
+    return " (would change)" if result.get("status") == "checked" else " (changed)"
+
+
 def _figures_line(figures: Mapping[str, Any]) -> str:
     parts = []
     for service, data in figures.items():
@@ -125,7 +131,7 @@ def run_report(lb_hosts: Sequence[str], hostvars: Mapping[str, Any], groups: Map
         ok = result.get("status") in PASSED
         failed = failed or not ok
         line = (f"{'OK  ' if ok else 'FAIL'} {result.get('environment', '?')} {host} {result.get('status')}, "
-                f"release {result.get('release') or '-'}{' (changed)' if result.get('changed') else ''}")
+                f"release {result.get('release') or '-'}{_change_note(result)}")
         lines.append(line)
         figures = _figures_line(result.get("figures") or {})
         if figures:

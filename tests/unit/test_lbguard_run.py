@@ -1,0 +1,85 @@
+"""Unit tests of the run filters: the staging gate, failed hosts, the run report."""
+
+import lbguard_run as run
+
+GROUPS = {"loadbalancers": ["lb-stg", "lb-prod-1", "lb-prod-2"], "staging": ["lb-stg"],
+          "production": ["lb-prod-1", "lb-prod-2"]}
+LBS = GROUPS["loadbalancers"]
+
+
+def result(host, environment, status, **extra):
+    return {"lb_deploy_result": {"host": host, "environment": environment, "status": status, "problems": [],
+                                 "release": "r00002", "changed": True, **extra}}
+
+
+def test_gate_allows_production_when_staging_verified_in_this_run():
+    hostvars = {"lb-stg": result("lb-stg", "staging", "verified"), "lb-prod-1": {}, "lb-prod-2": {}}
+    gate = run.production_gate(LBS, GROUPS, hostvars, ["staging", "production"], "c1")
+    assert gate["allowed"], gate
+
+
+def test_gate_holds_production_when_staging_rolled_back_or_left_no_result():
+    hostvars = {"lb-stg": result("lb-stg", "staging", "rolled_back"), "lb-prod-1": {}, "lb-prod-2": {}}
+    gate = run.production_gate(LBS, GROUPS, hostvars, ["staging", "production"], "c1")
+    assert not gate["allowed"] and "lb-stg rolled_back" in gate["reason"]
+    gate = run.production_gate(LBS, GROUPS, {"lb-stg": {}}, ["staging", "production"], "c1")
+    assert not gate["allowed"] and "no result" in gate["reason"]
+
+
+def ledger(change_id):
+    return {"deploy_staging_ledger": {"last_verified": "r1", "releases": [
+        {"id": "r1", "verification": {"status": "passed", "change_id": change_id}}]}}
+
+
+def test_production_alone_needs_staging_to_have_verified_this_change():
+    allowed = run.production_gate(LBS, GROUPS, {"lb-stg": ledger("c1")}, ["production"], "c1")
+    assert allowed["allowed"], allowed
+    refused = run.production_gate(LBS, GROUPS, {"lb-stg": ledger("c0")}, ["production"], "c1")
+    assert not refused["allowed"]
+    assert "refusing production: this change has not passed staging verification" in refused["reason"]
+    never = run.production_gate(LBS, GROUPS, {"lb-stg": {}}, ["production"], "c1")
+    assert not never["allowed"] and "no ledger" in never["reason"]
+
+
+def test_gate_refuses_an_inventory_without_staging():
+    groups = dict(GROUPS, staging=[])
+    gate = run.production_gate(LBS, groups, {}, ["staging", "production"], "c1")
+    assert not gate["allowed"] and "no staging load balancer" in gate["reason"]
+
+
+def test_failed_hosts_lists_only_that_environment():
+    hostvars = {"lb-stg": result("lb-stg", "staging", "rolled_back"),
+                "lb-prod-1": result("lb-prod-1", "production", "verified"),
+                "lb-prod-2": result("lb-prod-2", "production", "rollback_failed")}
+    assert run.failed_hosts(LBS, hostvars, "production") == ["lb-prod-2"]
+    assert run.failed_hosts(LBS, hostvars, "staging") == ["lb-stg"]
+
+
+def test_report_fails_on_any_failure_and_on_held_production():
+    hostvars = {"lb-stg": result("lb-stg", "staging", "rolled_back", problems=["observed web1 100%"]),
+                "lb-prod-1": {}, "lb-prod-2": {}}
+    gate = {"allowed": False, "reason": "production not touched"}
+    report = run.run_report(LBS, hostvars, GROUPS, {"run_id": "r", "change_id": "c", "stages": ["staging", "production"],
+                                                    "gate": gate})
+    assert report["status"] == "failed"
+    assert any(line.startswith("FAIL staging lb-stg rolled_back") for line in report["lines"])
+    assert "       observed web1 100%" in report["lines"]
+    assert report["lines"][-1] == "HELD production: production not touched"
+    assert set(report["hosts"]) == {"lb-stg"}
+
+
+def test_report_passes_when_every_expected_host_verified_and_flags_missing_ones():
+    hostvars = {h: result(h, "production" if "prod" in h else "staging", "verified") for h in LBS}
+    gate = {"allowed": True, "reason": "ok"}
+    context = {"run_id": "r", "change_id": "c", "stages": ["staging", "production"], "gate": gate}
+    assert run.run_report(LBS, hostvars, GROUPS, context)["status"] == "passed"
+    del hostvars["lb-prod-2"]["lb_deploy_result"]
+    missing = run.run_report(LBS, hostvars, GROUPS, context)
+    assert missing["status"] == "failed" and missing["hosts"]["lb-prod-2"]["status"] == "no_result"
+
+
+def test_check_mode_report_says_what_would_change():
+    hostvars = {"lb-stg": result("lb-stg", "staging", "checked")}
+    report = run.run_report(["lb-stg"], hostvars, GROUPS, {"stages": ["staging"], "gate": {"allowed": False}})
+    assert report["status"] == "passed"
+    assert report["lines"][0].endswith("(would change)")
