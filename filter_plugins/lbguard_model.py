@@ -177,6 +177,8 @@ HEALTH_DEFAULTS: dict[str, Any] = {
 }
 
 SERVICE_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}")
+#: The engine roles name their status listener lbguard_status.
+RESERVED_SERVICE_PREFIX = "lbguard"
 SERVER_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 INTERVAL_RE = re.compile(r"([0-9]+)(ms|s|m)")
 PATH_RE = re.compile(r"/[^\s'\"`\\#\x00-\x1f\x7f]*")
@@ -731,6 +733,11 @@ def _service(
         check.add(
             f"{label}: service name {name!r} is invalid: use 1-63 letters, digits, '_' or '-' starting "
             "with a letter (no spaces, dots, quotes or newlines)"
+        )
+    elif valid_name and name.lower().startswith(RESERVED_SERVICE_PREFIX):
+        check.add(
+            f"{label}: service name {name!r} is reserved: names starting with '{RESERVED_SERVICE_PREFIX}' "
+            "belong to lbguard's own status listener"
         )
     check.unknown_keys(label, raw, SERVICE_KEYS)
 

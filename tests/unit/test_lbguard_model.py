@@ -184,6 +184,11 @@ def test_valid_service_name(name: str) -> None:
     assert model([svc(name=name)])["services"][0]["name"] == name
 
 
+@pytest.mark.parametrize("name", ["lbguard_status", "LBguard-x"])
+def test_service_names_of_lbguard_itself_are_reserved(name: str) -> None:
+    one(problems([svc(name=name)]), f"service {name}: service name {name!r} is reserved")
+
+
 def test_service_name_missing() -> None:
     one(problems([svc(name=DROP)]), "lb_services[0]: name is missing")
 
