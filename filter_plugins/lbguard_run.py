@@ -7,9 +7,10 @@ Each load balancer of a run leaves its outcome in the host fact
      "release": "r00003-...", "previous": "r00002-...", "changed": true,
      "problems": [], "figures": {"shop": {"requests": 60, "observed": {...}, ...}}}
 
-``status`` is one of: verified, checked (check mode), rolled_back (failed and
-restored), failed_before_change (failed before the live file changed),
-rollback_failed.
+``status`` is one of: verified, checked (check mode), clean (audit, no
+drift), drift (audit), rolled_back (failed and restored),
+failed_unchanged (failed; the live file was never changed, or needed no change),
+skipped (production stopped after an earlier batch failed), rollback_failed.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-PASSED = ("verified", "checked")
+PASSED = ("verified", "checked", "clean")
 
 
 def _result(hostvars: Mapping[str, Any], host: str, fact: str = "lb_deploy_result") -> dict[str, Any] | None:
@@ -121,14 +122,20 @@ def run_report(lb_hosts: Sequence[str], hostvars: Mapping[str, Any], groups: Map
     hosts = {}
     lines = []
     failed = False
+    stopped_by = failed_hosts(lb_hosts, hostvars, "production") if gate is not None else []
     for host in lb_hosts:
         result = _result(hostvars, host, fact)
         if result is None:
             if host not in expected:
                 continue
-            result = {"host": host, "status": "no_result", "problems": ["unreachable or failed before the deploy"]}
+            if stopped_by and host in groups.get("production", []):
+                result = {"host": host, "environment": "production", "status": "skipped",
+                          "problems": [f"not deployed: production stopped after {', '.join(stopped_by)} failed"]}
+            else:
+                result = {"host": host, "status": "no_result",
+                          "problems": ["unreachable, or failed before the deploy started"]}
         hosts[host] = result
-        ok = result.get("status") in PASSED
+        ok = result.get("status") in PASSED + ("skipped",)
         failed = failed or not ok
         line = (f"{'OK  ' if ok else 'FAIL'} {result.get('environment', '?')} {host} {result.get('status')}, "
                 f"release {result.get('release') or '-'}{_change_note(result)}")

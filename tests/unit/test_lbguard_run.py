@@ -83,3 +83,13 @@ def test_check_mode_report_says_what_would_change():
     report = run.run_report(["lb-stg"], hostvars, GROUPS, {"stages": ["staging"], "gate": {"allowed": False}})
     assert report["status"] == "passed"
     assert report["lines"][0].endswith("(would change)")
+
+
+def test_production_hosts_after_a_failed_batch_are_reported_skipped():
+    hostvars = {"lb-stg": result("lb-stg", "staging", "verified"),
+                "lb-prod-1": result("lb-prod-1", "production", "rolled_back"), "lb-prod-2": {}}
+    gate = {"allowed": True, "reason": "ok"}
+    report = run.run_report(LBS, hostvars, GROUPS, {"stages": ["staging", "production"], "gate": gate})
+    assert report["status"] == "failed"
+    assert report["hosts"]["lb-prod-2"]["status"] == "skipped"
+    assert report["hosts"]["lb-prod-2"]["problems"] == ["not deployed: production stopped after lb-prod-1 failed"]

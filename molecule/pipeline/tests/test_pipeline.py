@@ -5,9 +5,11 @@ drives one more change through the real playbook and checks the hosts; every
 test leaves the good release live for the next one.
 """
 
+import http.server
 import json
 import os
 import sys
+import threading
 import time
 
 import testinfra
@@ -177,3 +179,72 @@ def test_verify_playbook_passes_on_the_good_release_and_fails_on_a_drained_serve
         assert failed.returncode != 0, failed.stdout
     finally:
         staging.check_output("echo 'enable server shop/pl-web-stg-2' | socat stdio /run/haproxy/admin.sock")
+
+
+class WebhookReceiver:
+    """A local HTTP receiver for the audit's notification (127.0.0.1, random port)."""
+
+    def __enter__(self):
+        received = self.received = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802  (http.server's naming)
+                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+
+
+def audit(tmp_path, *args):
+    result = run_playbook("audit.yml", "-e", f"lbguard_report_dir={tmp_path}", *args)
+    report = json.loads(max(tmp_path.glob("audit-*.json"), key=os.path.getmtime).read_text())
+    return result, report
+
+
+def test_audit_finds_no_drift_after_a_deploy(tmp_path):
+    with WebhookReceiver() as hook:
+        result, report = audit(tmp_path, "-e", f"lbguard_audit_webhook_url={hook.url}")
+    assert result.returncode == 0, result.stdout
+    assert {h: r["status"] for h, r in report["hosts"].items()} == {n: "clean" for n in STAGING_LBS + PRODUCTION_LBS}
+    assert hook.received == []
+
+
+def test_audit_reports_hand_edit_and_runtime_weight_change_and_notifies(tmp_path):
+    staging, production = lb("pl-lb-stg-1"), lb("pl-lb-prod-1")
+    before = snapshot("pl-lb-stg-1")
+    staging.check_output(f"echo '# hand edit' >> {CONFIG}")
+    production.check_output("echo 'set server shop/pl-web-prod-1 weight 100' | socat stdio /run/haproxy/admin.sock")
+    try:
+        with WebhookReceiver() as hook:
+            result, report = audit(tmp_path, "-e", f"lbguard_audit_webhook_url={hook.url}")
+        assert result.returncode != 0, result.stdout
+        hosts = report["hosts"]
+        assert hosts["pl-lb-stg-1"]["status"] == "drift"
+        assert any("the live file differs from the ledger's current release" in p
+                   for p in hosts["pl-lb-stg-1"]["problems"]), hosts
+        assert any("# hand edit" in d.get("after", "") for d in hosts["pl-lb-stg-1"]["diff"]) or \
+            any("# hand edit" in d.get("before", "") for d in hosts["pl-lb-stg-1"]["diff"]), hosts
+        assert hosts["pl-lb-prod-1"]["status"] == "drift"
+        assert "service shop: server pl-web-prod-1 has weight 100 at runtime, 1 in the model" in \
+            hosts["pl-lb-prod-1"]["problems"]
+        assert hosts["pl-lb-prod-2"]["status"] == "clean"
+        assert len(hook.received) == 1
+        assert "drift on pl-lb-stg-1, pl-lb-prod-1" in hook.received[0]["text"]
+        # The audit changed nothing.
+        assert staging.file(CONFIG).content_string.endswith("# hand edit\n")
+        assert snapshot("pl-lb-stg-1")["current"] == before["current"]
+    finally:
+        restored = run_playbook("deploy.yml")
+        assert restored.returncode == 0, restored.stdout
+    clean, _ = audit(tmp_path)
+    assert clean.returncode == 0, clean.stdout

@@ -1,0 +1,193 @@
+"""Render the lb_monitoring role for real and check the result with promtool.
+
+The role runs through `ansible-playbook tests/prometheus/render.yml` on the fixed
+model of tests/prometheus/inventory.yml, so a template change is tested. Then:
+
+* ``promtool check rules`` on the rule file;
+* ``promtool check config`` on a prometheus.yml made of the scrape snippet and the
+  rule file (checks the scrape config and loads the rules again);
+* ``promtool test rules`` on tests/prometheus/lbguard_test.yml (copied next to the
+  rules by the playbook): the incident, an even surge, a surge with concentration,
+  a server down, the last server standing, a hash-balanced service, config drift;
+* the same unit tests against rules rendered with a broken threshold must fail,
+  which proves they can.
+
+promtool comes from Debian's ``prometheus`` package. Without it these tests fail
+(they do not skip): the rules would otherwise ship untested.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PROM_TESTS = REPO_ROOT / "tests" / "prometheus"
+INVENTORY = PROM_TESTS / "inventory.yml"
+PLAYBOOK = PROM_TESTS / "render.yml"
+UNIT_TESTS = PROM_TESTS / "lbguard_test.yml"
+
+ALERTS = ("LBTrafficConcentrated", "LBTrafficSurge", "LBBackendDown", "LBConfigDrift")
+CAUSES = {
+    "LBTrafficConcentrated": "internal_misconfiguration",
+    "LBTrafficSurge": "external_traffic",
+    "LBBackendDown": "backend_down",
+    "LBConfigDrift": "config_drift",
+}
+
+
+def promtool() -> str:
+    """Path of promtool; fails the test (no skip) when it is missing."""
+    found = shutil.which("promtool")
+    if found is None:
+        pytest.fail(
+            "promtool not found on PATH: install Debian's `prometheus` package "
+            "(apt-get install --no-install-recommends prometheus, see scripts/bootstrap.sh); "
+            "without it the lbguard Prometheus rules are untested",
+            pytrace=False,
+        )
+    return found
+
+
+def ansible_playbook() -> str:
+    """ansible-playbook of the virtualenv running the tests (the project's .venv)."""
+    for candidate in (
+        Path(sys.executable).parent / "ansible-playbook",
+        REPO_ROOT / ".venv" / "bin" / "ansible-playbook",
+    ):
+        if candidate.exists():
+            return str(candidate)
+    pytest.fail("ansible-playbook not found next to the Python interpreter nor in .venv/bin", pytrace=False)
+    raise AssertionError  # unreachable
+
+
+def render(out_dir: Path, *extra_vars: str) -> Path:
+    """Run the render playbook into ``out_dir``; returns the folder. Fails with Ansible's output."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"),
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_LOCAL_TEMP": str(out_dir.parent / f"{out_dir.name}-ansible-tmp"),
+        }
+    )
+    for name in ("ANSIBLE_STDOUT_CALLBACK", "ANSIBLE_FILTER_PLUGINS", "ANSIBLE_INVENTORY", "ANSIBLE_ROLES_PATH"):
+        env.pop(name, None)
+    command = [ansible_playbook(), "-i", str(INVENTORY), str(PLAYBOOK), "-e", f"lb_monitoring_output_dir={out_dir}"]
+    for extra in extra_vars:
+        command += ["-e", extra]
+    result = subprocess.run(
+        command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out_dir
+
+
+def run_promtool(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run promtool with ``args``; stdout and stderr captured as text."""
+    return subprocess.run([promtool(), *args], capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Folder with lbguard-rules.yml, lbguard-scrape.yml and lbguard_test.yml, rendered once."""
+    promtool()  # fail early and clearly, before the slower render
+    return render(tmp_path_factory.mktemp("prometheus") / "out")
+
+
+def load_yaml(path: Path) -> Any:
+    """Parse a YAML file."""
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def test_rendered_files(rendered: Path) -> None:
+    rules = load_yaml(rendered / "lbguard-rules.yml")
+    assert [g["name"] for g in rules["groups"]] == ["lbguard_model", "lbguard_traffic", "lbguard_alerts"]
+    alerts = {r["alert"]: r for g in rules["groups"] for r in g["rules"] if "alert" in r}
+    assert sorted(alerts) == sorted(ALERTS)
+    for name, rule in alerts.items():
+        assert rule["labels"]["cause"] == CAUSES[name]
+        assert rule["labels"]["severity"] in {"critical", "warning"}
+        assert "{{ $labels." in rule["annotations"]["summary"]
+        assert rule["annotations"]["runbook_url"] == f"docs/runbook.md#{name.lower()}"
+
+    records = [r for g in rules["groups"] for r in g["rules"] if "record" in r]
+    expected = {
+        (r["labels"]["lb_host"], r["labels"]["proxy"], r["labels"]["server"]): r["expr"]
+        for r in records
+        if r["record"] == "lbguard:expected_share"
+    }
+    assert expected == {
+        ("lb-prod-a", "shop", "web1"): "vector(0.3333333333333333)",
+        ("lb-prod-a", "shop", "web2"): "vector(0.3333333333333333)",
+        ("lb-prod-a", "shop", "web3"): "vector(0.3333333333333333)",
+        ("lb-prod-a", "api", "api1"): "vector(0.5)",
+        ("lb-prod-a", "api", "api2"): "vector(0.5)",
+        ("lb-stg-a", "shop", "web1"): "vector(1.0)",
+    }
+    checked = {(r["labels"]["lb_host"], r["labels"]["proxy"]) for r in records if r["record"] == "lbguard:share_checked"}
+    assert checked == {("lb-prod-a", "shop"), ("lb-stg-a", "shop")}  # api balances by source
+    # the nginx LB has model info only, and a note
+    nginx_records = [r["record"] for r in records if r.get("labels", {}).get("lb_host") == "lb-stg-n"]
+    assert nginx_records == ["lbguard:model_info"]
+    assert "#   lb-stg-n (staging)" in (rendered / "lbguard-rules.yml").read_text(encoding="utf-8")
+
+    scrape = load_yaml(rendered / "lbguard-scrape.yml")
+    (job,) = scrape["scrape_configs"]
+    assert job["job_name"] == "lbguard_haproxy"
+    targets = {c["labels"]["lb_host"]: c["targets"] for c in job["static_configs"]}
+    assert targets == {"lb-prod-a": ["192.0.2.30:8405"], "lb-stg-a": ["lb-stg-a:8405"]}
+
+
+def test_promtool_check_rules(rendered: Path) -> None:
+    result = run_promtool("check", "rules", str(rendered / "lbguard-rules.yml"))
+    text = result.stdout + result.stderr
+    assert result.returncode == 0, text
+    assert "SUCCESS" in text, text
+
+
+def test_promtool_check_config_with_scrape_snippet(rendered: Path, tmp_path: Path) -> None:
+    scrape = load_yaml(rendered / "lbguard-scrape.yml")
+    config = {
+        "global": {"scrape_interval": "15s", "evaluation_interval": "15s"},
+        "rule_files": [str(rendered / "lbguard-rules.yml")],
+        "scrape_configs": scrape["scrape_configs"],
+    }
+    path = tmp_path / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    result = run_promtool("check", "config", str(path))
+    text = result.stdout + result.stderr
+    assert result.returncode == 0, text
+    assert "SUCCESS" in text, text
+
+
+def test_promtool_unit_tests_pass(rendered: Path) -> None:
+    # The scenarios are really there (an emptied file would also "pass").
+    names = [t["name"] for t in load_yaml(rendered / "lbguard_test.yml")["tests"]]
+    assert len(names) >= 8 and "incident - one server takes everything" in names and "even surge x5" in names
+    result = run_promtool("test", "rules", str(rendered / "lbguard_test.yml"))
+    text = result.stdout + result.stderr
+    assert result.returncode == 0, text
+    assert "Unit Testing:" in text and "SUCCESS" in text, text
+    assert "FAILED" not in text, text
+
+
+def test_promtool_unit_tests_catch_a_broken_threshold(tmp_path: Path) -> None:
+    """With a tolerance of 90 points the incident is missed: the unit tests must say so."""
+    promtool()
+    broken = render(tmp_path / "broken", "lb_monitoring_share_tolerance=0.9")
+    result = run_promtool("test", "rules", str(broken / "lbguard_test.yml"))
+    text = result.stdout + result.stderr
+    assert result.returncode != 0, text
+    assert "FAILED" in text
+    assert "alertname: LBTrafficConcentrated" in text
+    # and the surge alert, no longer blocked by the concentration, fires instead
+    assert "alertname: LBTrafficSurge" in text
