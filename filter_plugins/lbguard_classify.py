@@ -28,8 +28,13 @@ Result::
     {"state": "healthy" | "internal_misconfiguration" | "external_surge" | "backends_down",
      "reason": str,       # the findings in words, most important first, "; "-joined
      "findings": [str],
-     "services": {name: {"state", "requests", "shares", "expected", "concentrated",
-                         "down", "surge_ratio", "judged", "unknown_servers", "findings"}}}
+     "services": {name: {"state", "requests", "shares", "expected",
+                         "expected_in_rotation", "in_rotation", "concentrated", "down",
+                         "surge_ratio", "judged", "unknown_servers", "findings"}}}
+
+``shares`` and the expected shares are fractions 0..1 per model server, in model
+order; ``judged`` says whether the split was judged (balance by weight and at
+least ``min_requests`` requests).
 
 Findings (the same rules as the LBTrafficConcentrated / LBTrafficSurge /
 LBBackendDown alerts of the lb_monitoring role):
@@ -37,6 +42,9 @@ LBBackendDown alerts of the lb_monitoring role):
 * internal_misconfiguration: a server's observed share exceeds its expected share
   by more than ``tolerance`` (default 0.2 = 20 points) while at least one other
   server of the service is in rotation (status UP, weight > 0, expected share > 0).
+  The expected share is taken among the servers in rotation (the model's weights
+  without the servers that are down), so two of four servers failing, the other
+  two at 50% each, is not a misconfiguration.
   Judged only for services whose balance splits by weight (``share_balances``,
   default roundrobin, static-rr, leastconn, random) with at least ``min_requests``
   requests (default 20). Example: "misconfiguration: web1 took 100% of 12,400
@@ -128,7 +136,9 @@ def normalise_settings(settings: Mapping[str, Any] | None) -> dict[str, Any]:
     result.update(settings)
     tolerance = result["tolerance"]
     if not _is_number(tolerance) or not 0 <= tolerance <= 1:
-        raise AnsibleFilterError(f"lbguard_classify: settings.tolerance must be a number from 0 to 1, got {tolerance!r}")
+        raise AnsibleFilterError(
+            f"lbguard_classify: settings.tolerance must be a number from 0 to 1, got {tolerance!r}"
+        )
     factor = result["surge_factor"]
     if not _is_number(factor) or factor <= 1:
         raise AnsibleFilterError(f"lbguard_classify: settings.surge_factor must be a number above 1, got {factor!r}")
@@ -241,22 +251,26 @@ def classify_service(
     in_rotation = [
         n for n in order if expected[n] > 0 and is_up(measured[n]["status"]) and measured[n]["weight"] > 0
     ]
+    # Expected share among the servers in rotation: when servers fail, the
+    # others' higher share is expected, not a concentration.
+    rotation_total = sum(expected[n] for n in in_rotation)
+    expected_now = {n: (expected[n] / rotation_total if n in in_rotation else 0.0) for n in order}
     judged = str(service.get("balance")) in settings["share_balances"]
     findings: list[tuple[str, str]] = []
 
     # Concentration: the incident's signature.
     concentrated: list[str] = []
-    if judged and total > 0 and total >= settings["min_requests"]:
+    if judged and total > 0 and total >= settings["min_requests"] and rotation_total > 0:
         concentrated = [
             n
             for n in order
-            if shares[n] - expected[n] > settings["tolerance"] + EPSILON
+            if shares[n] - expected_now[n] > settings["tolerance"] + EPSILON
             and any(other != n for other in in_rotation)
         ]
     if concentrated:
+        # Never empty: the shares of the servers in rotation sum to at most 1, as
+        # their expected shares do, so one above means another below.
         others = [n for n in in_rotation if n not in concentrated]
-        if not others:  # several hot servers, each "the other" of the rest
-            others = [n for n in in_rotation if n != concentrated[0]]
         weights = {measured[n]["weight"] for n in concentrated + others}
         took = (
             f"{concentrated[0]} took {pct(shares[concentrated[0]])}"
@@ -264,11 +278,15 @@ def classify_service(
             else f"{join_names(concentrated)} took {join_names([pct(shares[n]) for n in concentrated])}"
         )
         were = "was" if len(others) == 1 else "were"
-        weight_text = (
-            "with equal weight"
-            if len(weights) == 1
-            else f"with weight{'s' if len(others) > 1 else ''} {join_names([str(measured[n]['weight']) for n in others])}"
-        )
+        other_weights = [measured[n]["weight"] for n in others]
+        if len(weights) == 1:
+            weight_text = "with equal weight"
+        elif len(others) == 1:
+            weight_text = f"with weight {other_weights[0]}"
+        elif len(set(other_weights)) == 1:
+            weight_text = f"with weight {other_weights[0]} each"
+        else:
+            weight_text = f"with weights {join_names([str(w) for w in other_weights])}"
         where = f" in {name}" if named else ""
         findings.append((
             "internal_misconfiguration",
@@ -278,7 +296,8 @@ def classify_service(
     # Servers the model gives traffic to that are not UP.
     down = [n for n in order if expected[n] > 0 and not is_up(measured[n]["status"])]
     if down:
-        findings.append(("backends_down", f"{join_names([f'{n} ({measured[n]['status']})' for n in down])} in {name}"))
+        listed = join_names([f"{n} ({measured[n]['status']})" for n in down])
+        findings.append(("backends_down", f"{listed} in {name}"))
 
     # Surge: much more traffic than usual, split as the weights say.
     ratio: float | None = None
@@ -301,6 +320,8 @@ def classify_service(
         "requests": total,
         "shares": shares,
         "expected": expected,
+        "expected_in_rotation": expected_now,
+        "in_rotation": in_rotation,
         "concentrated": concentrated,
         "down": down,
         "surge_ratio": ratio,
@@ -318,7 +339,9 @@ PREFIX: dict[str, str] = {
 }
 
 
-def classify(model: Mapping[str, Any], counters: Mapping[str, Any], settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def classify(
+    model: Mapping[str, Any], counters: Mapping[str, Any], settings: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Classify one load balancer's traffic; see the module docstring for shapes and rules."""
     services = _check_model(model)
     options = normalise_settings(settings)
@@ -357,6 +380,8 @@ def classify(model: Mapping[str, Any], counters: Mapping[str, Any], settings: Ma
             "requests": d["requests"],
             "shares": d["shares"],
             "expected": d["expected"],
+            "expected_in_rotation": d["expected_in_rotation"],
+            "in_rotation": d["in_rotation"],
             "concentrated": d["concentrated"],
             "down": d["down"],
             "surge_ratio": d["surge_ratio"],

@@ -7,8 +7,9 @@ model of tests/prometheus/inventory.yml, so a template change is tested. Then:
 * ``promtool check config`` on a prometheus.yml made of the scrape snippet and the
   rule file (checks the scrape config and loads the rules again);
 * ``promtool test rules`` on tests/prometheus/lbguard_test.yml (copied next to the
-  rules by the playbook): the incident, an even surge, a surge with concentration,
-  a server down, the last server standing, a hash-balanced service, config drift;
+  rules by the playbook): normal traffic, the incident, an even surge, a surge with
+  concentration, a server down, the last server standing, a hash-balanced service,
+  config drift, half of the servers down, concentration while a server is down;
 * the same unit tests against rules rendered with a broken threshold must fail,
   which proves they can.
 
@@ -129,12 +130,15 @@ def test_rendered_files(rendered: Path) -> None:
         ("lb-prod-a", "shop", "web1"): "vector(0.3333333333333333)",
         ("lb-prod-a", "shop", "web2"): "vector(0.3333333333333333)",
         ("lb-prod-a", "shop", "web3"): "vector(0.3333333333333333)",
+        **{("lb-prod-a", "cart", f"cart{i}"): "vector(0.25)" for i in range(1, 5)},
         ("lb-prod-a", "api", "api1"): "vector(0.5)",
         ("lb-prod-a", "api", "api2"): "vector(0.5)",
         ("lb-stg-a", "shop", "web1"): "vector(1.0)",
     }
-    checked = {(r["labels"]["lb_host"], r["labels"]["proxy"]) for r in records if r["record"] == "lbguard:share_checked"}
-    assert checked == {("lb-prod-a", "shop"), ("lb-stg-a", "shop")}  # api balances by source
+    checked = {
+        (r["labels"]["lb_host"], r["labels"]["proxy"]) for r in records if r["record"] == "lbguard:share_checked"
+    }
+    assert checked == {("lb-prod-a", "shop"), ("lb-prod-a", "cart"), ("lb-stg-a", "shop")}  # api: by source
     # the nginx LB has model info only, and a note
     nginx_records = [r["record"] for r in records if r.get("labels", {}).get("lb_host") == "lb-stg-n"]
     assert nginx_records == ["lbguard:model_info"]
@@ -172,7 +176,7 @@ def test_promtool_check_config_with_scrape_snippet(rendered: Path, tmp_path: Pat
 def test_promtool_unit_tests_pass(rendered: Path) -> None:
     # The scenarios are really there (an emptied file would also "pass").
     names = [t["name"] for t in load_yaml(rendered / "lbguard_test.yml")["tests"]]
-    assert len(names) >= 8 and "incident - one server takes everything" in names and "even surge x5" in names
+    assert len(names) >= 10 and "incident - one server takes everything" in names and "even surge x5" in names
     result = run_promtool("test", "rules", str(rendered / "lbguard_test.yml"))
     text = result.stdout + result.stderr
     assert result.returncode == 0, text
