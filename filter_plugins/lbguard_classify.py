@@ -239,7 +239,7 @@ def classify_service(
 ) -> dict[str, Any]:
     """Judge one service: its state, shares and findings (see the module docstring)."""
     name = str(service.get("name"))
-    model_servers = [s for s in service["servers"]]
+    model_servers = list(service["servers"])
     order = [str(s["name"]) for s in model_servers]
     expected = {str(s["name"]): float(s["expected_share"]) for s in model_servers}
     missing = {"requests": 0, "status": "not reported", "weight": 0}

@@ -6,14 +6,21 @@ source "$(dirname "$0")/env.sh"
 cd "$LBGUARD_ROOT"
 
 apt_packages=(podman runc netavark aardvark-dns debootstrap uidmap slirp4netns python3-venv unzip curl openssh-client)
-missing=()
-for pkg in "${apt_packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
-done
-if ((${#missing[@]})); then
-  echo "bootstrap: installing ${missing[*]}"
+# promtool (rule checks and rule unit tests) comes with the prometheus package;
+# without recommends, so no node exporter is pulled in.
+apt_packages_no_recommends=(prometheus)
+is_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+missing=() missing_no_recommends=()
+for pkg in "${apt_packages[@]}"; do is_installed "$pkg" || missing+=("$pkg"); done
+for pkg in "${apt_packages_no_recommends[@]}"; do is_installed "$pkg" || missing_no_recommends+=("$pkg"); done
+if ((${#missing[@]} + ${#missing_no_recommends[@]})); then
+  echo "bootstrap: installing ${missing[*]} ${missing_no_recommends[*]}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  export DEBIAN_FRONTEND=noninteractive
+  if ((${#missing[@]})); then apt-get install -y -qq "${missing[@]}" >/dev/null; fi
+  if ((${#missing_no_recommends[@]})); then
+    apt-get install -y -qq --no-install-recommends "${missing_no_recommends[@]}" >/dev/null
+  fi
 fi
 
 # Python tool chain, pinned. Re-installed only when requirements.txt changes.
