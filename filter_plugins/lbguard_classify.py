@@ -392,6 +392,28 @@ def classify(
     return {"state": state, "reason": "; ".join(findings), "findings": findings, "services": result_services}
 
 
+def probe_counters(model: Mapping[str, Any], probe: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Counters for ``lbguard_classify`` from one run of the lbguard_probe module.
+
+    Requests come from the probe's traffic counts; status and weight from
+    HAProxy's runtime API. nginx has no runtime API: its servers count as UP
+    with the model's weight, and the traffic split tells the rest.
+    """
+    counters: dict[str, dict[str, Any]] = {}
+    for service in model.get("services", []):
+        counts = ((probe.get("traffic") or {}).get(service["name"]) or {}).get("counts") or {}
+        runtime = (probe.get("runtime") or {}).get(service["name"]) or {}
+        counters[service["name"]] = {
+            server["name"]: {
+                "requests": int(counts.get(server["name"], 0)),
+                "status": str((runtime.get(server["name"]) or {}).get("status", "UP")),
+                "weight": int((runtime.get(server["name"]) or {}).get("weight", server["weight"])),
+            }
+            for server in service["servers"]
+        }
+    return counters
+
+
 def lbguard_classify(
     model: Mapping[str, Any], counters: Mapping[str, Any], settings: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -403,4 +425,4 @@ class FilterModule:
     """lbguard traffic classification filter."""
 
     def filters(self) -> dict[str, Callable[..., Any]]:
-        return {"lbguard_classify": lbguard_classify}
+        return {"lbguard_classify": lbguard_classify, "lbguard_probe_counters": probe_counters}

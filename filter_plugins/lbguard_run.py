@@ -140,6 +140,8 @@ def run_report(lb_hosts: Sequence[str], hostvars: Mapping[str, Any], groups: Map
         line = (f"{'OK  ' if ok else 'FAIL'} {result.get('environment', '?')} {host} {result.get('status')}, "
                 f"release {result.get('release') or '-'}{_change_note(result)}")
         lines.append(line)
+        if result.get("classification"):
+            lines.append(f"       {result['classification']}")
         figures = _figures_line(result.get("figures") or {})
         if figures:
             lines.append(f"       {figures}")

@@ -250,4 +250,16 @@ def test_bad_input_raises_filter_error(the_model: Any, the_counters: Any, settin
 
 
 def test_filter_is_registered() -> None:
-    assert c.FilterModule().filters() == {"lbguard_classify": c.lbguard_classify}
+    assert c.FilterModule().filters() == {"lbguard_classify": c.lbguard_classify,
+                                          "lbguard_probe_counters": c.probe_counters}
+
+
+def test_probe_counters_take_runtime_state_and_fall_back_to_the_model_for_nginx():
+    model = {"services": [{"name": "shop", "servers": [{"name": "web1", "weight": 1}, {"name": "web2", "weight": 2}]}]}
+    probe = {"traffic": {"shop": {"counts": {"web1": 40}}},
+             "runtime": {"shop": {"web1": {"status": "UP", "weight": 1}, "web2": {"status": "DOWN", "weight": 2}}}}
+    assert c.probe_counters(model, probe) == {"shop": {
+        "web1": {"requests": 40, "status": "UP", "weight": 1},
+        "web2": {"requests": 0, "status": "DOWN", "weight": 2}}}
+    nginx = c.probe_counters(model, {"traffic": {"shop": {"counts": {"web2": 3}}}, "runtime": {}})
+    assert nginx["shop"]["web2"] == {"requests": 3, "status": "UP", "weight": 2}
