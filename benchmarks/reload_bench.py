@@ -8,7 +8,8 @@ Drives steady HTTP load through lb-stg-1 (from inside the container, to
 2. deploy.yml applies the incident's change, verification fails and the
    previous release is restored (reload again),
 3. the same change as in 1 is applied the way most existing roles do it:
-   copy the file and `systemctl restart haproxy`.
+   copy the file and `systemctl restart haproxy`;
+4. ten reloads and then ten restarts in a row, one second apart.
 
 For each it prints requests sent and failed; for 2 also the time from the
 failed verification to the restored, verified release. It also prints the wall
@@ -31,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 INVENTORY = ROOT / "inventories/lab/hosts.yml"
 LB = "lb-stg-1"
+REPEATS = 10
 GOOD = {"name": "shop", "mode": "http", "listen": 8080, "balance": "roundrobin", "backend_group": "webservers",
         "backend_port": 80, "health_check": {"path": "/health", "expect_status": 200, "interval": "1s", "rise": 1,
                                              "fall": 2}}
@@ -149,6 +151,14 @@ def main() -> int:
         podman("exec", LB, "sh", "-c", f"cp {changed_release} /etc/haproxy/haproxy.cfg && systemctl restart haproxy")
         up_after = wait_all_up()
     line("same change by restart:", restart_load.result, f"(all servers UP {up_after:.1f} s after restart)")
+
+    # One restart is a short window: repeat both ways, same load, same count.
+    for verb in ("reload", "restart"):
+        with Load() as repeated:
+            for _ in range(REPEATS):
+                podman("exec", LB, "systemctl", verb, "haproxy")
+                time.sleep(1)
+        line(f"{REPEATS} x systemctl {verb} haproxy:", repeated.result)
 
     # Leave the lab on its good release.
     rc, _, _ = playbook(str(ROOT / "playbooks/deploy.yml"), "-e", f"lbguard_report_dir={report_dir}")
