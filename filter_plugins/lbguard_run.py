@@ -140,10 +140,10 @@ def run_report(lb_hosts: Sequence[str], hostvars: Mapping[str, Any], groups: Map
         line = (f"{'OK  ' if ok else 'FAIL'} {result.get('environment', '?')} {host} {result.get('status')}, "
                 f"release {result.get('release') or '-'}{_change_note(result)}")
         lines.append(line)
+        figures = _figures_line(result.get("figures") or {})
         if result.get("classification"):
             lines.append(f"       {result['classification']}")
-        figures = _figures_line(result.get("figures") or {})
-        if figures:
+        elif figures:
             lines.append(f"       {figures}")
         lines.extend(f"       {p}" for p in result.get("problems") or [])
     if gate is not None and "production" in stages and not gate.get("allowed"):

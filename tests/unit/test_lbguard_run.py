@@ -93,3 +93,14 @@ def test_production_hosts_after_a_failed_batch_are_reported_skipped():
     assert report["status"] == "failed"
     assert report["hosts"]["lb-prod-2"]["status"] == "skipped"
     assert report["hosts"]["lb-prod-2"]["problems"] == ["not deployed: production stopped after lb-prod-1 failed"]
+
+
+def test_classification_replaces_the_raw_figures_line():
+    hostvars = {"lb-stg": {"verify_result": {"host": "lb-stg", "environment": "staging", "status": "failed",
+                                             "classification": "misconfiguration: web1 took 100% of 60 requests",
+                                             "figures": {"shop": {"requests": 60, "observed": {"web1": 1.0}}},
+                                             "problems": []}}}
+    report = run.run_report(["lb-stg"], hostvars, GROUPS, {"result_fact": "verify_result",
+                                                          "expected_hosts": ["lb-stg"]})
+    assert report["lines"][1] == "       misconfiguration: web1 took 100% of 60 requests"
+    assert not any("60 req [" in line for line in report["lines"])
