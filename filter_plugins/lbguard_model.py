@@ -1165,6 +1165,21 @@ def lbguard_validated_model(lb_host: str, hostvars: Mapping[str, Any], groups: M
     return normalize_model(host, host_vars, group_members, backends)
 
 
+def lbguard_change_id(lb_hosts: Sequence[str], hostvars: Mapping[str, Any], groups: Mapping[str, Any]) -> str:
+    """Filter: the id of the change the inventory describes, for every LB at once.
+
+    The sha256 of each load balancer's model digest (or of its name and
+    "invalid" when its model has problems), so any change to any model gives a
+    new id. Staging's ledger stores the id its releases were verified for.
+    """
+    parts = []
+    for lb_host in lb_hosts:
+        host, host_vars, group_members, backends = _adapt(lb_host, hostvars, groups, "lbguard_change_id")
+        model, problems = build_model(host, host_vars or {}, group_members, backends)
+        parts.append(model["digest"] if model is not None and not problems else f"{host}:invalid")
+    return hashlib.sha256(" ".join(parts).encode()).hexdigest()
+
+
 def lbguard_share_summary(service: Mapping[str, Any]) -> str:
     """Filter: ``"web1=33%, web2=33%, web3=33%"`` for a normalised service."""
     return share_summary(service)
@@ -1178,4 +1193,5 @@ class FilterModule:
             "lbguard_model_problems": lbguard_model_problems,
             "lbguard_validated_model": lbguard_validated_model,
             "lbguard_share_summary": lbguard_share_summary,
+            "lbguard_change_id": lbguard_change_id,
         }

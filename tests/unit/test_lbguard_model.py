@@ -1176,3 +1176,14 @@ def test_groups_are_converted_only_when_needed() -> None:
     groups.update({f"other{i}": ["web1"] for i in range(50)})
     assert m.lbguard_model_problems("lb1", hostvars, CountingGroups(groups)) == []
     assert sorted(set(reads)) == ["staging", "webservers"]  # no production group here
+
+
+def test_change_id_covers_every_lb_and_survives_an_invalid_model() -> None:
+    groups = {"all": [LB, "lb2"], "loadbalancers": [LB, "lb2"], "staging": [LB, "lb2"]}
+    good = {LB: {"lb_services": [svc()]}, "lb2": {"lb_services": [svc()]}}
+    first = m.lbguard_change_id([LB, "lb2"], good, groups)
+    assert first == m.lbguard_change_id([LB, "lb2"], good, groups)
+    changed = {LB: {"lb_services": [svc()]}, "lb2": {"lb_services": [svc(balance="leastconn")]}}
+    assert m.lbguard_change_id([LB, "lb2"], changed, groups) != first
+    invalid = {LB: {"lb_services": [svc()]}, "lb2": {"lb_services": [svc(balance="nope")]}}
+    assert len(m.lbguard_change_id([LB, "lb2"], invalid, groups)) == 64

@@ -248,3 +248,29 @@ def test_audit_reports_hand_edit_and_runtime_weight_change_and_notifies(tmp_path
         assert restored.returncode == 0, restored.stdout
     clean, _ = audit(tmp_path)
     assert clean.returncode == 0, clean.stdout
+
+
+def test_plan_writes_a_review_report_and_changes_nothing(tmp_path):
+    before = {name: snapshot(name) for name in STAGING_LBS + PRODUCTION_LBS}
+    heavier = {"pl-web-stg-1": {"lb_weight": 2}, "pl-web-prod-1": {"lb_weight": 2}}
+    result = run_playbook("plan.yml", *overlay(tmp_path, heavier), "-e", f"lbguard_report_dir={tmp_path}")
+    assert result.returncode == 0, result.stdout
+    report = next(tmp_path.glob("plan-*.md")).read_text()
+    assert "## pl-lb-prod-1 (production) - changes" in report
+    assert "| shop | pl-web-prod-1 | 33% | 50% (changed) |" in report
+    assert "| shop | max_server_share | 0.5 | 50% (pl-web-prod-1) | pass |" in report
+    assert "-    server pl-web-prod-1 pl-web-prod-1:80 weight 1 check" in report
+    assert "+    server pl-web-prod-1 pl-web-prod-1:80 weight 2 check" in report
+    assert "## Checklist for the peer reviewer" in report
+    for name in before:
+        assert snapshot(name) == before[name]
+
+
+def test_plan_of_an_invalid_model_fails_and_says_why(tmp_path):
+    incident = {"pl-web-prod-1": {"lb_weight": 100}, "pl-web-prod-2": {"lb_weight": 0},
+                "pl-web-prod-3": {"lb_weight": 0}}
+    result = run_playbook("plan.yml", *overlay(tmp_path, incident), "-e", f"lbguard_report_dir={tmp_path}")
+    assert result.returncode != 0, result.stdout
+    report = next(tmp_path.glob("plan-*.md")).read_text()
+    assert "INVALID MODEL" in report
+    assert "server pl-web-prod-1 would receive 100% of traffic" in report

@@ -1,0 +1,71 @@
+"""Filters of the change review (playbooks/plan.yml): diffs, shares, policy rules."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+def unified_diff(diffs: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None) -> str:
+    """A unified diff from the ``diff`` of a template task run with --diff."""
+    if not diffs:
+        return ""
+    if isinstance(diffs, Mapping):
+        diffs = [diffs]
+    out = []
+    for diff in diffs:
+        before = str(diff.get("before", "")).splitlines(keepends=True)
+        after = str(diff.get("after", "")).splitlines(keepends=True)
+        live = str(diff.get("before_header", "live"))
+        out.extend(difflib.unified_diff(before, after, live, f"{live} (proposed)"))
+    return "".join(out)
+
+
+def _shares(model: Mapping[str, Any] | None) -> dict[tuple[str, str], float]:
+    if not model:
+        return {}
+    return {(s["name"], v["name"]): float(v["expected_share"]) for s in model.get("services", []) for v in s["servers"]}
+
+
+def share_rows(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Per service and server: expected share before (live release) and after (proposal).
+
+    ``before`` is None when the live release has no model (never deployed by
+    lbguard); its shares are then None.
+    """
+    old, new = _shares(before), _shares(after)
+    rows = []
+    for key in list(new) + [k for k in old if k not in new]:
+        rows.append({"service": key[0], "server": key[1],
+                     "before": old.get(key) if before else None, "after": new.get(key, 0.0),
+                     "changed": before is None or abs(old.get(key, 0.0) - new.get(key, 0.0)) > 1e-9})
+    return rows
+
+
+def policy_checks(model: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every policy rule of every service, evaluated on a validated model."""
+    checks = []
+    for service in model.get("services", []):
+        policy = service["policy"]
+        active = [s for s in service["servers"] if not s["disabled"] and not s["backup"] and s["weight"] > 0]
+        top = max(service["servers"], key=lambda s: s["expected_share"])
+        checks.append({"service": service["name"], "rule": "min_active_servers",
+                       "limit": policy["min_active_servers"], "value": len(active),
+                       "passed": len(active) >= policy["min_active_servers"]})
+        checks.append({"service": service["name"], "rule": "max_server_share",
+                       "limit": policy["max_server_share"], "value": top["expected_share"],
+                       "detail": top["name"],
+                       "passed": top["expected_share"] <= policy["max_server_share"] + 1e-9})
+        checks.append({"service": service["name"], "rule": "allow_first",
+                       "limit": policy["allow_first"], "value": service["balance"],
+                       "passed": service["balance"] != "first" or bool(policy["allow_first"])})
+    return checks
+
+
+class FilterModule:
+    """lbguard change-review filters."""
+
+    def filters(self) -> dict[str, Any]:
+        return {"lbguard_unified_diff": unified_diff, "lbguard_share_rows": share_rows,
+                "lbguard_policy_checks": policy_checks}
