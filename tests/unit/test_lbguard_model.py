@@ -1158,6 +1158,7 @@ def test_backend_vars_are_read_once_per_host() -> None:
 
 def test_filter_module_exports() -> None:
     assert set(m.FilterModule().filters()) == {
+        "lbguard_change_id",
         "lbguard_model_problems",
         "lbguard_validated_model",
         "lbguard_share_summary",

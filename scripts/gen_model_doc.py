@@ -1,0 +1,435 @@
+#!/usr/bin/env python3
+"""Generate docs/model.md, the reference of lbguard's load-balancer model.
+
+Sources, so that the document cannot drift from the code:
+
+* roles/haproxy/meta/argument_specs.yml: the model options ``lb_engine``,
+  ``lb_policy`` and ``lb_services`` with their suboptions (type, default,
+  choices, required, description);
+* filter_plugins/lbguard_model.py: the keys the validation filter accepts
+  (``SERVICE_KEYS``, ``SERVER_KEYS``, ``HEALTH_KEYS``, ``POLICY_KEYS``, ``LB_VARS``,
+  ``BACKEND_VARS``) and its rules and defaults (``ALGORITHMS``, ``WEIGHT_RANGE``,
+  ``HEALTH_DEFAULTS``, ``BUILTIN_POLICY``...).
+
+Where the argument spec has no suboptions for a key the filter accepts (servers,
+health_check and a service's policy), the rows come from ``FALLBACK`` below, built
+from the filter's constants; the document says so under the table. A key the
+filter accepts that neither source documents, or a suboption in the spec that the
+filter does not accept, stops the generator with an error.
+
+Usage (from anywhere; paths are relative to the project)::
+
+    python scripts/gen_model_doc.py           # (re)write docs/model.md
+    python scripts/gen_model_doc.py --check   # exit 1 if docs/model.md is not up to date
+
+Needs PyYAML and ansible-core (the filter imports ``ansible.errors``): run it with
+the project's .venv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC_FILE = Path("roles/haproxy/meta/argument_specs.yml")
+MODEL_FILE = Path("filter_plugins/lbguard_model.py")
+DOC_FILE = Path("docs/model.md")
+
+sys.path.insert(0, str(ROOT / "filter_plugins"))
+import lbguard_model as m  # noqa: E402  (needs the path above)
+
+
+class SpecError(Exception):
+    """The argument spec and the filter disagree, or a key is documented nowhere."""
+
+
+# --------------------------------------------------------------------- rules from the filter
+
+
+def _algorithms() -> str:
+    return ", ".join(f"`{name}`" for name in m.ALGORITHMS)
+
+
+def _no_equivalent(engine: str) -> list[str]:
+    return [name for name, engines in m.ALGORITHMS.items() if engines.get(engine) is None]
+
+
+def _weight_ranges() -> str:
+    return ", ".join(f"{engine} {low}-{high}" for engine, (low, high) in m.WEIGHT_RANGE.items())
+
+
+def _builtin(key: str) -> str:
+    return "; ".join(f"{env}: {_value(m.BUILTIN_POLICY[env][key])}" for env in m.ENVIRONMENTS)
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "`true`" if value else "`false`"
+    if isinstance(value, str):
+        return f"`{value}`"
+    return f"`{value}`"
+
+
+#: What the filter checks, per key, in words built from its constants. Appended to
+#: the argument spec's description for keys the spec documents.
+RULES: dict[tuple[str, str], str] = {
+    ("lb", "lb_engine"): f"one of {', '.join(f'`{e}`' for e in m.ENGINES)}; decides the weight range and the algorithms allowed",
+    ("lb", "lb_policy"): "a mapping with the keys of [Policy keys](#policy-keys); built-in < `lb_policy` < a service's `policy`",
+    ("lb", "lb_services"): "a list of mappings with the keys of [Service keys](#service-keys); every problem is reported at once",
+    ("lb", "lb_environment"): (
+        f"one of {', '.join(f'`{e}`' for e in m.ENVIRONMENTS)}; otherwise the LB must be in exactly one of the groups "
+        + " and ".join(f"`{e}`" for e in m.ENVIRONMENTS)
+    ),
+    ("service", "name"): (
+        "required; 1-63 letters, digits, `_` or `-`, starting with a letter; unique per LB; names starting with "
+        f"`{m.RESERVED_SERVICE_PREFIX}` are reserved for lbguard's status listener"
+    ),
+    ("service", "mode"): f"one of {', '.join(f'`{x}`' for x in m.MODES)}",
+    ("service", "listen"): "required; integer 1-65535, unique per LB",
+    ("service", "balance"): (
+        f"one of {_algorithms()}; a typo gets the closest name; `first` needs `policy.allow_first` (and "
+        f"`max_server_share: 1.0`); nginx has no {', '.join(f'`{a}`' for a in _no_equivalent('nginx'))}; "
+        "`uri` needs mode `http`"
+    ),
+    ("service", "servers"): "a non-empty list of mappings with the keys of [Server keys](#server-keys); not with `backend_group`",
+    ("service", "backend_group"): (
+        "an inventory group; its hosts that are in the LB's own environment become the servers, in inventory order "
+        "(see [Backend host variables](#backend-host-variables)); not with `servers`"
+    ),
+    ("service", "backend_port"): "integer 1-65535; required with `backend_group`, only valid with it",
+    ("service", "health_check"): "a mapping with the keys of [Health check keys](#health-check-keys)",
+    ("service", "policy"): "a mapping with the keys of [Policy keys](#policy-keys); overrides `lb_policy` key by key",
+    ("policy", "min_active_servers"): "integer >= 1; active: not disabled, not backup, weight above 0",
+    ("policy", "max_server_share"): (
+        "number greater than 0 and at most 1 (0.5 means 50%); each active server's weight / total weight of "
+        "the active servers must not exceed it"
+    ),
+    ("policy", "allow_first"): "boolean; without it `balance: first` is refused",
+    ("server", "name"): "required; 1-63 letters, digits, `_`, `.` or `-`, starting with a letter or digit; unique in the service",
+    ("server", "address"): (
+        "required; IPv4, IPv6 or DNS host name, syntax only, never resolved; no two servers of a service on the "
+        "same address and port"
+    ),
+    ("server", "port"): "required; integer 1-65535",
+    ("server", "weight"): f"integer, {_weight_ranges()}; nginx refuses 0 (use `disabled`); the policy's share limits apply",
+    ("server", "backup"): "boolean; nginx cannot combine it with balance "
+    + ", ".join(f"`{a}`" for a in sorted(m.NGINX_NO_BACKUP)),
+    ("server", "disabled"): "boolean",
+    ("health_check", "enabled"): "boolean",
+    ("health_check", "path"): "starts with `/`; no whitespace, quotes, backslashes, `#` or control characters",
+    ("health_check", "expect_status"): "integer 100-599",
+    ("health_check", "interval"): (
+        "a positive duration: a number followed by `ms`, `s` or `m` (`2s`, `500ms`), or an integer of seconds"
+    ),
+    ("health_check", "rise"): "integer 1-100",
+    ("health_check", "fall"): "integer 1-100",
+}
+
+#: Defaults the filter applies where the argument spec states none.
+DEFAULTS: dict[str, dict[str, str]] = {
+    "lb": {"lb_policy": "built-in policy of the environment"},
+    "service": {
+        "health_check": "on, with every default of [Health check keys](#health-check-keys)",
+        "policy": "`lb_policy`",
+    },
+    "server": {"weight": "`1`", "backup": "`false`", "disabled": "`false`"},
+    "health_check": {key: _value(value) for key, value in m.HEALTH_DEFAULTS.items() if key in m.HEALTH_KEYS},
+    "policy": {key: f"built-in ({_builtin(key)})" for key in m.POLICY_KEYS},
+    "service_policy": {key: "from `lb_policy`" for key in m.POLICY_KEYS},
+}
+
+
+#: Rows for keys the argument spec has no suboptions for, from the filter's
+#: constants and code (filter_plugins/lbguard_model.py, ``_server``,
+#: ``_health_check``, ``_merge_policy``).
+FALLBACK: dict[str, dict[str, dict[str, Any]]] = {
+    "lb": {
+        "lb_environment": {"type": "str", "description": "Environment of the LB, when group membership does not say it."},
+    },
+    "server": {
+        "name": {"type": "str", "required": True, "description": "Server name in the rendered config and in every report."},
+        "address": {"type": "str", "required": True, "description": "Where the server is reached."},
+        "port": {"type": "int", "required": True, "description": "Port of the server."},
+        "weight": {"type": "int", "description": "Relative share of load-balanced traffic."},
+        "backup": {"type": "bool", "description": "Receives traffic only when no active server is up."},
+        "disabled": {"type": "bool", "description": "Out of rotation (rendered, but gets no traffic)."},
+    },
+    "health_check": {
+        "enabled": {"type": "bool", "description": "Active health checks on or off."},
+        "path": {"type": "str", "description": "HTTP path requested by the check (http services)."},
+        "expect_status": {"type": "int", "description": "HTTP status a healthy server answers."},
+        "interval": {"type": "str", "description": "Time between two checks."},
+        "rise": {"type": "int", "description": "Consecutive successes that mark a server up."},
+        "fall": {"type": "int", "description": "Consecutive failures that mark a server down."},
+    },
+    "policy": {
+        "min_active_servers": {"type": "int", "description": "Fewest active servers a service may have."},
+        "max_server_share": {
+            "type": "float",
+            "description": "Largest share of traffic any one server may receive, by weight.",
+        },
+        "allow_first": {"type": "bool", "description": "Permit `balance: first`, which fills one server before the next."},
+    },
+}
+
+#: Host variables of a backend_group's members (``BACKEND_VARS``) -> server key.
+BACKEND_VAR_ROWS: dict[str, tuple[str, str]] = {
+    "lb_address": ("address", "the address; else `ansible_host`, else the inventory hostname"),
+    "ansible_host": ("address", "the address when `lb_address` is not set"),
+    "lb_weight": ("weight", "the weight (default 1)"),
+    "lb_backup": ("backup", "`backup` (default false)"),
+    "lb_disabled": ("disabled", "`disabled` (default false)"),
+}
+
+
+# ----------------------------------------------------------------------- reading the spec
+
+
+def load_spec(root: Path = ROOT) -> dict[str, Any]:
+    data = yaml.safe_load((root / SPEC_FILE).read_text())
+    return data["argument_specs"]["main"]["options"]
+
+
+def _text(description: Any) -> str:
+    if description is None:
+        return ""
+    if isinstance(description, str):
+        return " ".join(description.split())
+    return " ".join(" ".join(str(part).split()) for part in description)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ").strip() or "-"
+
+
+def _type(option: Mapping[str, Any]) -> str:
+    kind = str(option.get("type", "str"))
+    if kind == "list" and option.get("elements"):
+        return f"list of {option['elements']}"
+    return kind
+
+
+def _default(option: Mapping[str, Any], fallback: str | None) -> str:
+    if option.get("required"):
+        return "required"
+    if "default" in option:
+        return _value(option["default"])
+    return fallback or "-"
+
+
+def rows(
+    section: str,
+    accepted: Sequence[str],
+    spec_options: Mapping[str, Any] | None,
+    defaults_of: str | None = None,
+) -> tuple[list[list[str]], bool]:
+    """Table rows for the ``accepted`` keys, in the filter's order; True if FALLBACK was used.
+
+    ``defaults_of`` names the DEFAULTS entry to use (default: ``section``).
+    """
+    spec_options = spec_options or {}
+    unknown = [key for key in spec_options if key not in accepted]
+    if unknown:
+        raise SpecError(f"{SPEC_FILE}: {section} documents {', '.join(unknown)}, which {MODEL_FILE} does not accept")
+    defaults = DEFAULTS.get(defaults_of or section, {})
+    used_fallback = False
+    table = []
+    for key in accepted:
+        if key in spec_options:
+            option = spec_options[key] or {}
+            description = _text(option.get("description"))
+            if option.get("choices"):
+                description = f"{description} Choices: {', '.join(_value(c) for c in option['choices'])}.".strip()
+        elif key in FALLBACK.get(section, {}):
+            used_fallback = True
+            option = FALLBACK[section][key]
+            description = option["description"]
+        else:
+            raise SpecError(
+                f"{MODEL_FILE} accepts {section} key {key!r}, but neither {SPEC_FILE} nor the generator's "
+                "FALLBACK documents it"
+            )
+        rule = RULES.get((section, key))
+        if rule is None:
+            raise SpecError(f"the generator's RULES do not say how {MODEL_FILE} checks {section} key {key!r}")
+        table.append([f"`{key}`", _type(option), _default(option, defaults.get(key)), _cell(description), _cell(rule)])
+    return table, used_fallback
+
+
+def _table(header: Sequence[str], body: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in body]
+    return lines
+
+
+HEADER = ["key", "type", "default", "description (argument spec)", "rule (validation filter)"]
+
+
+def _fallback_note(what: str, spec_path: str) -> list[str]:
+    return [
+        "",
+        f"> `{SPEC_FILE}` has no suboptions for `{spec_path}` yet: the rows of {what} come from",
+        f"> `{MODEL_FILE}` (its key list and defaults).",
+    ]
+
+
+# ---------------------------------------------------------------------------- the document
+
+INTRO = """\
+<!-- Generated by scripts/gen_model_doc.py from roles/haproxy/meta/argument_specs.yml
+     and filter_plugins/lbguard_model.py. Do not edit: change those files and run
+     `python scripts/gen_model_doc.py`; `--check` fails when this file is stale. -->
+
+# The lbguard model
+
+The load-balancer model is the public contract of lbguard: variables in the
+inventory that describe what every load balancer (LB) serves. The validation
+filter (`filter_plugins/lbguard_model.py`) checks all of it before any host is
+touched and reports every problem at once, each naming the service, the server
+and the rule. `playbooks/validate.yml` runs it:
+
+```sh
+ansible-playbook -i INVENTORY playbooks/validate.yml
+```
+
+The engine roles (`haproxy`, `nginx`) also check the variables' types at role
+start (`meta/argument_specs.yml`; `ansible-doc -t role -r roles haproxy`).
+
+Unknown keys are errors at every level, with the closest valid key suggested, so a
+typo such as `wieght` is caught. The "description" column is the argument spec's,
+the "rule" column what the filter enforces."""
+
+OUTRO = """\
+## Precedence and defaults
+
+- Policy: the built-in policy of the LB's environment, overridden key by key by
+  `lb_policy`, overridden key by key by the service's `policy`.
+- A service without `health_check` gets every default of the health check table.
+- Expected share of a server: its weight / the total weight of the active servers
+  (not disabled, not backup); backup and disabled servers expect 0. With
+  `balance: first` the first active server expects everything.
+
+## Changing the model
+
+A change to the model goes through review (`.github/pull_request_template.md`):
+validate, deploy staging, compare the traffic shares before and after, then
+production. A new key needs three edits: the filter (`filter_plugins/lbguard_model.py`
+and its tests), the argument specs of the engine roles, and this document
+(`python scripts/gen_model_doc.py`). `tests/unit/test_model_doc.py` fails until all
+three agree."""
+
+
+def render(root: Path = ROOT) -> str:
+    spec = load_spec(root)
+    services_spec = (spec.get("lb_services") or {}).get("options") or {}
+
+    def sub(name: str) -> Mapping[str, Any] | None:
+        return (services_spec.get(name) or {}).get("options")
+
+    out: list[str] = [INTRO, ""]
+
+    out += ["## Load balancer variables", "", "Host or group variables of each host in the group `loadbalancers`.", ""]
+    table, fallback = rows("lb", m.LB_VARS, {key: spec[key] for key in m.LB_VARS if key in spec})
+    out += _table(HEADER, table)
+    if fallback:
+        missing = [f"`{key}`" for key in m.LB_VARS if key not in spec]
+        out += ["", f"> Read by the filter, not in `{SPEC_FILE}`: {', '.join(missing)}."]
+
+    out += ["", "## Service keys", "", "Each item of `lb_services`.", ""]
+    table, fallback = rows("service", m.SERVICE_KEYS, services_spec)
+    out += _table(HEADER, table)
+    if fallback:
+        out += _fallback_note("some service keys", "lb_services")
+
+    out += ["", "## Server keys", "", "Each item of a service's `servers`.", ""]
+    table, fallback = rows("server", m.SERVER_KEYS, sub("servers"))
+    out += _table(HEADER, table)
+    if fallback:
+        out += _fallback_note("this table", "lb_services.servers")
+
+    out += [
+        "",
+        "## Backend host variables",
+        "",
+        "With `backend_group` + `backend_port`, each host of the group that is also in the",
+        "LB's environment group is a server: name = inventory hostname, port =",
+        "`backend_port`, and these host variables of the backend host give the rest, with",
+        "the rules of the server keys.",
+        "",
+    ]
+    undocumented = [var for var in m.BACKEND_VARS if var not in BACKEND_VAR_ROWS]
+    if undocumented:
+        raise SpecError(f"{MODEL_FILE} reads backend host variables the generator does not document: {undocumented}")
+    out += _table(
+        ["host variable", "server key", "gives"],
+        [[f"`{var}`", f"`{BACKEND_VAR_ROWS[var][0]}`", BACKEND_VAR_ROWS[var][1]] for var in m.BACKEND_VARS],
+    )
+
+    out += ["", "## Health check keys", "", "A service's `health_check` mapping.", ""]
+    table, fallback = rows("health_check", m.HEALTH_KEYS, sub("health_check"))
+    out += _table(HEADER, table)
+    if fallback:
+        out += _fallback_note("this table", "lb_services.health_check")
+
+    out += [
+        "",
+        "## Policy keys",
+        "",
+        "`lb_policy` (environment-wide) and a service's `policy` take the same keys. The",
+        "default is the built-in policy of the LB's environment:",
+        "",
+    ]
+    out += _table(
+        ["environment", *[f"`{key}`" for key in m.POLICY_KEYS]],
+        [[f"`{env}`", *[_value(m.BUILTIN_POLICY[env][key]) for key in m.POLICY_KEYS]] for env in m.ENVIRONMENTS],
+    )
+    out += ["", "### `lb_policy`", ""]
+    table, fallback = rows("policy", m.POLICY_KEYS, (spec.get("lb_policy") or {}).get("options"))
+    out += _table(HEADER, table)
+    if fallback:
+        out += _fallback_note("some keys", "lb_policy")
+    out += ["", "### A service's `policy`", ""]
+    table, fallback = rows("policy", m.POLICY_KEYS, sub("policy"), "service_policy")
+    out += _table(HEADER, table)
+    if fallback:
+        out += _fallback_note("this table", "lb_services.policy")
+
+    out += ["", OUTRO, ""]
+    return "\n".join(out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help=f"exit 1 if {DOC_FILE} differs from what would be generated")
+    args = parser.parse_args(argv)
+    try:
+        text = render()
+    except SpecError as exc:
+        print(f"gen_model_doc: {exc}", file=sys.stderr)
+        return 2
+    target = ROOT / DOC_FILE
+    if args.check:
+        current = target.read_text() if target.exists() else ""
+        if current == text:
+            return 0
+        diff = difflib.unified_diff(
+            current.splitlines(keepends=True), text.splitlines(keepends=True), str(DOC_FILE), f"{DOC_FILE} (generated)"
+        )
+        sys.stderr.writelines(diff)
+        print(f"gen_model_doc: {DOC_FILE} is out of date; run: python scripts/gen_model_doc.py", file=sys.stderr)
+        return 1
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+    print(f"wrote {DOC_FILE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
