@@ -13,9 +13,10 @@ Sources, so that the document cannot drift from the code:
 
 Where the argument spec has no suboptions for a key the filter accepts (servers,
 health_check and a service's policy), the rows come from ``FALLBACK`` below, built
-from the filter's constants; the document says so under the table. A key the
-filter accepts that neither source documents, or a suboption in the spec that the
-filter does not accept, stops the generator with an error.
+from the filter's constants; the document says so under the table. ``RULES``
+states, for every key, what the filter checks. A key the filter accepts that
+neither source documents or that has no rule, or a suboption in the spec that the
+filter does not accept, stops the generator with an error (exit 2).
 
 Usage (from anywhere; paths are relative to the project)::
 
@@ -70,19 +71,24 @@ def _builtin(key: str) -> str:
 
 
 def _value(value: Any) -> str:
+    """A value as YAML spells it, in backticks."""
     if isinstance(value, bool):
         return "`true`" if value else "`false`"
-    if isinstance(value, str):
-        return f"`{value}`"
     return f"`{value}`"
 
 
 #: What the filter checks, per key, in words built from its constants. Appended to
 #: the argument spec's description for keys the spec documents.
 RULES: dict[tuple[str, str], str] = {
-    ("lb", "lb_engine"): f"one of {', '.join(f'`{e}`' for e in m.ENGINES)}; decides the weight range and the algorithms allowed",
-    ("lb", "lb_policy"): "a mapping with the keys of [Policy keys](#policy-keys); built-in < `lb_policy` < a service's `policy`",
-    ("lb", "lb_services"): "a list of mappings with the keys of [Service keys](#service-keys); every problem is reported at once",
+    ("lb", "lb_engine"): (
+        f"one of {', '.join(f'`{e}`' for e in m.ENGINES)}; decides the weight range and the algorithms allowed"
+    ),
+    ("lb", "lb_policy"): (
+        "a mapping with the keys of [Policy keys](#policy-keys); built-in < `lb_policy` < a service's `policy`"
+    ),
+    ("lb", "lb_services"): (
+        "a list of mappings with the keys of [Service keys](#service-keys); every problem is reported at once"
+    ),
     ("lb", "lb_environment"): (
         f"one of {', '.join(f'`{e}`' for e in m.ENVIRONMENTS)}; otherwise the LB must be in exactly one of the groups "
         + " and ".join(f"`{e}`" for e in m.ENVIRONMENTS)
@@ -98,7 +104,9 @@ RULES: dict[tuple[str, str], str] = {
         f"`max_server_share: 1.0`); nginx has no {', '.join(f'`{a}`' for a in _no_equivalent('nginx'))}; "
         "`uri` needs mode `http`"
     ),
-    ("service", "servers"): "a non-empty list of mappings with the keys of [Server keys](#server-keys); not with `backend_group`",
+    ("service", "servers"): (
+        "a non-empty list of mappings with the keys of [Server keys](#server-keys); not with `backend_group`"
+    ),
     ("service", "backend_group"): (
         "an inventory group; its hosts that are in the LB's own environment become the servers, in inventory order "
         "(see [Backend host variables](#backend-host-variables)); not with `servers`"
@@ -112,13 +120,17 @@ RULES: dict[tuple[str, str], str] = {
         "the active servers must not exceed it"
     ),
     ("policy", "allow_first"): "boolean; without it `balance: first` is refused",
-    ("server", "name"): "required; 1-63 letters, digits, `_`, `.` or `-`, starting with a letter or digit; unique in the service",
+    ("server", "name"): (
+        "required; 1-63 letters, digits, `_`, `.` or `-`, starting with a letter or digit; unique in the service"
+    ),
     ("server", "address"): (
         "required; IPv4, IPv6 or DNS host name, syntax only, never resolved; no two servers of a service on the "
         "same address and port"
     ),
     ("server", "port"): "required; integer 1-65535",
-    ("server", "weight"): f"integer, {_weight_ranges()}; nginx refuses 0 (use `disabled`); the policy's share limits apply",
+    ("server", "weight"): (
+        f"integer, {_weight_ranges()}; nginx refuses 0 (use `disabled`); the policy's share limits apply"
+    ),
     ("server", "backup"): "boolean; nginx cannot combine it with balance "
     + ", ".join(f"`{a}`" for a in sorted(m.NGINX_NO_BACKUP)),
     ("server", "disabled"): "boolean",
@@ -151,15 +163,25 @@ DEFAULTS: dict[str, dict[str, str]] = {
 #: ``_health_check``, ``_merge_policy``).
 FALLBACK: dict[str, dict[str, dict[str, Any]]] = {
     "lb": {
-        "lb_environment": {"type": "str", "description": "Environment of the LB, when group membership does not say it."},
+        "lb_environment": {
+            "type": "str",
+            "description": "Environment of the LB, when group membership does not say it.",
+        },
     },
     "server": {
-        "name": {"type": "str", "required": True, "description": "Server name in the rendered config and in every report."},
+        "name": {
+            "type": "str",
+            "required": True,
+            "description": "Server name in the rendered config and in every report.",
+        },
         "address": {"type": "str", "required": True, "description": "Where the server is reached."},
         "port": {"type": "int", "required": True, "description": "Port of the server."},
         "weight": {"type": "int", "description": "Relative share of load-balanced traffic."},
-        "backup": {"type": "bool", "description": "Receives traffic only when no active server is up."},
-        "disabled": {"type": "bool", "description": "Out of rotation (rendered, but gets no traffic)."},
+        "backup": {"type": "bool", "description": "Receives traffic only when the active servers are down."},
+        "disabled": {
+            "type": "bool",
+            "description": "Out of rotation: rendered as `disabled` (HAProxy) or `down` (nginx), gets no traffic.",
+        },
     },
     "health_check": {
         "enabled": {"type": "bool", "description": "Active health checks on or off."},
@@ -175,7 +197,10 @@ FALLBACK: dict[str, dict[str, dict[str, Any]]] = {
             "type": "float",
             "description": "Largest share of traffic any one server may receive, by weight.",
         },
-        "allow_first": {"type": "bool", "description": "Permit `balance: first`, which fills one server before the next."},
+        "allow_first": {
+            "type": "bool",
+            "description": "Permit `balance: first`, which fills one server before the next.",
+        },
     },
 }
 
@@ -269,14 +294,14 @@ def _table(header: Sequence[str], body: list[list[str]]) -> list[str]:
     return lines
 
 
-HEADER = ["key", "type", "default", "description (argument spec)", "rule (validation filter)"]
+HEADER = ["key", "type", "default", "description", "rule (validation filter)"]
 
 
 def _fallback_note(what: str, spec_path: str) -> list[str]:
     return [
         "",
-        f"> `{SPEC_FILE}` has no suboptions for `{spec_path}` yet: the rows of {what} come from",
-        f"> `{MODEL_FILE}` (its key list and defaults).",
+        f"> {what[0].upper()}{what[1:]} come from `{MODEL_FILE}` (its key list and defaults):",
+        f"> `{SPEC_FILE}` has no suboptions for `{spec_path}` yet.",
     ]
 
 
@@ -302,9 +327,10 @@ ansible-playbook -i INVENTORY playbooks/validate.yml
 The engine roles (`haproxy`, `nginx`) also check the variables' types at role
 start (`meta/argument_specs.yml`; `ansible-doc -t role -r roles haproxy`).
 
-Unknown keys are errors at every level, with the closest valid key suggested, so a
-typo such as `wieght` is caught. The "description" column is the argument spec's,
-the "rule" column what the filter enforces."""
+An unknown key in a service, a server, a health check or a policy is an error, with
+the closest valid key suggested, so a typo such as `wieght` is caught. The
+"description" column comes from the argument spec where it has the key; the "rule"
+column is what the filter enforces."""
 
 OUTRO = """\
 ## Precedence and defaults
@@ -319,8 +345,8 @@ OUTRO = """\
 ## Changing the model
 
 A change to the model goes through review (`.github/pull_request_template.md`):
-validate, deploy staging, compare the traffic shares before and after, then
-production. A new key needs three edits: the filter (`filter_plugins/lbguard_model.py`
+validate, plan (`playbooks/plan.yml` reports the config diff and the traffic shares
+before and after), deploy staging, then production. A new key needs three edits: the filter (`filter_plugins/lbguard_model.py`
 and its tests), the argument specs of the engine roles, and this document
 (`python scripts/gen_model_doc.py`). `tests/unit/test_model_doc.py` fails until all
 three agree."""
@@ -346,13 +372,13 @@ def render(root: Path = ROOT) -> str:
     table, fallback = rows("service", m.SERVICE_KEYS, services_spec)
     out += _table(HEADER, table)
     if fallback:
-        out += _fallback_note("some service keys", "lb_services")
+        out += _fallback_note("some rows", "lb_services")
 
     out += ["", "## Server keys", "", "Each item of a service's `servers`.", ""]
     table, fallback = rows("server", m.SERVER_KEYS, sub("servers"))
     out += _table(HEADER, table)
     if fallback:
-        out += _fallback_note("this table", "lb_services.servers")
+        out += _fallback_note("these rows", "lb_services.servers")
 
     out += [
         "",
@@ -376,7 +402,7 @@ def render(root: Path = ROOT) -> str:
     table, fallback = rows("health_check", m.HEALTH_KEYS, sub("health_check"))
     out += _table(HEADER, table)
     if fallback:
-        out += _fallback_note("this table", "lb_services.health_check")
+        out += _fallback_note("these rows", "lb_services.health_check")
 
     out += [
         "",
@@ -394,12 +420,12 @@ def render(root: Path = ROOT) -> str:
     table, fallback = rows("policy", m.POLICY_KEYS, (spec.get("lb_policy") or {}).get("options"))
     out += _table(HEADER, table)
     if fallback:
-        out += _fallback_note("some keys", "lb_policy")
+        out += _fallback_note("some rows", "lb_policy")
     out += ["", "### A service's `policy`", ""]
     table, fallback = rows("policy", m.POLICY_KEYS, sub("policy"), "service_policy")
     out += _table(HEADER, table)
     if fallback:
-        out += _fallback_note("this table", "lb_services.policy")
+        out += _fallback_note("these rows", "lb_services.policy")
 
     out += ["", OUTRO, ""]
     return "\n".join(out)
@@ -407,27 +433,33 @@ def render(root: Path = ROOT) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help=f"exit 1 if {DOC_FILE} differs from what would be generated")
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 if the document differs from what would be generated"
+    )
+    parser.add_argument(
+        "--doc", type=Path, default=ROOT / DOC_FILE, help=f"document to write or check (default: {DOC_FILE})"
+    )
     args = parser.parse_args(argv)
     try:
         text = render()
     except SpecError as exc:
         print(f"gen_model_doc: {exc}", file=sys.stderr)
         return 2
-    target = ROOT / DOC_FILE
+    target: Path = args.doc
+    shown = DOC_FILE if target.resolve() == (ROOT / DOC_FILE).resolve() else target
     if args.check:
         current = target.read_text() if target.exists() else ""
         if current == text:
             return 0
         diff = difflib.unified_diff(
-            current.splitlines(keepends=True), text.splitlines(keepends=True), str(DOC_FILE), f"{DOC_FILE} (generated)"
+            current.splitlines(keepends=True), text.splitlines(keepends=True), str(shown), f"{shown} (generated)"
         )
         sys.stderr.writelines(diff)
-        print(f"gen_model_doc: {DOC_FILE} is out of date; run: python scripts/gen_model_doc.py", file=sys.stderr)
+        print(f"gen_model_doc: {shown} is out of date; run: python scripts/gen_model_doc.py", file=sys.stderr)
         return 1
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text)
-    print(f"wrote {DOC_FILE}")
+    print(f"wrote {shown}")
     return 0
 
 

@@ -239,7 +239,7 @@ def test_audit_reports_hand_edit_and_runtime_weight_change_and_notifies(tmp_path
             hosts["pl-lb-prod-1"]["problems"]
         assert hosts["pl-lb-prod-2"]["status"] == "clean"
         assert len(hook.received) == 1
-        assert "drift on pl-lb-stg-1, pl-lb-prod-1" in hook.received[0]["text"]
+        assert "drift on pl-lb-prod-1, pl-lb-stg-1:" in hook.received[0]["text"]
         # The audit changed nothing.
         assert staging.file(CONFIG).content_string.endswith("# hand edit\n")
         assert snapshot("pl-lb-stg-1")["current"] == before["current"]
