@@ -55,7 +55,7 @@ def runtime_drift(model: Mapping[str, Any], runtime: Mapping[str, Any]) -> list[
                     split = ", ".join(f"{n}={w}" for n, w in live_weights.items())
                     findings.append(f"{label}: at runtime server {name} would receive {_pct(weight / total)} of "
                                     f"traffic ({split}); policy max_server_share is {_pct(limit)}")
-        elif total == 0 and live_weights is not None and service["servers"]:
+        elif total == 0 and service["servers"]:
             findings.append(f"{label}: no server can take traffic at runtime")
     return findings
 

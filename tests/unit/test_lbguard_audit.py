@@ -58,3 +58,8 @@ def test_unverified_current_release_missing_file_and_no_ledger_are_drift():
     assert "is not the last verified one (r1)" in audit.file_drift("abc", ledger(verified="r1"), False)[0]
     assert audit.file_drift(None, ledger(), False) == ["the live configuration file is missing"]
     assert "never deployed by lbguard" in audit.file_drift("abc", {"current": None, "releases": []}, False)[0]
+
+
+def test_no_server_able_to_take_traffic_at_runtime_is_drift():
+    found = audit.runtime_drift(model(1, 1), runtime(web1=("MAINT", 1), web2=("DRAIN", 1)))
+    assert "service shop: no server can take traffic at runtime" in found
