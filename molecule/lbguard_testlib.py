@@ -88,3 +88,20 @@ def problems(report: dict) -> str:
     lines = [p for host in report.get("hosts", {}).values() for p in host.get("problems") or []]
     lines.append((report.get("production_gate") or {}).get("reason", ""))
     return "\n".join(lines)
+
+
+def lb(name: str):
+    """A testinfra host for one of the scenario's containers."""
+    import testinfra  # noqa: PLC0415  (only the testinfra run has it on the path)
+
+    return testinfra.get_host(f"podman://{name}")
+
+
+def snapshot(name: str, config: str, ledger: str) -> dict:
+    """What must stay byte for byte: the live file's checksum and the ledger's state."""
+    host = lb(name)
+    return {
+        "config": host.file(config).sha256sum,
+        "current": host.file(f"{ledger}/current").content_string.strip(),
+        "releases": sorted(host.check_output(f"ls {ledger}/releases").split()),
+    }

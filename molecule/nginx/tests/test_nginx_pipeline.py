@@ -9,10 +9,10 @@ import json
 import os
 import sys
 
-import testinfra
 
 sys.path.insert(0, os.path.join(os.environ.get("MOLECULE_PROJECT_DIRECTORY", "."), "molecule"))
-from lbguard_testlib import deploy, problems, served_by  # noqa: E402  (path set just above)
+from lbguard_testlib import deploy, lb, problems, served_by  # noqa: E402  (path set just above)
+from lbguard_testlib import snapshot as ledger_snapshot  # noqa: E402  (path set just above)
 
 CONFIG = "/etc/nginx/nginx.conf"
 LEDGER = "/var/lib/lbguard/nginx"
@@ -22,15 +22,8 @@ GOOD_SERVICE = {"name": "shop", "listen": 8080, "backend_group": "webservers", "
                 "health_check": {"path": "/health", "interval": "1s", "rise": 1, "fall": 2}}
 
 
-def lb(name):
-    return testinfra.get_host(f"podman://{name}")
-
-
 def snapshot(name):
-    host = lb(name)
-    return {"config": host.file(CONFIG).sha256sum,
-            "current": host.file(f"{LEDGER}/current").content_string.strip(),
-            "releases": sorted(host.check_output(f"ls {LEDGER}/releases").split())}
+    return ledger_snapshot(name, CONFIG, LEDGER)
 
 
 def assert_serving_evenly(name):

@@ -12,10 +12,10 @@ import sys
 import threading
 import time
 
-import testinfra
 
 sys.path.insert(0, os.path.join(os.environ.get("MOLECULE_PROJECT_DIRECTORY", "."), "molecule"))
-from lbguard_testlib import deploy, problems, run_playbook, served_by, start_playbook  # noqa: E402  (path set just above)
+from lbguard_testlib import deploy, lb, problems, run_playbook, served_by, start_playbook  # noqa: E402  (path set just above)
+from lbguard_testlib import snapshot as ledger_snapshot  # noqa: E402  (path set just above)
 
 CONFIG = "/etc/haproxy/haproxy.cfg"
 LEDGER = "/var/lib/lbguard/haproxy"
@@ -28,18 +28,8 @@ GOOD_SERVICE = {"name": "shop", "listen": 8080, "backend_group": "webservers", "
                 "health_check": {"path": "/health", "interval": "1s", "rise": 1, "fall": 2}}
 
 
-def lb(name):
-    return testinfra.get_host(f"podman://{name}")
-
-
 def snapshot(name):
-    """What must stay byte for byte: the live file's checksum and the ledger's state."""
-    host = lb(name)
-    return {
-        "config": host.file(CONFIG).sha256sum,
-        "current": host.file(f"{LEDGER}/current").content_string.strip(),
-        "releases": sorted(host.check_output(f"ls {LEDGER}/releases").split()),
-    }
+    return ledger_snapshot(name, CONFIG, LEDGER)
 
 
 def release_meta(name, release):
