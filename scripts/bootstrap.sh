@@ -6,9 +6,12 @@ source "$(dirname "$0")/env.sh"
 cd "$LBGUARD_ROOT"
 
 apt_packages=(podman runc netavark aardvark-dns debootstrap uidmap slirp4netns python3-venv unzip curl openssh-client)
-# promtool (rule checks and rule unit tests) comes with the prometheus package;
-# without recommends, so no node exporter is pulled in.
-apt_packages_no_recommends=(prometheus)
+# promtool (rule checks and rule unit tests) and the Prometheus server come with
+# the prometheus package, node_exporter (textfile collector for the audit's drift
+# gauge) with prometheus-node-exporter: both for the monitoring scenario, without
+# recommends. The tests start their own processes on free loopback ports and never
+# rely on the services these packages may start.
+apt_packages_no_recommends=(prometheus prometheus-node-exporter)
 is_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 missing=() missing_no_recommends=()
 for pkg in "${apt_packages[@]}"; do is_installed "$pkg" || missing+=("$pkg"); done
