@@ -39,18 +39,23 @@ fi
 # Collections: Galaxy when reachable would use requirements.yml; this machine has
 # no Galaxy, so take the same collections from the `ansible` wheel on PyPI.
 ansible_wheel_version=12.3.0
-if [[ ! -f .collections/.from-ansible-$ansible_wheel_version ]]; then
-  echo "bootstrap: unpacking collections from ansible==$ansible_wheel_version"
+# awx.awx: the modules awx/configure.yml uses, and whose argument specs tests/awx checks.
+collection_dirs=(containers/podman community/general ansible/posix awx/awx)
+# The marker names the wheel and the list, so adding a collection re-extracts.
+collections_marker=".collections/.from-ansible-$ansible_wheel_version-$(printf '%s\n' "${collection_dirs[@]}" | sha256sum | cut -c1-12)"
+if [[ ! -f "$collections_marker" ]]; then
+  echo "bootstrap: unpacking ${collection_dirs[*]} from ansible==$ansible_wheel_version"
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
   .venv/bin/pip download -q --disable-pip-version-check --no-deps \
     "ansible==$ansible_wheel_version" -d "$tmp"
-  rm -rf .collections && mkdir -p .collections
-  unzip -q "$tmp"/ansible-*.whl \
-    'ansible_collections/containers/podman/*' \
-    'ansible_collections/community/general/*' \
-    'ansible_collections/ansible/posix/*' -d .collections
-  touch ".collections/.from-ansible-$ansible_wheel_version"
+  patterns=()
+  for dir in "${collection_dirs[@]}"; do patterns+=("ansible_collections/$dir/*"); done
+  unzip -q "$tmp"/ansible-*.whl "${patterns[@]}" -d "$tmp/collections"
+  touch "$tmp/collections/${collections_marker#.collections/}"
+  # Swap in whole, so a run using .collections meanwhile sees one set or the other.
+  rm -rf .collections.old && { [[ ! -d .collections ]] || mv .collections .collections.old; }
+  mv "$tmp/collections" .collections && rm -rf .collections.old
 fi
 
 # Key with which Ansible logs in to the lab and Molecule containers.
