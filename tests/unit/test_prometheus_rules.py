@@ -7,8 +7,8 @@ model of tests/prometheus/inventory.yml, so a template change is tested. Then:
 * ``promtool check config`` on a prometheus.yml made of the scrape snippet and the
   rule file (checks the scrape config and loads the rules again);
 * ``promtool test rules`` on tests/prometheus/lbguard_test.yml (copied next to the
-  rules by the playbook): normal traffic, the incident, an even surge, a surge with
-  concentration, a server down, the last server standing, a hash-balanced service,
+  rules by the playbook): normal traffic, the incident, the incident's weights set
+  at runtime, an even surge, a surge with concentration, a server down, the last server standing, a hash-balanced service,
   config drift, half of the servers down, concentration while a server is down;
 * the same unit tests against rules rendered with a broken threshold must fail,
   which proves they can.
