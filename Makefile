@@ -28,7 +28,7 @@ lint:
 	$(ENV) yamllint -s . && ansible-lint
 
 unit:
-	$(ENV) pytest -q tests/unit
+	$(ENV) pytest -q tests/unit tests/awx
 
 molecule:
 	$(ENV) molecule test --all
