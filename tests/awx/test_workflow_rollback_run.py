@@ -68,3 +68,16 @@ def test_without_then_fail_the_same_rollback_succeeds(tmp_path: Path, node_extra
     result = rollback(tmp_path, extra_vars)
     assert result.returncode == 0, result.stdout[-3000:]
     assert "fails on purpose" not in result.stdout
+
+
+def test_a_host_the_deploy_changed_is_rolled_back(tmp_path: Path, node_extra_data: dict) -> None:
+    # prod-lb1 changed, so the rollback reaches for it. The host does not
+    # exist: the job fails on the unreachable host, not on purpose.
+    changed = {**UNCHANGED_PRODUCTION, "hosts": {"prod-lb1": {
+        "host": "prod-lb1", "environment": "production", "status": "rolled_back", "changed": True}}}
+    result = rollback(tmp_path, dict(node_extra_data, lbguard_deploy=changed, ansible_timeout=1))
+    assert result.returncode != 0
+    out = " ".join(result.stdout.split())
+    assert "deploy run 20261130T070000Z-42 changed or lost track of prod-lb1" in out
+    assert "fatal: [prod-lb1]: UNREACHABLE!" in out
+    assert "fails on purpose" not in out
