@@ -7,7 +7,7 @@ the LB container's address. The module's fixtures, started once:
   steady rate, a new connection each, started before Prometheus so that
   Prometheus never sees an idle service (the surge baseline is the steady rate);
 * the rules and scrape config, rendered by playbooks/monitoring.yml with short
-  windows (rate 20s, surge baseline 30s ending 40s ago, "for" 0-5s);
+  windows (rate 20s, surge baseline 20s ending 35s ago, "for" 0-5s);
 * the host's prometheus-node-exporter (textfile collector only) and prometheus,
   on free loopback ports, scraping every second; stopped at the end.
 
@@ -42,17 +42,21 @@ CONFIG = "/etc/haproxy/haproxy.cfg"
 SERVICE_PORT = 8080
 EXPORTER_PORT = 8405
 # Test timing. The surge must fire before its own traffic enters the baseline
-# (offset 40s), and the ratio series exists about OFFSET after Prometheus starts.
+# (offset 35s). A fresh Prometheus underestimates rate() until it has a whole
+# rate window of samples, which looks like a service starting from idle: the
+# baseline is the steady rate only once that ramp has left the baseline window,
+# SETTLE seconds after Prometheus started (rate window + offset + window + margin).
 WINDOW = "20s"
 TIMING = {
     "lb_monitoring_rate_window": WINDOW,
-    "lb_monitoring_surge_baseline_window": "30s",
-    "lb_monitoring_surge_baseline_offset": "40s",
+    "lb_monitoring_surge_baseline_window": "20s",
+    "lb_monitoring_surge_baseline_offset": "35s",
     "lb_monitoring_for": {"concentrated": "5s", "surge": "5s", "backend_down": "5s", "config_drift": "0s"},
     "lb_monitoring_scrape_interval": "1s",
 }
 STEADY_RATE = 10  # requests per second
 SURGE_RATE = 60  # six times the baseline; the surge factor is 3
+SETTLE = 20 + 35 + 20 + 5
 TRAFFIC_ALERTS = ("LBTrafficConcentrated", "LBTrafficSurge")
 
 
@@ -129,6 +133,7 @@ class Prometheus:
 
     def __init__(self, url, log):
         self.url, self.log = url, log
+        self.started = time.monotonic()
 
     def get(self, path, **params):
         query = f"?{urllib.parse.urlencode(params)}" if params else ""
@@ -288,7 +293,7 @@ def test_rules_are_rendered_from_the_model_and_pass_promtool(rendered, lb_addres
     for web in WEBS:
         assert f'server: "{web}"' in text
     assert "lbguard:server_requests:rate20s" in text
-    assert "offset 40s" in text
+    assert "offset 35s" in text
     scrape = yaml.safe_load((rendered / "lbguard-scrape.yml").read_text())["scrape_configs"][0]
     assert scrape["static_configs"] == [{"targets": [f"{lb_address}:{EXPORTER_PORT}"],
                                          "labels": {"lb_host": LB, "environment": "staging"}}]
@@ -350,7 +355,12 @@ def traffic_alerts(api):
 
 def test_even_traffic_fires_no_traffic_alert(prometheus, traffic):
     ratio = f'lbguard:proxy_requests:surge_ratio{{lb_host="{LB}", proxy="shop"}}'
-    prometheus.wait_for("the surge baseline exists", lambda: one_value(prometheus, ratio) is not None, 90, traffic)
+
+    def settled():
+        value = one_value(prometheus, ratio)
+        return time.monotonic() - prometheus.started > SETTLE and value is not None and 0.5 < value < 2
+
+    prometheus.wait_for("the surge baseline settled on the steady rate", settled, SETTLE + 30, traffic)
 
     def even():
         shares = {m["server"]: v for m, v in prometheus.query(f'lbguard:observed_share:rate{WINDOW}{{lb_host="{LB}"}}')}
@@ -402,8 +412,8 @@ def test_even_surge_fires_surge_and_not_concentrated(prometheus, traffic):
             assert concentrated == [], f"LBTrafficConcentrated during an even surge: {concentrated}\n{prometheus.state()}"
             return firing(prometheus, "LBTrafficSurge", lb_host=LB, proxy="shop")
 
-        # Must fire before the surge enters the baseline (40 s).
-        alert = prometheus.wait_for("LBTrafficSurge firing", surge, 35, traffic)
+        # Must fire before the surge enters the baseline (35 s).
+        alert = prometheus.wait_for("LBTrafficSurge firing", surge, 30, traffic)
         assert alert[0]["cause"] == "external_traffic", alert
         shares = {m["server"]: v for m, v in prometheus.query(f'lbguard:observed_share:rate{WINDOW}{{lb_host="{LB}"}}')}
         assert sorted(shares) == WEBS and all(abs(v - 1 / 3) < 0.1 for v in shares.values()), shares
