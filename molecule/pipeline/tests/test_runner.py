@@ -15,6 +15,7 @@ import os
 import sys
 
 import ansible_runner
+import yaml
 import pytest
 
 sys.path.insert(0, os.path.join(os.environ.get("MOLECULE_PROJECT_DIRECTORY", "."), "molecule"))
@@ -174,3 +175,41 @@ def test_audit_job_is_clean_after_a_deploy_and_fails_on_a_hand_edit(tmp_path):
     assert statuses(result)["pl-lb-prod-2"] == "drift", drift
     assert statuses(result)["pl-lb-prod-1"] == "clean", drift
     assert host.file(CONFIG).sha256sum == original
+
+
+def rollback_node_extra_vars(stage):
+    """The extra vars awx/configure.yml gives the workflow's rollback node of a stage."""
+    with open(os.path.join(PROJECT, "awx", "vars", "lbguard_awx.yml"), encoding="utf-8") as handle:
+        awx = yaml.safe_load(handle)
+    return {**awx["lbguard_awx_rollback_extra_data"], "lbguard_hosts": f"loadbalancers:&{stage}"}
+
+
+def test_workflow_failure_path_production_fails_then_the_rollback_node_restores_and_ends_failed(tmp_path):
+    before = {name: snapshot(name) for name in PRODUCTION_LBS}
+    changed = dict(GOOD_SERVICE, health_check=dict(GOOD_SERVICE["health_check"], interval="2s"))
+    broken_on_second = dict(changed, backend_port=81)  # passes haproxy -c, fails verification
+    host_vars = {"pl-lb-stg-1": {"lb_services": [changed]}, "pl-lb-prod-1": {"lb_services": [changed]},
+                 "pl-lb-prod-2": {"lb_services": [broken_on_second]}}
+    try:
+        staging = run_job(tmp_path, "deploy.yml", {"lbguard_stages": ["staging"]}, host_vars)
+        assert (staging.status, staging.rc) == ("successful", 0), staging
+        production = run_job(tmp_path, "deploy.yml", {"lbguard_stages": ["production"], **staging.artifacts}, host_vars)
+        assert production.status == "failed" and production.rc != 0, production
+        failed = production.artifacts["lbguard_deploy"]
+        assert failed["status"] == "failed", production
+        assert statuses(failed) == {name: "rolled_back" for name in PRODUCTION_LBS}, production
+
+        # The failure edge: the rollback node gets the failed job's artifacts and its own extra vars.
+        rollback = run_job(tmp_path, "rollback.yml", {**production.artifacts, **rollback_node_extra_vars("production")},
+                           host_vars)
+        assert rollback.status == "failed" and rollback.rc != 0, rollback
+        assert "This job fails on purpose (lbguard_rollback_then_fail)" in rollback.stdout, rollback
+        restored = rollback.artifacts["lbguard_rollback"]
+        assert restored["status"] == "passed", rollback
+        assert statuses(restored) == {name: "verified" for name in PRODUCTION_LBS}, rollback
+        for name in PRODUCTION_LBS:
+            after = snapshot(name)
+            assert (after["config"], after["current"]) == (before[name]["config"], before[name]["current"]), name
+    finally:
+        restored = run_job(tmp_path, "deploy.yml")
+        assert (restored.status, restored.rc) == ("successful", 0), restored
