@@ -349,6 +349,29 @@ def test_audit_writes_the_drift_gauge_and_lbconfigdrift_fires_on_a_hand_edit(pro
     prometheus.wait_for("LBConfigDrift resolved", lambda: prometheus.alerts("LBConfigDrift") == [], 30)
 
 
+def test_an_lb_the_audit_cannot_reach_is_not_reported_clean(workdir, textfile_dir):
+    """A second LB in the inventory whose container does not exist: unreachable."""
+    gone = "mon-lb-gone"
+    overlay = workdir / "unreachable.yml"
+    overlay.write_text(json.dumps({"all": {"children": {
+        "loadbalancers": {"hosts": {gone: {
+            "ansible_connection": "ssh", "ansible_user": "root",
+            "ansible_ssh_private_key_file": f"{PROJECT}/.cache/ssh/id_ed25519",
+            "ansible_ssh_common_args": f'-o ProxyCommand="podman exec -i {gone} socat - TCP:127.0.0.1:22" '
+                                       "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"}}},
+        "staging": {"hosts": {gone: {}}}}}}))
+    textfile = workdir / "unreachable.prom"  # not in the collector's folder: Prometheus never sees this LB
+    result = run_playbook("audit.yml", "-i", str(overlay), "-e", f"lbguard_report_dir={workdir / 'reports'}",
+                          "-e", f"lbguard_audit_textfile={textfile}")
+    assert result.returncode != 0, result.stdout
+    lines = textfile.read_text().splitlines()
+    assert f'lbguard_audit_success{{lb_host="{gone}"}} 0' in lines, lines
+    assert not any(line.startswith(f'lbguard_config_drift{{lb_host="{gone}"}}') for line in lines), lines
+    # The reachable LB is still audited and clean.
+    assert f'lbguard_audit_success{{lb_host="{LB}"}} 1' in lines, lines
+    assert f'lbguard_config_drift{{lb_host="{LB}"}} 0' in lines, lines
+
+
 def traffic_alerts(api):
     return [(state, labels) for state, labels in api.alerts() if labels["alertname"] in TRAFFIC_ALERTS]
 
