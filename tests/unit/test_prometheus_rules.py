@@ -9,7 +9,8 @@ model of tests/prometheus/inventory.yml, so a template change is tested. Then:
 * ``promtool test rules`` on tests/prometheus/lbguard_test.yml (copied next to the
   rules by the playbook): normal traffic, the incident, the incident's weights set
   at runtime, an even surge, a surge with concentration, a server down, the last server standing, a hash-balanced service,
-  config drift, half of the servers down, concentration while a server is down;
+  config drift, half of the servers down, concentration while a server is down, a
+  failed and a stopped drift audit;
 * the same unit tests against rules rendered with a broken threshold must fail,
   which proves they can.
 
@@ -35,12 +36,13 @@ INVENTORY = PROM_TESTS / "inventory.yml"
 PLAYBOOK = PROM_TESTS / "render.yml"
 UNIT_TESTS = PROM_TESTS / "lbguard_test.yml"
 
-ALERTS = ("LBTrafficConcentrated", "LBTrafficSurge", "LBBackendDown", "LBConfigDrift")
+ALERTS = ("LBTrafficConcentrated", "LBTrafficSurge", "LBBackendDown", "LBConfigDrift", "LBDriftAuditMissing")
 CAUSES = {
     "LBTrafficConcentrated": "internal_misconfiguration",
     "LBTrafficSurge": "external_traffic",
     "LBBackendDown": "backend_down",
     "LBConfigDrift": "config_drift",
+    "LBDriftAuditMissing": "audit_missing",
 }
 
 
@@ -195,3 +197,14 @@ def test_promtool_unit_tests_catch_a_broken_threshold(tmp_path: Path) -> None:
     assert "alertname: LBTrafficConcentrated" in text
     # and the surge alert, no longer blocked by the concentration, fires instead
     assert "alertname: LBTrafficSurge" in text
+
+
+def test_promtool_unit_tests_catch_a_stopped_audit_left_unnoticed(tmp_path: Path) -> None:
+    """With a maximum audit age of a day, the stopped schedule is missed: the unit tests must say so."""
+    promtool()
+    broken = render(tmp_path / "broken", "lb_monitoring_audit_max_age_seconds=86400")
+    result = run_promtool("test", "rules", str(broken / "lbguard_test.yml"))
+    text = result.stdout + result.stderr
+    assert result.returncode != 0, text
+    assert "alertname: LBDriftAuditMissing" in text
+    assert "lb_host=\"lb-prod-a\"" in text or "lb_host: lb-prod-a" in text, text

@@ -51,7 +51,8 @@ TIMING = {
     "lb_monitoring_rate_window": WINDOW,
     "lb_monitoring_surge_baseline_window": "20s",
     "lb_monitoring_surge_baseline_offset": "35s",
-    "lb_monitoring_for": {"concentrated": "5s", "surge": "5s", "backend_down": "5s", "config_drift": "0s"},
+    "lb_monitoring_for": {"concentrated": "5s", "surge": "5s", "backend_down": "5s", "config_drift": "0s",
+                          "audit_missing": "0s"},
     "lb_monitoring_scrape_interval": "1s",
 }
 STEADY_RATE = 10  # requests per second
@@ -349,9 +350,12 @@ def test_audit_writes_the_drift_gauge_and_lbconfigdrift_fires_on_a_hand_edit(pro
     prometheus.wait_for("LBConfigDrift resolved", lambda: prometheus.alerts("LBConfigDrift") == [], 30)
 
 
-def test_an_lb_the_audit_cannot_reach_is_not_reported_clean(workdir, textfile_dir):
-    """A second LB in the inventory whose container does not exist: unreachable."""
-    gone = "mon-lb-gone"
+GONE = "mon-lb-gone"
+
+
+def unreachable_inventory(workdir):
+    """A second inventory source with one more LB, whose container does not exist."""
+    gone = GONE
     overlay = workdir / "unreachable.yml"
     overlay.write_text(json.dumps({"all": {"children": {
         "loadbalancers": {"hosts": {gone: {
@@ -360,6 +364,13 @@ def test_an_lb_the_audit_cannot_reach_is_not_reported_clean(workdir, textfile_di
             "ansible_ssh_common_args": f'-o ProxyCommand="podman exec -i {gone} socat - TCP:127.0.0.1:22" '
                                        "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"}}},
         "staging": {"hosts": {gone: {}}}}}}))
+    return overlay
+
+
+def test_an_lb_the_audit_cannot_reach_is_not_reported_clean(workdir, textfile_dir):
+    """A second LB in the inventory whose container does not exist: unreachable."""
+    gone = GONE
+    overlay = unreachable_inventory(workdir)
     textfile = workdir / "unreachable.prom"  # not in the collector's folder: Prometheus never sees this LB
     result = run_playbook("audit.yml", "-i", str(overlay), "-e", f"lbguard_report_dir={workdir / 'reports'}",
                           "-e", f"lbguard_audit_textfile={textfile}")
@@ -370,6 +381,23 @@ def test_an_lb_the_audit_cannot_reach_is_not_reported_clean(workdir, textfile_di
     # The reachable LB is still audited and clean.
     assert f'lbguard_audit_success{{lb_host="{LB}"}} 1' in lines, lines
     assert f'lbguard_config_drift{{lb_host="{LB}"}} 0' in lines, lines
+
+
+def test_lbdriftauditmissing_fires_for_an_lb_the_audit_cannot_reach(prometheus, workdir, textfile_dir):
+    textfile = textfile_dir / "lbguard_audit.prom"
+    try:
+        result = run_playbook("audit.yml", "-i", str(unreachable_inventory(workdir)),
+                              "-e", f"lbguard_report_dir={workdir / 'reports'}", "-e", f"lbguard_audit_textfile={textfile}")
+        assert result.returncode != 0, result.stdout
+        alert = prometheus.wait_for("LBDriftAuditMissing firing for the unreachable LB",
+                                    lambda: firing(prometheus, "LBDriftAuditMissing", lb_host=GONE), 30)
+        assert alert[0]["cause"] == "audit_missing", alert
+        assert not firing(prometheus, "LBDriftAuditMissing", lb_host=LB)
+    finally:
+        # The next audit of the real inventory no longer lists the LB.
+        result, _ = audit(workdir, textfile)
+        assert result.returncode == 0, result.stdout
+    prometheus.wait_for("LBDriftAuditMissing resolved", lambda: prometheus.alerts("LBDriftAuditMissing") == [], 30)
 
 
 def traffic_alerts(api):
