@@ -12,7 +12,7 @@ the LB container's address. The module's fixtures, started once:
   on free loopback ports, scraping every second; stopped at the end.
 
 The tests then run in order: the audit's drift gauge through the textfile and
-LBConfigDrift; even traffic without any traffic alert; the incident's weights
+LBConfigDrift; an LB the audit cannot reach (success 0, LBDriftAuditMissing); even traffic without any traffic alert; the incident's weights
 forced through the runtime API (LBTrafficConcentrated, not LBTrafficSurge);
 an even surge (LBTrafficSurge, not LBTrafficConcentrated).
 """
