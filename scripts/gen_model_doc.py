@@ -305,6 +305,19 @@ def _fallback_note(what: str, spec_path: str) -> list[str]:
     ]
 
 
+def _key_table(
+    section: str,
+    accepted: Sequence[str],
+    spec_options: Mapping[str, Any] | None,
+    note_what: str,
+    spec_path: str,
+    defaults_of: str | None = None,
+) -> list[str]:
+    """The table of one group of keys, and the fallback note when the spec lacks them."""
+    table, fallback = rows(section, accepted, spec_options, defaults_of)
+    return _table(HEADER, table) + (_fallback_note(note_what, spec_path) if fallback else [])
+
+
 # ---------------------------------------------------------------------------- the document
 
 INTRO = """\
@@ -369,16 +382,10 @@ def render(root: Path = ROOT) -> str:
         out += ["", f"> Read by the filter, not in `{SPEC_FILE}`: {', '.join(missing)}."]
 
     out += ["", "## Service keys", "", "Each item of `lb_services`.", ""]
-    table, fallback = rows("service", m.SERVICE_KEYS, services_spec)
-    out += _table(HEADER, table)
-    if fallback:
-        out += _fallback_note("some rows", "lb_services")
+    out += _key_table("service", m.SERVICE_KEYS, services_spec, "some rows", "lb_services")
 
     out += ["", "## Server keys", "", "Each item of a service's `servers`.", ""]
-    table, fallback = rows("server", m.SERVER_KEYS, sub("servers"))
-    out += _table(HEADER, table)
-    if fallback:
-        out += _fallback_note("these rows", "lb_services.servers")
+    out += _key_table("server", m.SERVER_KEYS, sub("servers"), "these rows", "lb_services.servers")
 
     out += [
         "",
@@ -399,10 +406,7 @@ def render(root: Path = ROOT) -> str:
     )
 
     out += ["", "## Health check keys", "", "A service's `health_check` mapping.", ""]
-    table, fallback = rows("health_check", m.HEALTH_KEYS, sub("health_check"))
-    out += _table(HEADER, table)
-    if fallback:
-        out += _fallback_note("these rows", "lb_services.health_check")
+    out += _key_table("health_check", m.HEALTH_KEYS, sub("health_check"), "these rows", "lb_services.health_check")
 
     out += [
         "",
@@ -417,15 +421,9 @@ def render(root: Path = ROOT) -> str:
         [[f"`{env}`", *[_value(m.BUILTIN_POLICY[env][key]) for key in m.POLICY_KEYS]] for env in m.ENVIRONMENTS],
     )
     out += ["", "### `lb_policy`", ""]
-    table, fallback = rows("policy", m.POLICY_KEYS, (spec.get("lb_policy") or {}).get("options"))
-    out += _table(HEADER, table)
-    if fallback:
-        out += _fallback_note("some rows", "lb_policy")
+    out += _key_table("policy", m.POLICY_KEYS, (spec.get("lb_policy") or {}).get("options"), "some rows", "lb_policy")
     out += ["", "### A service's `policy`", ""]
-    table, fallback = rows("policy", m.POLICY_KEYS, sub("policy"), "service_policy")
-    out += _table(HEADER, table)
-    if fallback:
-        out += _fallback_note("these rows", "lb_services.policy")
+    out += _key_table("policy", m.POLICY_KEYS, sub("policy"), "these rows", "lb_services.policy", "service_policy")
 
     out += ["", OUTRO, ""]
     return "\n".join(out)

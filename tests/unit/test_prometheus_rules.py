@@ -23,12 +23,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from lbguard_test_tools import ansible_playbook
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROM_TESTS = REPO_ROOT / "tests" / "prometheus"
@@ -57,18 +58,6 @@ def promtool() -> str:
             pytrace=False,
         )
     return found
-
-
-def ansible_playbook() -> str:
-    """ansible-playbook of the virtualenv running the tests (the project's .venv)."""
-    for candidate in (
-        Path(sys.executable).parent / "ansible-playbook",
-        REPO_ROOT / ".venv" / "bin" / "ansible-playbook",
-    ):
-        if candidate.exists():
-            return str(candidate)
-    pytest.fail("ansible-playbook not found next to the Python interpreter nor in .venv/bin", pytrace=False)
-    raise AssertionError  # unreachable
 
 
 def render(out_dir: Path, *extra_vars: str) -> Path:

@@ -9,26 +9,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
-import pytest
+from lbguard_test_tools import ansible_playbook
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOK = REPO_ROOT / "playbooks" / "validate.yml"
 EXAMPLES = REPO_ROOT / "inventories" / "examples"
-
-
-def ansible_playbook() -> str:
-    """ansible-playbook of the virtualenv running the tests (the project's .venv)."""
-    for candidate in (
-        Path(sys.executable).parent / "ansible-playbook",
-        REPO_ROOT / ".venv" / "bin" / "ansible-playbook",
-    ):
-        if candidate.exists():
-            return str(candidate)
-    pytest.skip("ansible-playbook not found next to the Python interpreter nor in .venv/bin")
-    raise AssertionError  # unreachable
 
 
 def run(inventory: Path, tmp_path: Path, playbook: Path = PLAYBOOK) -> subprocess.CompletedProcess[str]:
