@@ -1,37 +1,49 @@
 # lbguard: the two commands of the README, and the steps they are made of.
 # Every target installs what it needs first (scripts/bootstrap.sh, idempotent).
+# scripts/timed.sh prints each phase's time (and .ci/run a table at the end).
 SHELL := /bin/bash
 ENV := source scripts/env.sh &&
+TIMED := scripts/timed.sh
 LAB_INVENTORY := inventories/lab/hosts.yml
 # Engine of the lab's load balancers: make lab LB_ENGINE=nginx
 LB_ENGINE ?= haproxy
+# Every Molecule scenario, each timed on its own.
+SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: bootstrap lab lab-up lab-down test lint unit molecule bench
+.PHONY: bootstrap doctor lab lab-up lab-down test lint unit molecule bench
 
 bootstrap:
-	scripts/bootstrap.sh
+	$(TIMED) bootstrap scripts/bootstrap.sh
+
+## doctor: list every tool the lab and tests use, with its version; fail on a missing one
+doctor: bootstrap
+	$(TIMED) doctor scripts/doctor.sh
 
 ## lab: bring up the local lab and run the main job (deploy.yml) against it
 lab: lab-up
-	$(ENV) ansible-playbook -i $(LAB_INVENTORY) -e lb_engine=$(LB_ENGINE) playbooks/deploy.yml
+	$(ENV) $(TIMED) lab-deploy ansible-playbook -i $(LAB_INVENTORY) -e lb_engine=$(LB_ENGINE) playbooks/deploy.yml
 
 lab-up: bootstrap
-	$(ENV) ansible-playbook -i $(LAB_INVENTORY) lab/up.yml
+	$(ENV) $(TIMED) lab-up ansible-playbook -i $(LAB_INVENTORY) lab/up.yml
 
 lab-down:
 	$(ENV) ansible-playbook -i $(LAB_INVENTORY) lab/down.yml
 
 ## test: every test: linters, filter unit tests, Molecule scenarios
-test: bootstrap lint unit molecule
+test: doctor lint unit molecule
 
 lint:
-	$(ENV) yamllint -s . && ansible-lint
+	$(ENV) $(TIMED) lint bash -c 'yamllint -s . && ansible-lint'
 
 unit:
-	$(ENV) pytest -q tests/unit tests/awx
+	$(ENV) $(TIMED) unit pytest -q tests/unit tests/awx
 
+# Runs every scenario even when one fails, so one CI run shows every failure.
 molecule:
-	$(ENV) molecule test --all
+	$(ENV) failed=(); for scenario in $(SCENARIOS); do \
+	  $(TIMED) molecule-$$scenario molecule test -s $$scenario || failed+=($$scenario); \
+	done; \
+	if (( $${#failed[@]} )); then echo "molecule: failed scenarios: $${failed[*]}"; exit 1; fi
 
 ## bench: print the benchmarks' figures (reload_bench needs the lab: make lab)
 bench: lab-up

@@ -5,7 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$LBGUARD_ROOT"
 
-apt_packages=(podman runc netavark aardvark-dns debootstrap uidmap slirp4netns python3-venv unzip curl openssh-client)
+apt_packages=(podman runc netavark aardvark-dns iptables nftables debootstrap uidmap slirp4netns python3-venv unzip curl openssh-client)
 # promtool (rule checks and rule unit tests) and the Prometheus server come with
 # the prometheus package, node_exporter (textfile collector for the audit's drift
 # gauge) with prometheus-node-exporter: both for the monitoring scenario, without
@@ -70,3 +70,4 @@ sed "s/@NOFILE@/$nofile/g" lab/containers.conf.in > .cache/containers.conf.new
 mv .cache/containers.conf.new .cache/containers.conf
 
 scripts/build-image.sh
+scripts/check-network.sh
