@@ -7,6 +7,10 @@ Filters (thin wrappers over the pure functions below):
 * ``model | lbguard_verify_summary(probe)`` -> {service: {"requests", "observed",
   "expected", "errors"}} for reports and job artifacts.
 * ``service_summary | lbguard_share_table`` -> "web1 34%, web2 33%, web3 33%".
+* ``model | lbguard_verify_expected_up`` -> {service: [server, ...]}: the servers
+  rule b expects UP, which lbguard_probe waits for after a reload ({} for nginx).
+* ``model | lbguard_verify_settle_note(seconds, label)`` -> the one line said
+  before that wait: what is awaited and for how long.
 
 ``probe`` is the registered result of the lbguard_probe module (runtime,
 runtime_error, running_model, running_model_error, traffic).
@@ -398,6 +402,34 @@ def share_table(service_summary: Mapping[str, Any]) -> str:
     return ", ".join(f"{server_name} {pct(float(share))}%" for server_name, share in shares.items())
 
 
+def expected_up(model: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Per service, the servers rule b expects UP (``is_active``); {} without a runtime API (nginx)."""
+    if model.get("engine", "haproxy") != "haproxy":
+        return {}
+    return {str(service.get("name")): [str(server["name"]) for server in service.get("servers") or []
+                                       if is_active(server)]
+            for service in model.get("services") or []}
+
+
+def settle_note(model: Mapping[str, Any], seconds: Any, label: str) -> str:
+    """What the wait after a reload awaits and for how long, in one line.
+
+    "staging lb-stg-1: waiting up to 12 s for the running model 0f0f0f0f0f0f… and
+    web1, web2, web3 UP"; a server of several services is named once.
+    """
+    waited = float(seconds)
+    if math.isnan(waited) or waited < 0:
+        raise ValueError(f"settle seconds must be 0 or more, got {seconds!r}")
+    digest = str(model.get("digest") or "")
+    awaited = [f"the running model {digest[:12]}…" if digest else "the running model (the model has no digest)"]
+    names: list[str] = []
+    for servers in expected_up(model).values():
+        names += [name for name in servers if name not in names]
+    if names:
+        awaited.append(f"{', '.join(names)} UP")
+    return f"{label}: waiting up to {waited:g} s for {' and '.join(awaited)}"
+
+
 # ------------------------------------------------------------------------ filters
 
 
@@ -435,6 +467,22 @@ def lbguard_share_table(service_summary: Mapping[str, Any]) -> str:
         raise _filter_error(exc) from exc
 
 
+def lbguard_verify_expected_up(model: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Filter: servers the settle wait expects UP, per service."""
+    try:
+        return expected_up(model)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise _filter_error(exc) from exc
+
+
+def lbguard_verify_settle_note(model: Mapping[str, Any], seconds: Any, label: str) -> str:
+    """Filter: the line that says what the settle wait awaits and for how long."""
+    try:
+        return settle_note(model, seconds, label)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise _filter_error(exc) from exc
+
+
 class FilterModule:
     """lbguard verification filters."""
 
@@ -444,4 +492,6 @@ class FilterModule:
             "lbguard_verify_problems": lbguard_verify_problems,
             "lbguard_verify_summary": lbguard_verify_summary,
             "lbguard_share_table": lbguard_share_table,
+            "lbguard_verify_expected_up": lbguard_verify_expected_up,
+            "lbguard_verify_settle_note": lbguard_verify_settle_note,
         }

@@ -20,6 +20,12 @@ description:
   - Every network operation has a timeout and every loop is bounded, so the probe
     cannot hang. Probe traffic goes only to O(address) (loopback by default);
     O(status_url) is read once.
+  - With O(settle_seconds) above 0 it first waits, polling every O(settle_interval)
+    seconds, until the balancer has settled after a reload, that is until
+    O(status_url) reports O(expected_running_model) and every server of
+    O(expected_up) is UP in C(show stat) (HAProxy; nginx has no runtime API, so
+    only the digest is awaited). Then, settled or not, it measures once. Waiting
+    happens inside the module so that a run that succeeds prints no retries.
   - The module never fails because the load balancer misbehaves. It reports what it
     saw, errors included, and the lbguard_verify_problems filter judges it.
 options:
@@ -76,6 +82,29 @@ options:
     description: URL that returns the digest of the model the running process loaded.
     type: str
     default: http://127.0.0.1:8405/lbguard/model
+  settle_seconds:
+    description:
+      - Longest wait, in seconds (0..600), for the balancer to settle before the
+        measurement. C(0) measures at once.
+    type: float
+    default: 0
+  settle_interval:
+    description: Seconds between two looks at the balancer while waiting (0.1..10).
+    type: float
+    default: 1.0
+  expected_running_model:
+    description:
+      - Digest that O(status_url) must report before the wait ends (the model just
+        deployed). Empty or omitted, the running model is not awaited.
+    type: str
+  expected_up:
+    description:
+      - Per service (HAProxy backend), the servers that must be UP in C(show stat)
+        before the wait ends, for example C(shop) mapped to C([web1, web2]). A status
+        starting with C(UP) counts, and so does C(no check) (a server without health
+        check is in rotation and waiting would not change it). Ignored for nginx.
+    type: dict
+    default: {}
 author:
   - lbguard
 """
@@ -94,6 +123,15 @@ EXAMPLES = r"""
     fail_msg: "{{ problems | join('\n') }}"
   vars:
     problems: "{{ lb_model | lbguard_verify_problems(lb_probe, {'label': 'staging ' ~ inventory_hostname}) }}"
+
+- name: Wait up to 12 s for the new model and its servers, then measure
+  lbguard_probe:
+    engine: haproxy
+    services: "{{ lb_model.services }}"
+    settle_seconds: 12
+    expected_running_model: "{{ lb_model.digest }}"
+    expected_up: "{{ lb_model | lbguard_verify_expected_up }}"
+  register: lb_probe
 """
 
 RETURN = r"""
@@ -130,6 +168,24 @@ traffic:
   sample:
     shop: {"mode": "http", "requests": 60, "counts": {"web1": 20, "web2": 20, "web3": 20},
            "status_5xx": 0, "other_errors": 0, "connection_errors": 0, "missing_header": 0}
+settled:
+  description:
+    - Whether everything awaited (O(expected_running_model), O(expected_up)) was
+      there when the measurement started. True when nothing was awaited. Without a
+      wait (O(settle_seconds) 0) it is still looked at once.
+  returned: always
+  type: bool
+settle_waited:
+  description: Seconds spent waiting before the measurement, one decimal.
+  returned: always
+  type: float
+  sample: 3.1
+settle_missing:
+  description: What was still missing when the wait ended; empty when settled.
+  returned: always
+  type: list
+  elements: str
+  sample: ["the running model 0f0f0f0f0f0f (it reports 1a1a1a1a1a1a)", "web2 UP in shop (DOWN)"]
 """
 
 import csv
@@ -149,6 +205,9 @@ MAX_SOCKET_BYTES = 16 * 1024 * 1024
 READ_CHUNK = 65536
 # A request may take at most this many times the per-operation timeout in total.
 REQUEST_BUDGET_FACTOR = 4.0
+MAX_SETTLE_SECONDS = 600.0
+# Digests are shown by their first characters, like git's short ids.
+SHORT_DIGEST = 12
 
 
 # --------------------------------------------------------------------------- runtime
@@ -249,6 +308,98 @@ def read_running_model(url: str, timeout: float) -> tuple[str | None, str | None
         return None, f"cannot read {url}: {_describe(exc)}"
     finally:
         conn.close()
+
+
+# ------------------------------------------------------------------------ settle
+
+
+def short_digest(digest: str | None) -> str:
+    """First characters of a digest, enough to tell releases apart."""
+    return str(digest or "")[:SHORT_DIGEST]
+
+
+def is_up(status: str) -> bool:
+    """Whether a ``show stat`` status puts the server in rotation: UP (any UP x/y) or no check."""
+    status = status.strip()
+    return status.upper().startswith("UP") or status.lower() == "no check"
+
+
+def missing_for_settle(expected_model: str | None, running_model: str | None, running_model_error: str | None,
+                       expected_up: Mapping[str, Iterable[str]],
+                       runtime: Mapping[str, Mapping[str, Mapping[str, Any]]] | None,
+                       runtime_error: str | None) -> list[str]:
+    """What the balancer does not show yet: the expected running model, servers not UP.
+
+    ``runtime`` is None when the runtime state is not awaited (nginx). Each item
+    names the thing awaited and, in brackets, what was seen instead.
+    """
+    missing: list[str] = []
+    if expected_model:
+        if running_model is None:
+            missing.append(f"the running model {short_digest(expected_model)} "
+                           f"({running_model_error or 'no answer'})")
+        elif running_model != expected_model:
+            missing.append(f"the running model {short_digest(expected_model)} "
+                           f"(it reports {short_digest(running_model)})")
+    if runtime is None:
+        return missing
+    for service, servers in expected_up.items():
+        names = [str(name) for name in servers]
+        if not names:
+            continue
+        if runtime_error:
+            missing.append(f"{', '.join(names)} UP in {service} ({runtime_error})")
+            continue
+        backend = runtime.get(service) or {}
+        for name in names:
+            entry = backend.get(name)
+            if entry is None:
+                missing.append(f"{name} UP in {service} (not in the runtime state)")
+            elif not is_up(str(entry.get("status", ""))):
+                missing.append(f"{name} UP in {service} ({str(entry.get('status', '')).strip() or 'no status'})")
+    return missing
+
+
+def wait_until_settled(look: Callable[[], list[str]], seconds: float, interval: float,
+                       clock: Callable[[], float] = time.monotonic,
+                       sleep: Callable[[float], None] = time.sleep) -> tuple[bool, float, list[str]]:
+    """Call ``look`` until it returns nothing missing or ``seconds`` have passed.
+
+    ``look`` returns what is still missing. It is called at once, then every
+    ``interval`` seconds while time is left; no look starts after the deadline.
+    Returns (settled, seconds waited, what was missing at the last look).
+    """
+    start = clock()
+    deadline = start + max(seconds, 0.0)
+    missing = look()
+    while missing:
+        remaining = deadline - clock()
+        if remaining <= 0:
+            break
+        sleep(min(interval, remaining))
+        missing = look()
+    return not missing, round(clock() - start, 1), missing
+
+
+def settle(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Wait for the running model and the servers awaited by ``params``; return settled, settle_waited, settle_missing."""
+    timeout = float(params["timeout"])
+    expected_model = (params.get("expected_running_model") or "").strip() or None
+    expected_up = dict(params.get("expected_up") or {}) if params["engine"] == "haproxy" else {}
+    awaits_runtime = any(expected_up.values())
+
+    def look() -> list[str]:
+        """One look at what is awaited."""
+        running_model, running_model_error = (read_running_model(params["status_url"], timeout)
+                                              if expected_model else (None, None))
+        runtime, runtime_error = (read_runtime(params["stats_socket"], timeout)
+                                  if awaits_runtime else ({}, None))
+        return missing_for_settle(expected_model, running_model, running_model_error, expected_up,
+                                  runtime if awaits_runtime else None, runtime_error)
+
+    settled, waited, missing = wait_until_settled(look, float(params.get("settle_seconds") or 0),
+                                                  float(params.get("settle_interval") or 1.0))
+    return {"settled": settled, "settle_waited": waited, "settle_missing": missing}
 
 
 # ------------------------------------------------------------------------ traffic
@@ -406,7 +557,11 @@ def name_upstream_counts(traffic: dict[str, Any], names: Mapping[str, str]) -> N
 
 
 def run_probe(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Run the whole probe with module parameters; return the module result (without changed)."""
+    """Run the whole probe with module parameters; return the module result (without changed).
+
+    Waits first when ``settle_seconds`` is above 0 (see ``settle``), then measures once.
+    """
+    settled = settle(params)
     services, _ = normalise_services(params["services"])
     timeout = float(params["timeout"])
     requests = int(params["requests"])
@@ -425,7 +580,7 @@ def run_probe(params: Mapping[str, Any]) -> dict[str, Any]:
         else:
             traffic[service["name"]] = probe_tcp(params["address"], service["listen"], requests, timeout)
     return {"runtime": runtime, "runtime_error": runtime_error, "running_model": running_model,
-            "running_model_error": running_model_error, "traffic": traffic}
+            "running_model_error": running_model_error, "traffic": traffic, **settled}
 
 
 def _describe(exc: BaseException) -> str:
@@ -448,6 +603,10 @@ def main() -> None:
             "timeout": {"type": "float", "default": 2.0},
             "stats_socket": {"type": "path", "default": "/run/haproxy/admin.sock"},
             "status_url": {"type": "str", "default": "http://127.0.0.1:8405/lbguard/model"},
+            "settle_seconds": {"type": "float", "default": 0},
+            "settle_interval": {"type": "float", "default": 1.0},
+            "expected_running_model": {"type": "str"},
+            "expected_up": {"type": "dict", "default": {}},
         },
         supports_check_mode=True,
     )
@@ -460,6 +619,14 @@ def main() -> None:
         module.fail_json(msg=f"path must start with '/', got {params['path']!r}")
     if not params["served_by_header"].strip():
         module.fail_json(msg="served_by_header must not be empty")
+    if not 0 <= params["settle_seconds"] <= MAX_SETTLE_SECONDS:
+        module.fail_json(msg=f"settle_seconds must be 0..{MAX_SETTLE_SECONDS:g}, got {params['settle_seconds']}")
+    if not 0.1 <= params["settle_interval"] <= 10:
+        module.fail_json(msg=f"settle_interval must be 0.1..10 seconds, got {params['settle_interval']}")
+    bad_up = [str(service) for service, servers in params["expected_up"].items()
+              if not isinstance(servers, list) or not all(isinstance(name, str) for name in servers)]
+    if bad_up:
+        module.fail_json(msg="expected_up must map each service to a list of server names; not: " + ", ".join(bad_up))
     _, problems = normalise_services(params["services"])
     if problems:
         module.fail_json(msg="invalid services: " + "; ".join(problems))

@@ -12,8 +12,9 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -162,6 +163,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     lock = threading.Lock()
     peers: list[tuple[str, int]] = []
     connection_headers: list[str] = []
+    # The digest /lbguard/model reports; a test changes it to play a reload.
+    model_digest = DIGEST
 
     def do_GET(self) -> None:  # noqa: N802 - http.server naming
         """Answer by path."""
@@ -169,7 +172,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.peers.append(self.client_address)
             self.connection_headers.append(self.headers.get("Connection", ""))
         if self.path == "/lbguard/model":
-            self._send(200, DIGEST + "\n")
+            self._send(200, self.model_digest + "\n")
         elif self.path == "/missing":
             self._send(404, "no such page\n")
         elif self.path == "/boom":
@@ -201,6 +204,7 @@ def lb_server() -> Iterator[int]:
     _Handler.rotation = itertools.cycle(["web1", "web2", "web3"])
     _Handler.peers = []
     _Handler.connection_headers = []
+    _Handler.model_digest = DIGEST
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -281,9 +285,9 @@ def test_running_model_errors(lb_server: int) -> None:
 # ------------------------------------------------------ fake runtime API socket
 
 
-@pytest.fixture()
-def stats_socket() -> Iterator[tuple[str, list[str]]]:
-    """A unix socket answering `show stat` like HAProxy's runtime API; yields (path, commands seen)."""
+@contextmanager
+def serve_stats(answer: Callable[[], str]) -> Iterator[tuple[str, list[str]]]:
+    """A unix socket answering `show stat` like HAProxy's runtime API with ``answer()``; yields (path, commands)."""
     commands: list[str] = []
     with tempfile.TemporaryDirectory(prefix="lbg") as folder:
         path = os.path.join(folder, "admin.sock")
@@ -310,8 +314,8 @@ def stats_socket() -> Iterator[tuple[str, list[str]]]:
                         data += chunk
                     command = data.decode().strip()
                     commands.append(command)
-                    answer = show_stat_output() if command == "show stat" else "Unknown command.\n\n"
-                    conn.sendall(answer.encode())
+                    reply = answer() if command == "show stat" else "Unknown command.\n\n"
+                    conn.sendall(reply.encode())
 
         thread = threading.Thread(target=serve, daemon=True)
         thread.start()
@@ -321,6 +325,13 @@ def stats_socket() -> Iterator[tuple[str, list[str]]]:
             stop.set()
             thread.join(timeout=5)
             listener.close()
+
+
+@pytest.fixture()
+def stats_socket() -> Iterator[tuple[str, list[str]]]:
+    """The runtime API of show_stat_output(); yields (path, commands seen)."""
+    with serve_stats(show_stat_output) as served:
+        yield served
 
 
 def test_runtime_is_read_over_the_unix_socket(stats_socket: tuple[str, list[str]]) -> None:
@@ -421,3 +432,151 @@ def test_nginx_upstream_addresses_are_named_after_the_answering_server():
     traffic = {"counts": {"127.0.0.1:80": 3, "[::1]:80": 2, "[::1]:80, 127.0.0.1:80": 1, "10.9.9.9:80": 1}}
     probe.name_upstream_counts(traffic, names)
     assert traffic["counts"] == {"web1": 4, "web2": 2, "10.9.9.9:80": 1}
+
+
+# ------------------------------------------------------- settling after a reload
+
+NEW_DIGEST = "1a" * 32
+
+
+def shop_stat(web3_status: str) -> str:
+    """`show stat` of the shop backend with web1 and web2 UP, web3 as given, a backup without checks."""
+    return "\n".join([
+        SHOW_STAT_HEADER,
+        stat_row(pxname="shop", svname="web1", status="UP", weight=1, act=1, bck=0, type=2),
+        stat_row(pxname="shop", svname="web2", status="UP 1/2", weight=1, act=1, bck=0, type=2),
+        stat_row(pxname="shop", svname="web3", status=web3_status, weight=1, act=1, bck=0, type=2),
+        stat_row(pxname="shop", svname="spare", status="no check", weight=1, act=0, bck=1, type=2),
+        stat_row(pxname="shop", svname="BACKEND", status="UP", weight=3, type=1),
+        "",
+    ])
+
+
+class FakeClock:
+    """A clock that only moves when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.sleeps: list[float] = []
+
+    def time(self) -> float:
+        """Current fake time."""
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        """Advance the fake time."""
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_wait_stops_at_the_first_look_that_misses_nothing() -> None:
+    clock = FakeClock()
+    looks = iter([["web3 UP in shop (DOWN)"], ["web3 UP in shop (DOWN)"], []])
+    settled, waited, missing = probe.wait_until_settled(lambda: next(looks), 10, 0.5, clock.time, clock.sleep)
+    assert (settled, waited, missing) == (True, 1.0, [])
+    assert clock.sleeps == [0.5, 0.5]
+
+
+def test_wait_is_bounded_and_never_sleeps_past_the_deadline() -> None:
+    clock = FakeClock()
+    calls = []
+
+    def look() -> list[str]:
+        calls.append(clock.now)
+        return ["the running model 1a1a1a1a1a1a (it reports 0f0f0f0f0f0f)"]
+
+    settled, waited, missing = probe.wait_until_settled(look, 2.2, 1.0, clock.time, clock.sleep)
+    assert settled is False and waited == 2.2
+    assert missing == ["the running model 1a1a1a1a1a1a (it reports 0f0f0f0f0f0f)"]
+    assert [round(s, 6) for s in clock.sleeps] == [1.0, 1.0, 0.2]
+    assert len(calls) == 4
+
+
+def test_no_wait_looks_once() -> None:
+    clock = FakeClock()
+    settled, waited, missing = probe.wait_until_settled(lambda: ["web3 UP in shop (DOWN)"], 0, 1.0,
+                                                        clock.time, clock.sleep)
+    assert (settled, waited, missing, clock.sleeps) == (False, 0.0, ["web3 UP in shop (DOWN)"], [])
+
+
+def test_missing_names_the_model_and_every_server_not_up() -> None:
+    runtime = probe.parse_show_stat(shop_stat("DOWN"))
+    missing = probe.missing_for_settle(NEW_DIGEST, DIGEST, None, {"shop": ["web1", "web2", "web3", "spare", "gone"]},
+                                       runtime, None)
+    assert missing == ["the running model 1a1a1a1a1a1a (it reports 0f0f0f0f0f0f)", "web3 UP in shop (DOWN)",
+                       "gone UP in shop (not in the runtime state)"]
+
+
+def test_missing_reports_unreadable_sources_and_nothing_when_settled() -> None:
+    assert probe.missing_for_settle(NEW_DIGEST, None, "cannot read URL: refused", {"shop": ["web1"]}, {},
+                                    "cannot read 'show stat' from S: refused") == [
+        "the running model 1a1a1a1a1a1a (cannot read URL: refused)",
+        "web1 UP in shop (cannot read 'show stat' from S: refused)"]
+    runtime = probe.parse_show_stat(shop_stat("UP"))
+    assert probe.missing_for_settle(NEW_DIGEST, NEW_DIGEST, None, {"shop": ["web1", "web2", "web3"]}, runtime,
+                                    None) == []
+    # nginx: no runtime view is awaited at all.
+    assert probe.missing_for_settle(None, None, None, {"shop": ["web1"]}, None, None) == []
+
+
+def test_probe_waits_for_the_reload_and_the_health_checks_then_measures(lb_server: int) -> None:
+    """A real status listener switches to the new digest and a real socket reports web3 UP later on."""
+    _Handler.model_digest = DIGEST
+    ready_at = time.monotonic() + 1.2
+    threading.Timer(0.6, lambda: setattr(_Handler, "model_digest", NEW_DIGEST)).start()
+    with serve_stats(lambda: shop_stat("UP" if time.monotonic() >= ready_at else "DOWN")) as (path, commands):
+        result = probe.run_probe(_params(
+            services=[{"name": "shop", "listen": lb_server, "mode": "http"}], requests=6, stats_socket=path,
+            status_url=f"http://127.0.0.1:{lb_server}/lbguard/model", settle_seconds=10, settle_interval=0.2,
+            expected_running_model=NEW_DIGEST, expected_up={"shop": ["web1", "web2", "web3", "spare"]}))
+    assert result["settled"] is True and result["settle_missing"] == []
+    assert 1.0 <= result["settle_waited"] < 5.0
+    assert len(commands) >= 3  # looked several times, then once more for the measurement
+    assert result["running_model"] == NEW_DIGEST
+    assert result["runtime"]["shop"]["web3"]["status"] == "UP"
+    assert sum(result["traffic"]["shop"]["counts"].values()) == 6
+
+
+def test_probe_gives_up_in_time_says_what_is_missing_and_still_measures(lb_server: int) -> None:
+    with serve_stats(lambda: shop_stat("DOWN")) as (path, _):
+        start = time.monotonic()
+        result = probe.run_probe(_params(
+            services=[{"name": "shop", "listen": lb_server, "mode": "http"}], requests=3, stats_socket=path,
+            status_url=f"http://127.0.0.1:{lb_server}/lbguard/model", settle_seconds=1.0, settle_interval=0.3,
+            expected_running_model=NEW_DIGEST, expected_up={"shop": ["web1", "web3"]}))
+        elapsed = time.monotonic() - start
+    assert result["settled"] is False
+    assert 1.0 <= result["settle_waited"] < 2.0 and elapsed < 4.0
+    assert result["settle_missing"] == ["the running model 1a1a1a1a1a1a (it reports 0f0f0f0f0f0f)",
+                                        "web3 UP in shop (DOWN)"]
+    assert result["running_model"] == DIGEST and result["traffic"]["shop"]["counts"] == {
+        "web1": 1, "web2": 1, "web3": 1}
+
+
+def test_nginx_waits_only_for_the_running_model(lb_server: int) -> None:
+    result = probe.run_probe(_params(
+        engine="nginx", services=[{"name": "shop", "listen": lb_server, "mode": "http"}], requests=0,
+        status_url=f"http://127.0.0.1:{lb_server}/lbguard/model", settle_seconds=5, settle_interval=0.2,
+        expected_running_model=DIGEST, expected_up={"shop": ["web1"]}))
+    assert (result["settled"], result["settle_waited"], result["settle_missing"]) == (True, 0.0, [])
+    assert result["runtime"] == {}
+
+
+def test_without_anything_awaited_the_probe_is_settled_at_once(lb_server: int) -> None:
+    result = probe.run_probe(_params(services=[], requests=0, settle_seconds=30))
+    assert (result["settled"], result["settle_waited"], result["settle_missing"]) == (True, 0.0, [])
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ({"settle_seconds": 601}, "settle_seconds must be 0..600"),
+    ({"settle_seconds": -1}, "settle_seconds must be 0..600"),
+    ({"settle_interval": 0}, "settle_interval must be 0.1..10"),
+    ({"expected_up": {"shop": "web1"}}, "expected_up must map each service to a list of server names; not: shop"),
+])
+def test_module_rejects_bad_settle_parameters(tmp_path: Path, args: dict[str, Any], message: str) -> None:
+    args_file = tmp_path / "args.json"
+    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {"engine": "haproxy", "services": [], **args}}))
+    completed = subprocess.run([sys.executable, probe.__file__, str(args_file)], capture_output=True, text=True,
+                               timeout=60, check=False)
+    result = json.loads(completed.stdout)
+    assert result["failed"] is True and message in result["msg"], result

@@ -69,9 +69,10 @@ def test_default_label_is_environment_and_host() -> None:
     assert out[0].startswith("staging lb-stg-1: ")
 
 
-def test_filter_module_exports_the_three_filters() -> None:
+def test_filter_module_exports_the_filters() -> None:
     assert set(v.FilterModule().filters()) == {"lbguard_verify_problems", "lbguard_verify_summary",
-                                               "lbguard_share_table"}
+                                               "lbguard_share_table", "lbguard_verify_expected_up",
+                                               "lbguard_verify_settle_note"}
 
 
 # ------------------------------------------------------------- a) running model
@@ -449,3 +450,36 @@ def test_share_table() -> None:
 
 def test_pct_rounds_halves_up() -> None:
     assert [v.pct(x) for x in (1 / 3, 0.335, 0.005, 0.0, 1.0, 2 / 3)] == [33, 34, 1, 0, 100, 67]
+
+
+# ------------------------------------------------------- what the settle wait awaits
+
+
+def test_expected_up_is_rule_b_active_servers_per_service() -> None:
+    model = make_model(servers=[server("web1", 0.5), server("web2", 0.5), server("spare", 0.0, backup=True),
+                                server("off", 0.0, disabled=True), server("idle", 0.0, weight=0)])
+    model["services"].append({"name": "api", "servers": [server("web1", 1.0)]})
+    assert v.lbguard_verify_expected_up(model) == {"shop": ["web1", "web2"], "api": ["web1"]}
+
+
+def test_expected_up_is_empty_without_a_runtime_api() -> None:
+    assert v.lbguard_verify_expected_up(make_model(engine="nginx")) == {}
+
+
+def test_settle_note_names_the_model_the_servers_and_the_time() -> None:
+    note = v.lbguard_verify_settle_note(make_model(), 12, LABEL)
+    assert note == "staging lb-stg-1: waiting up to 12 s for the running model aaaaaaaaaaaa… and web1, web2, web3 UP"
+
+
+def test_settle_note_names_a_server_of_several_services_once_and_nginx_only_the_model() -> None:
+    model = make_model()
+    model["services"].append({"name": "api", "servers": [server("web3", 0.5), server("web4", 0.5)]})
+    assert v.lbguard_verify_settle_note(model, "2.5", LABEL).endswith(
+        "up to 2.5 s for the running model aaaaaaaaaaaa… and web1, web2, web3, web4 UP")
+    assert v.lbguard_verify_settle_note(make_model(engine="nginx"), 12, LABEL) == (
+        "staging lb-stg-1: waiting up to 12 s for the running model aaaaaaaaaaaa…")
+
+
+def test_settle_note_rejects_negative_seconds() -> None:
+    with pytest.raises(Exception, match="settle seconds must be 0 or more"):
+        v.lbguard_verify_settle_note(make_model(), -1, LABEL)
