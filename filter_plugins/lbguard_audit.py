@@ -9,7 +9,7 @@ no drift.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 
@@ -79,8 +79,22 @@ def file_drift(live_sha256: str | None, ledger: Mapping[str, Any], intended_chan
     return findings
 
 
+def findings_text(drifted: Sequence[Mapping[str, Any]], run_id: str) -> str:
+    """The audit's findings as one block: "lbguard audit RUN: drift on a, b:", then "- host: finding" lines.
+
+    ``drifted`` holds the audit results (host, problems) of the hosts with drift.
+    Hosts are sorted, findings keep their order.
+    """
+    results = sorted(drifted, key=lambda result: str(result.get("host")))
+    lines = [f"lbguard audit {run_id}: drift on {', '.join(str(result.get('host')) for result in results)}:"]
+    lines += [f"- {result.get('host')}: {finding}" for result in results for finding in result.get("problems") or []]
+    return "\n".join(lines)
+
+
 class FilterModule:
     """lbguard audit filters."""
 
     def filters(self) -> dict[str, Any]:
-        return {"lbguard_runtime_drift": runtime_drift, "lbguard_file_drift": file_drift}
+        """Filter names for Ansible."""
+        return {"lbguard_runtime_drift": runtime_drift, "lbguard_file_drift": file_drift,
+                "lbguard_audit_findings_text": findings_text}

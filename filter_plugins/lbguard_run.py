@@ -145,7 +145,8 @@ def run_report(lb_hosts: Sequence[str], hostvars: Mapping[str, Any], groups: Map
             lines.append(f"       {result['classification']}")
         elif figures:
             lines.append(f"       {figures}")
-        lines.extend(f"       {p}" for p in result.get("problems") or [])
+        # A multi-line problem (a verdict, an engine's stderr) keeps every line under its host.
+        lines.extend(f"       {line}" for p in result.get("problems") or [] for line in str(p).splitlines() or [""])
     if gate is not None and "production" in stages and not gate.get("allowed"):
         failed = True
         lines.append(f"HELD production: {gate.get('reason')}")
@@ -161,12 +162,33 @@ def run_report(lb_hosts: Sequence[str], hostvars: Mapping[str, Any], groups: Map
     }
 
 
+def summary_text(report: Mapping[str, Any], kind: str) -> str:
+    """The end-of-run summary as one block: a status line, then the report's lines.
+
+    "verify 20261202T... change 1a2b3c4d5e6f: PASSED" and one line per host (and
+    its figures or problems, indented). One string, so the callbacks print it as
+    a block instead of a list of quoted, wrapped lines.
+    """
+    head = f"{kind} {report.get('run_id')} change {str(report.get('change_id') or '-')[:12]}: " \
+           f"{str(report.get('status')).upper()}"
+    return "\n".join([head, *[str(line) for line in report.get("lines") or []]])
+
+
+def failure_text(report: Mapping[str, Any], kind: str) -> str:
+    """Why a run ends failed, as a short block: "verify failed:" then each FAIL and HELD line."""
+    failing = [str(line) for line in report.get("lines") or [] if str(line).startswith(("FAIL", "HELD"))]
+    return "\n".join([f"{kind} {report.get('status')}:", *failing])
+
+
 class FilterModule:
     """lbguard run filters."""
 
     def filters(self) -> dict[str, Any]:
+        """Filter names for Ansible."""
         return {
             "lbguard_failed_hosts": failed_hosts,
             "lbguard_production_gate": production_gate,
             "lbguard_run_report": run_report,
+            "lbguard_run_summary_text": summary_text,
+            "lbguard_run_failure_text": failure_text,
         }

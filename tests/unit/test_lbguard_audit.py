@@ -63,3 +63,16 @@ def test_unverified_current_release_missing_file_and_no_ledger_are_drift():
 def test_no_server_able_to_take_traffic_at_runtime_is_drift():
     found = audit.runtime_drift(model(1, 1), runtime(web1=("MAINT", 1), web2=("DRAIN", 1)))
     assert "service shop: no server can take traffic at runtime" in found
+
+
+def test_findings_text_is_one_block_a_finding_a_line_under_its_host():
+    drifted = [{"host": "lb-prod-1", "problems": ["service shop: server web1 has weight 100 at runtime, 1 in the model"]},
+               {"host": "lb-stg-1", "problems": ["the live file differs", "the rendered configuration differs"]},
+               {"host": "lb-a", "problems": []}]
+    assert audit.findings_text(drifted, "R1").splitlines() == [
+        "lbguard audit R1: drift on lb-a, lb-prod-1, lb-stg-1:",
+        "- lb-prod-1: service shop: server web1 has weight 100 at runtime, 1 in the model",
+        "- lb-stg-1: the live file differs",
+        "- lb-stg-1: the rendered configuration differs",
+    ]
+    assert "lbguard_audit_findings_text" in audit.FilterModule().filters()

@@ -104,3 +104,46 @@ def test_classification_replaces_the_raw_figures_line():
                                                           "expected_hosts": ["lb-stg"]})
     assert report["lines"][1] == "       misconfiguration: web1 took 100% of 60 requests"
     assert not any("60 req [" in line for line in report["lines"])
+
+
+def test_a_multi_line_problem_keeps_every_line_indented_under_its_host():
+    verdict = "staging lb-stg: servers DOWN: web2 (MAINT)\nstaging lb-stg service shop: observed web1 100%"
+    hostvars = {"lb-stg": result("lb-stg", "staging", "rolled_back", problems=[verdict])}
+    report = run.run_report(["lb-stg"], hostvars, GROUPS, {"expected_hosts": ["lb-stg"]})
+    assert report["lines"][1:] == ["       staging lb-stg: servers DOWN: web2 (MAINT)",
+                                   "       staging lb-stg service shop: observed web1 100%"]
+    assert report["hosts"]["lb-stg"]["problems"] == [verdict]
+
+
+def failed_report():
+    hostvars = {"lb-stg": result("lb-stg", "staging", "rolled_back", problems=["observed web1 100%"]),
+                "lb-prod-1": {}, "lb-prod-2": {}}
+    return run.run_report(LBS, hostvars, GROUPS, {"run_id": "20261202T090000Z-ab12", "change_id": "0123456789abcdef",
+                                                  "stages": ["staging", "production"],
+                                                  "gate": {"allowed": False, "reason": "production not touched"}})
+
+
+def test_summary_text_is_one_block_status_line_first():
+    text = run.summary_text(failed_report(), "deploy")
+    assert text.splitlines() == [
+        "deploy 20261202T090000Z-ab12 change 0123456789ab: FAILED",
+        "FAIL staging lb-stg rolled_back, release r00002 (changed)",
+        "       observed web1 100%",
+        "HELD production: production not touched",
+    ]
+
+
+def test_failure_text_lists_only_the_failing_and_held_lines():
+    assert run.failure_text(failed_report(), "deploy") == (
+        "deploy failed:\n"
+        "FAIL staging lb-stg rolled_back, release r00002 (changed)\n"
+        "HELD production: production not touched")
+
+
+def test_summary_text_of_a_passing_run():
+    hostvars = {"lb-stg": result("lb-stg", "staging", "verified")}
+    report = run.run_report(["lb-stg"], hostvars, GROUPS, {"run_id": "r1", "change_id": None,
+                                                          "expected_hosts": ["lb-stg"]})
+    assert run.summary_text(report, "verify") == ("verify r1 change -: PASSED\n"
+                                                  "OK   staging lb-stg verified, release r00002 (changed)")
+    assert set(run.FilterModule().filters()) >= {"lbguard_run_summary_text", "lbguard_run_failure_text"}
