@@ -31,4 +31,5 @@ def assert_logins_are_unprivileged(expected_hosts: int) -> None:
     assert len(plain) == expected_hosts, plain
     assert set(plain.values()) == {DEPLOY_USER}, plain
     assert set(remote_user_ids("--become").values()) == {"root"}
-    assert set(remote_user_ids("--user", "root").values()) == {"root"}
+    # The inventory's ansible_user outranks --user: only an extra var overrides it.
+    assert set(remote_user_ids("-e", "ansible_user=root").values()) == {"root"}

@@ -1,7 +1,8 @@
 """`deploy.yml --check --diff` previews a change on every LB and changes nothing.
 
 Runs after converge (a good release is live on both LBs) and before the
-pipeline tests. The change previewed is a weight, so every LB's diff shows it.
+pipeline tests. The change previewed is every server's weight (2 instead of 1:
+the split stays even, so the policy passes), so every LB's diff shows it.
 """
 
 import json
@@ -13,6 +14,7 @@ sys.path.insert(0, os.path.join(os.environ.get("MOLECULE_PROJECT_DIRECTORY", "."
 from lbguard_testlib import lb, run_playbook  # noqa: E402  (path set just above)
 
 LBS = {"ng-lb-stg-1": "ng-web-stg-1", "ng-lb-prod-1": "ng-web-prod-1"}
+WEB = ["ng-web-stg-1", "ng-web-stg-2", "ng-web-stg-3", "ng-web-prod-1", "ng-web-prod-2"]
 # Everything a deploy could change on an LB: the live file, the ledger, installed
 # packages, the running nginx processes (a reload replaces the workers).
 STATE = ("sha256sum /etc/nginx/nginx.conf; "
@@ -28,7 +30,7 @@ def host_state(name):
 def test_check_diff_shows_every_lb_diff_and_changes_nothing(tmp_path):
     before = {name: host_state(name) for name in LBS}
     overlay = tmp_path / "weights.yml"
-    overlay.write_text(json.dumps({"all": {"hosts": {web: {"lb_weight": 3} for web in LBS.values()}}}))
+    overlay.write_text(json.dumps({"all": {"hosts": {web: {"lb_weight": 2} for web in WEB}}}))
 
     result = run_playbook("deploy.yml", "--check", "--diff", "-i", str(overlay),
                           "-e", f"lbguard_report_dir={tmp_path / 'reports'}")
@@ -38,7 +40,7 @@ def test_check_diff_shows_every_lb_diff_and_changes_nothing(tmp_path):
     for name, web in LBS.items():
         # The template's diff names the file and shows the new weight for that LB's server.
         section = out.split(f"[{name}]", 1)[-1]
-        assert re.search(rf"^\+\s*server \S*{web}\S* weight=3", out, re.MULTILINE), out[-4000:]
+        assert re.search(rf"^\+\s*server \S*{web}\S* weight=2", out, re.MULTILINE), out[-4000:]
         assert "/etc/nginx/nginx.conf" in section
     # Handlers are skipped in check mode: nothing reloads.
     for handler in re.findall(r"RUNNING HANDLER \[[^\]]*\].*?(?=\n\n(?:TASK|RUNNING|PLAY))", out, re.DOTALL):
