@@ -26,6 +26,7 @@ TEMPLATES = {t["name"]: t for t in by_module(CALLS, "job_template")}
 WORKFLOW = by_module(CALLS, "workflow_job_template")[0]
 NODES = {n["identifier"]: n for n in WORKFLOW["workflow_nodes"]}
 SCHEDULES = by_module(CALLS, "schedule")
+MACHINE_CREDENTIAL = "lbguard SSH"
 
 
 def template_of(node: dict) -> dict:
@@ -62,6 +63,13 @@ def test_templates_name_the_project_and_inventories_defined_here() -> None:
         assert template["project"] == PROJECT["name"]
         assert template["inventory"] in INVENTORIES
         assert template["organization"] == PROJECT["organization"]
+
+
+def test_templates_log_in_unprivileged_and_leave_become_to_the_tasks() -> None:
+    # become_enabled would run every task as root; the playbooks' tasks say become themselves.
+    for template in TEMPLATES.values():
+        assert template["become_enabled"] is False, template["name"]
+        assert template["credentials"] == [MACHINE_CREDENTIAL], template["name"]
 
 
 def test_deploy_templates_pin_their_stage() -> None:
