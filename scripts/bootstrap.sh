@@ -69,5 +69,14 @@ nofile=$(ulimit -Hn)
 sed "s/@NOFILE@/$nofile/g" lab/containers.conf.in > .cache/containers.conf.new
 mv .cache/containers.conf.new .cache/containers.conf
 
+# systemd in every lab and test container takes inotify instances from one
+# per-user budget (128 by default): with about 20 containers up, the next one's
+# systemd exits at once (status 255, no log). Raise it for this boot.
+min_inotify_instances=2048
+if (( $(sysctl -n fs.inotify.max_user_instances) < min_inotify_instances )); then
+  echo "bootstrap: fs.inotify.max_user_instances $(sysctl -n fs.inotify.max_user_instances) -> $min_inotify_instances"
+  sysctl -q -w fs.inotify.max_user_instances=$min_inotify_instances
+fi
+
 scripts/build-image.sh
 scripts/check-network.sh

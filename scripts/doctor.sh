@@ -43,6 +43,9 @@ check "nft" nft --version
 check "podman network backend" podman info --format '{{.Host.NetworkBackend}}'
 check "debootstrap" deb_version debootstrap
 check "lab image" podman image inspect -f '{{.Id}} {{index .Labels "lbguard.packages"}}' "$LBGUARD_IMAGE"
+# Each container's systemd needs inotify instances; bootstrap raises the budget.
+inotify_instances() { local n; n=$(sysctl -n fs.inotify.max_user_instances) && ((n >= 2048)) && echo "$n"; }
+check "inotify instances" inotify_instances
 check "podman settings" grep -m1 '^runtime' "$CONTAINERS_CONF"
 echo "ssh"
 check "ssh" ssh -V
