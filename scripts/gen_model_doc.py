@@ -331,14 +331,21 @@ The load-balancer model is the public contract of lbguard: variables in the
 inventory that describe what every load balancer (LB) serves. The validation
 filter (`filter_plugins/lbguard_model.py`) checks all of it before any host is
 touched and reports every problem at once, each naming the service, the server
-and the rule. `playbooks/validate.yml` runs it:
+and the rule. `playbooks/validate.yml` runs it, on the control node only:
 
+<!-- run: unit -->
 ```sh
 ansible-playbook -i INVENTORY playbooks/validate.yml
 ```
 
+Inventory groups: `loadbalancers` holds the LB hosts; `staging` and `production`
+each hold the LBs and the backends of that environment; backends are listed in
+`servers` or taken from a group (`backend_group`, for example `webservers`).
+`inventories/examples/` holds three example inventories: `good`, `incident` and
+`typos`.
+
 The engine roles (`haproxy`, `nginx`) also check the variables' types at role
-start (`meta/argument_specs.yml`; `ansible-doc -t role -r roles haproxy`).
+start (`meta/argument_specs.yml`, which `ansible-doc` shows: see the README).
 
 An unknown key in a service, a server, a health check or a policy is an error, with
 the closest valid key suggested, so a typo such as `wieght` is caught. The
