@@ -21,8 +21,10 @@ setup   the make targets CI runs itself (make lab, make test, ...):
         tests/unit/test_docs.py dry-runs them with `make -n`.
 
 A fenced ```text block preceded by `<!-- output -->` is real output: every
-non-blank line of it must appear in the output of the `unit` block just above it.
-Output shown without that marker (indented blocks) is an example.
+non-blank line of it must appear in the output of the `unit` or `lab` block just
+above it (after the placeholders are replaced; `...` stands for any text, and
+runs of white space compare equal). Output shown without that marker (indented
+blocks) is an example.
 
 Placeholders are upper-case words (INVENTORY, DIR, RELEASE_ID...) and the lab's
 host names used in examples (lb-prod-1); each test substitutes its own values.
@@ -57,6 +59,9 @@ LAB_PLACEHOLDERS = (
     "ID",  # on the LB: its current release
     "SERVER",  # on the LB: a web server of the scenario
     "PORT",  # that web server's port
+    "web-stg-1",  # the lab's web servers in shown output: the scenario's mol-web-1..3
+    "web-stg-2",
+    "web-stg-3",
 )
 
 MARKER = re.compile(r"^\s*<!--\s*run:\s*(?P<kind>[\w-]+)(?:\s+exit=(?P<exit>\d+))?\s*-->\s*$")
@@ -166,6 +171,17 @@ def substitute(text: str, values: Mapping[str, str]) -> str:
     for name, value in values.items():
         text = re.sub(rf"(?<![\w.-]){re.escape(name)}(?![\w-])", lambda _m, v=value: v, text)
     return text
+
+
+def output_pattern(line: str) -> re.Pattern[str]:
+    """A shown output line as a regex: `...` is any text, white space is one space."""
+    parts = [re.escape(" ".join(part.split())) for part in line.split("...")]
+    return re.compile(".*?".join(parts))
+
+
+def shows(output: str, line: str) -> bool:
+    """Whether real output has a shown line (Ansible folds long messages: compare with single spaces)."""
+    return output_pattern(line).search(" ".join(output.split())) is not None
 
 
 def ansible_playbook_commands(block: Block) -> Iterator[str]:

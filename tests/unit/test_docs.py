@@ -86,8 +86,8 @@ def test_shell_block_has_a_known_marker(block: dc.Block) -> None:
 def test_other_blocks_carry_no_commands(block: dc.Block) -> None:
     assert block.marker is None, f"{block.where}: a run marker on a ```{block.language} block; use ```sh"
     if block.is_output:
-        assert block.output_of is not None and block.output_of.kind == "unit", (
-            f"{block.where}: <!-- output --> must follow a unit block, whose real output it is compared with"
+        assert block.output_of is not None and block.output_of.kind in ("unit", "lab"), (
+            f"{block.where}: <!-- output --> must follow a unit or lab block, whose real output it is compared with"
         )
     assert not re.search(r"(^|\s)(ansible-playbook|ansible-doc|make)\s", block.text) or block.is_output, (
         f"{block.where}: a command in a ```{block.language} block; put it in a marked ```sh block"
@@ -113,6 +113,15 @@ def test_commands_join_continuation_lines_and_skip_comments(tmp_path: Path) -> N
     assert block.commands() == ["ansible-playbook -i INVENTORY playbooks/deploy.yml -e x=1"]
     assert dc.playbook_of(block.commands()[0]) == "playbooks/deploy.yml"
     assert dc.substitute("-i INVENTORY_X -i INVENTORY", {"INVENTORY": "inv.yml"}) == "-i INVENTORY_X -i inv.yml"
+    assert dc.substitute("cp releases/ID/config", {"ID": "r1"}) == "cp releases/r1/config"
+
+
+def test_shown_output_matches_folded_lines_and_ellipses() -> None:
+    real = "FAIL staging lb-1 rolled_back, release r00002-2026 (changed)\n    msg: 'a long\n        message'"
+    assert dc.shows(real, "FAIL staging lb-1 rolled_back, release ... (changed)")
+    assert dc.shows(real, "a long message")
+    assert not dc.shows(real, "FAIL staging lb-1 verified, release ...")
+    assert not dc.shows(real, "FAIL staging lb-2 ...")
 
 
 # ------------------------------------------------------------------------------ running them
@@ -125,7 +134,7 @@ def test_unit_block_runs_as_shown(block: dc.Block, tmp_path: Path) -> None:
     output = result.stdout + result.stderr
     assert result.returncode == block.exit_code, f"{block.where}: exit {result.returncode}, doc says {block.exit_code}\n{output}"
     for line in block.expected_output:
-        assert line in output, f"{block.where}: the doc shows {line!r}, the real output does not have it:\n{output}"
+        assert dc.shows(output, line), f"{block.where}: the doc shows {line!r}, the real output does not:\n{output}"
     if "DIR" in block.text:
         assert any((tmp_path / "out").iterdir()), f"{block.where}: wrote nothing to DIR"
 

@@ -12,6 +12,9 @@ before unlock), with the placeholders replaced by this scenario's values:
     TEXTFILE                              a file in a temporary folder
     WEBHOOK_URL                           a receiver on 127.0.0.1 started by this test
     SERVER, PORT                          mol-web-1, 80
+    web-stg-1..3 (in shown output)        mol-web-1..3
+
+Output a doc shows after `<!-- output -->` must appear in the real output.
 
 The scenario has no production LB: the staging gate (deploy.yml with
 lbguard_stages [production]) runs with no production host, and so checks that
@@ -68,7 +71,8 @@ def values(**extra):
     """The scenario's values for the docs' placeholders."""
     inventory = os.environ["MOLECULE_INVENTORY_FILE"]
     base = {"inventories/lab/hosts.yml": inventory, "INVENTORY": inventory, "lb-stg-1": LB, "lb-prod-1": LB,
-            "RELEASE_ID": current_release(), "RUN_ID": STALE_RUN_ID}
+            "RELEASE_ID": current_release(), "RUN_ID": STALE_RUN_ID,
+            **{f"web-stg-{n}": f"mol-web-{n}" for n in (1, 2, 3)}}
     base.update(extra)
     return base
 
@@ -81,7 +85,7 @@ def run(command, **extra):
 
 
 def run_step(step, expect, **extra):
-    """Run every command of a step; each must exit as its block says and print ``expect`` (a regex)."""
+    """Run every command of a step; each must exit as its block says, print ``expect`` (a regex) and what the doc shows."""
     commands = lab_commands(step)
     assert commands, f"no doc command belongs to step {step}"
     outputs = []
@@ -91,6 +95,10 @@ def run_step(step, expect, **extra):
         assert result.returncode == block.exit_code, f"{block.where}: {command}: rc {result.returncode}\n{output}"
         # Ansible's YAML callback folds long messages: compare with single spaces.
         assert re.search(expect, " ".join(output.split())), f"{block.where}: {command}: no /{expect}/ in\n{output}"
+        for line in block.expected_output:
+            shown = dc.substitute(line, values(**extra))
+            assert dc.shows(output, shown), f"{block.where}: the doc shows {shown!r}, the real output does not:\n{output}"
+        assert "FAILED - RETRYING" not in output, f"{block.where}: retry noise in\n{output}"
         outputs.append(output)
     return outputs
 
