@@ -14,6 +14,7 @@ from typing import Any
 
 
 def _pct(share: float) -> str:
+    """A share 0..1 as a rounded percent: 0.333 -> "33%"."""
     return f"{round(share * 100)}%"
 
 

@@ -22,11 +22,13 @@ PASSED = ("verified", "checked", "clean")
 
 
 def _result(hostvars: Mapping[str, Any], host: str, fact: str = "lb_deploy_result") -> dict[str, Any] | None:
+    """A host's outcome fact as a dict, None when the host left none."""
     value = hostvars[host].get(fact) if host in hostvars else None
     return dict(value) if value else None
 
 
 def _in_environment(hosts: Sequence[str], groups: Mapping[str, Sequence[str]], environment: str) -> list[str]:
+    """The hosts that belong to an environment's group, in the given order."""
     members = set(groups.get(environment, []))
     return [h for h in hosts if h in members]
 
@@ -87,12 +89,14 @@ def production_gate(lb_hosts: Sequence[str], groups: Mapping[str, Sequence[str]]
 
 
 def _change_note(result: Mapping[str, Any]) -> str:
+    """" (changed)" or, in check mode, " (would change)"; empty when nothing changed."""
     if not result.get("changed"):
         return ""
     return " (would change)" if result.get("status") == "checked" else " (changed)"
 
 
 def _figures_line(figures: Mapping[str, Any]) -> str:
+    """Per service, requests and observed shares: "shop: 60 req [web1 33%, web2 33%, web3 33%]"."""
     parts = []
     for service, data in figures.items():
         observed = ", ".join(f"{s} {round(v * 100)}%" for s, v in (data.get("observed") or {}).items())
