@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import docs_commands as dc  # noqa: E402  (tests/ is put on the path just above)
@@ -340,3 +341,45 @@ all:
     assert result.returncode == 2, output
     assert UNREACHABLE_LINE.format(hosts="lb-good") in output, output
     assert reports == []
+
+
+# ------------------------------------------------------------------------------ tags
+
+#: Ansible's own special tags and Molecule's; not an operator's.
+SPECIAL_TAGS = {"always", "never", "molecule-notest", "notest"}
+
+
+def tags_in(node: object) -> set[str]:
+    """Every value of a `tags` keyword anywhere in a loaded playbook or task file."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "tags":
+                found |= {value} if isinstance(value, str) else {str(tag) for tag in value}
+            else:
+                found |= tags_in(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= tags_in(item)
+    return found
+
+
+def code_tags() -> set[str]:
+    files = [*REPO_ROOT.glob("playbooks/*.yml"), *REPO_ROOT.glob("playbooks/include/*.yml"),
+             *REPO_ROOT.glob("roles/*/tasks/*.yml"), *REPO_ROOT.glob("roles/*/handlers/*.yml")]
+    return set().union(*(tags_in(yaml.safe_load(f.read_text(encoding="utf-8"))) for f in files)) - SPECIAL_TAGS
+
+
+def documented_tags() -> set[str]:
+    text = (REPO_ROOT / "docs" / "pipeline.md").read_text(encoding="utf-8")
+    section = text.split("### Tags", 1)[1].split("<!--", 1)[0]
+    # One list item per tag (or pair): "- `tag`: where it is".
+    items = [line[2:].split(":", 1)[0] for line in section.splitlines() if line.startswith("- `")]
+    return {tag for item in items for tag in re.findall(r"`([a-z_]+)`", item)}
+
+
+def test_tags_in_docs_and_code_agree() -> None:
+    documented, used = documented_tags(), code_tags()
+    assert {"validate", "deploy", "haproxy", "nginx"} <= documented, documented
+    assert not used - documented, f"tags in the code that docs/pipeline.md (Tags) does not list: {used - documented}"
+    assert not documented - used, f"tags docs/pipeline.md lists that no play or task has: {documented - used}"
