@@ -149,6 +149,9 @@ def run_report(lb_hosts: Sequence[str], hostvars: Mapping[str, Any], groups: Map
             lines.append(f"       {result['classification']}")
         elif figures:
             lines.append(f"       {figures}")
+        # Runtime drift a deploy reset by reloading an unchanged release: passed, but worth a look.
+        lines.extend(f"       runtime drift reset by reload: {line}" for p in result.get("runtime_reset") or []
+                     for line in str(p).splitlines()[:1])
         # A multi-line problem (a verdict, an engine's stderr) keeps every line under its host.
         lines.extend(f"       {line}" for p in result.get("problems") or [] for line in str(p).splitlines() or [""])
     if gate is not None and "production" in stages and not gate.get("allowed"):

@@ -147,3 +147,14 @@ def test_summary_text_of_a_passing_run():
     assert run.summary_text(report, "verify") == ("verify r1 change -: PASSED\n"
                                                   "OK   staging lb-stg verified, release r00002 (changed)")
     assert set(run.FilterModule().filters()) >= {"lbguard_run_summary_text", "lbguard_run_failure_text"}
+
+
+def test_runtime_drift_a_deploy_reset_is_listed_under_its_host():
+    drift = "staging lb-stg: servers DOWN: web2 (MAINT)\nsecond line of the verdict"
+    hostvars = {"lb-stg": result("lb-stg", "staging", "verified", runtime_reset=[drift])}
+    report = run.run_report(["lb-stg"], hostvars, GROUPS, {"stages": ["staging"], "gate": {"allowed": False}})
+    assert report["status"] == "passed"
+    assert "       runtime drift reset by reload: staging lb-stg: servers DOWN: web2 (MAINT)" in report["lines"]
+    clean = run.run_report(["lb-stg"], {"lb-stg": result("lb-stg", "staging", "verified")}, GROUPS,
+                           {"stages": ["staging"], "gate": {"allowed": False}})
+    assert not any("runtime drift" in line for line in clean["lines"])
