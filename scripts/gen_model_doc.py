@@ -345,7 +345,7 @@ each hold the LBs and the backends of that environment; backends are listed in
 `typos`.
 
 The engine roles (`haproxy`, `nginx`) also check the variables' types at role
-start (`meta/argument_specs.yml`, which `ansible-doc` shows: see the README).
+start (`meta/argument_specs.yml`, which `ansible-doc` shows: see docs/pipeline.md, "Roles").
 
 An unknown key in a service, a server, a health check or a policy is an error, with
 the closest valid key suggested, so a typo such as `wieght` is caught. The
