@@ -26,6 +26,15 @@ description:
     O(expected_up) is UP in C(show stat) (HAProxy; nginx has no runtime API, so
     only the digest is awaited). Then, settled or not, it measures once. Waiting
     happens inside the module so that a run that succeeds prints no retries.
+  - For HAProxy it also reads every server's cumulative counters (C(lbtot), the
+    times HAProxy picked the server, and C(stot), its sessions) from C(show stat)
+    right before and right after each service's traffic window, and returns their
+    differences. They count all traffic the balancer sent in the window, real
+    clients' and the probe's alike, which is the true split under load. A window
+    whose counters went back (HAProxy reloaded or restarted during it), lost a
+    server, or counted fewer requests than the probe's own answers is marked
+    unusable with the reason; the filter then judges the probe's counts. Open-source
+    nginx has no per-server counters; nothing is read for it.
   - The module never fails because the load balancer misbehaves. It reports what it
     saw, errors included, and the lbguard_verify_problems filter judges it.
 options:
@@ -168,6 +177,22 @@ traffic:
   sample:
     shop: {"mode": "http", "requests": 60, "counts": {"web1": 20, "web2": 20, "web3": 20},
            "status_5xx": 0, "other_errors": 0, "connection_errors": 0, "missing_header": 0}
+counters:
+  description:
+    - HAProxy only, per service (backend), what the server counters of C(show stat)
+      counted during the service's traffic window. C(window_seconds) is the time
+      between the two readings; C(lbtot) and C(stot) map each server to the
+      difference of its counters (load-balanced picks, sessions), real traffic
+      included. C(usable) is false when the window cannot be judged, and
+      C(unusable_reason) says why (a counter went back because HAProxy reloaded,
+      a server or the backend is missing, C(show stat) could not be read, or the
+      counters saw fewer requests than the probe's own answers); the differences
+      are still shown. Empty for nginx.
+  returned: always
+  type: dict
+  sample:
+    shop: {"window_seconds": 1.24, "lbtot": {"web1": 812, "web2": 810, "web3": 809},
+           "stot": {"web1": 812, "web2": 810, "web3": 809}, "usable": true, "unusable_reason": null}
 settled:
   description:
     - Whether everything awaited (O(expected_running_model), O(expected_up)) was
@@ -242,6 +267,38 @@ def parse_show_stat(text: str) -> dict[str, dict[str, dict[str, Any]]]:
     return result
 
 
+# Cumulative per-server counters read around each traffic window: lbtot counts the
+# times the balancer picked the server, stot its sessions (both in `show stat`).
+COUNTERS = ("lbtot", "stot")
+
+
+def parse_counters(text: str) -> dict[str, dict[str, dict[str, int | None]]]:
+    """Parse HAProxy ``show stat`` CSV into {backend: {server: {"lbtot", "stot"}}}.
+
+    Like ``parse_show_stat``, columns are found by the header and summary rows are
+    skipped. A counter that is empty or not a number is None (it cannot be used).
+    """
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines or not lines[0].startswith("#"):
+        raise ValueError("show stat output does not start with the '# pxname,svname,...' header")
+    header = [name.strip() for name in lines[0].lstrip("#").strip().split(",")]
+    for required in ("pxname", "svname", *COUNTERS):
+        if required not in header:
+            raise ValueError(f"show stat header has no {required!r} column")
+    result: dict[str, dict[str, dict[str, int | None]]] = {}
+    for row in csv.DictReader(io.StringIO("\n".join(lines[1:])), fieldnames=header):
+        backend = (row.get("pxname") or "").strip()
+        server = (row.get("svname") or "").strip()
+        if not backend or not server or server in ("FRONTEND", "BACKEND"):
+            continue
+        values: dict[str, int | None] = {}
+        for counter in COUNTERS:
+            text_value = (row.get(counter) or "").strip()
+            values[counter] = int(text_value) if text_value.isdigit() else None
+        result.setdefault(backend, {})[server] = values
+    return result
+
+
 def read_unix_socket(path: str, command: str, timeout: float, max_bytes: int = MAX_SOCKET_BYTES) -> str:
     """Send one command to a unix stream socket and return everything it answers.
 
@@ -275,6 +332,77 @@ def read_runtime(stats_socket: str, timeout: float) -> tuple[dict[str, dict[str,
         return parse_show_stat(read_unix_socket(stats_socket, "show stat", timeout)), None
     except (OSError, ValueError, UnicodeError) as exc:
         return {}, f"cannot read 'show stat' from {stats_socket}: {_describe(exc)}"
+
+
+def read_stat_snapshot(stats_socket: str, timeout: float) -> dict[str, Any]:
+    """One reading of ``show stat``: runtime state, counters, when it was read, or the errors.
+
+    Returns {"runtime", "counters", "at" (monotonic seconds, taken when the answer
+    was complete), "error", "counters_error"}. ``error`` (socket unreadable, not a
+    ``show stat`` answer) empties both; ``counters_error`` (no counter columns) only
+    the counters, so the runtime state is still judged.
+    """
+    reading: dict[str, Any] = {"runtime": {}, "counters": {}, "at": 0.0, "error": None, "counters_error": None}
+    try:
+        text = read_unix_socket(stats_socket, "show stat", timeout)
+        reading["runtime"] = parse_show_stat(text)
+    except (OSError, ValueError, UnicodeError) as exc:
+        reading["error"] = reading["counters_error"] = (f"cannot read 'show stat' from {stats_socket}: "
+                                                         f"{_describe(exc)}")
+        reading["at"] = time.monotonic()
+        return reading
+    reading["at"] = time.monotonic()
+    try:
+        reading["counters"] = parse_counters(text)
+    except ValueError as exc:
+        reading["counters_error"] = f"no counters in 'show stat' from {stats_socket}: {exc}"
+    return reading
+
+
+def counter_window(backend: str, before: Mapping[str, Any], after: Mapping[str, Any],
+                   probe_answers: int | None = None) -> dict[str, Any]:
+    """What the counters of one backend counted between two ``read_stat_snapshot`` readings.
+
+    Returns {"window_seconds", "lbtot", "stot", "usable", "unusable_reason"}; the
+    differences are filled whenever both readings list the backend, even when the
+    window is unusable, so that the reason can be checked. ``probe_answers`` (the
+    probe's successful HTTP answers in the window) must not exceed the counted
+    picks: each of them was a pick of this backend.
+    """
+    window: dict[str, Any] = {"window_seconds": round(max(float(after["at"]) - float(before["at"]), 0.0), 3),
+                              "lbtot": {}, "stot": {}, "usable": False, "unusable_reason": None}
+    for reading, when in ((before, "before"), (after, "after")):
+        if reading.get("counters_error"):
+            window["unusable_reason"] = f"{reading['counters_error']} ({when} the window)"
+            return window
+        if backend not in reading["counters"]:
+            window["unusable_reason"] = f"backend {backend} is not in 'show stat' ({when} the window)"
+            return window
+    old, new = before["counters"][backend], after["counters"][backend]
+    problems: list[str] = []
+    gone = [server for server in old if server not in new]
+    if gone:
+        problems.append(f"{', '.join(gone)} left the backend")
+    went_back: list[str] = []
+    for server, values in new.items():
+        for counter in COUNTERS:
+            # A server added during the window started counting at 0.
+            start = (old.get(server) or {}).get(counter, 0)
+            end = values.get(counter)
+            if start is None or end is None:
+                problems.append(f"{server} has no {counter} value")
+                continue
+            window[counter][server] = end - start
+            if end < start:
+                went_back.append(f"{server} {counter} {start} -> {end}")
+    if went_back:
+        problems.append(f"counters went back ({', '.join(went_back)}): HAProxy reloaded or restarted")
+    counted = sum(window["lbtot"].values())
+    if not problems and probe_answers is not None and counted < probe_answers:
+        problems.append(f"the counters saw {counted} picks, fewer than the probe's own {probe_answers} answers")
+    window["usable"] = not problems
+    window["unusable_reason"] = "; ".join(problems) or None
+    return window
 
 
 # ------------------------------------------------------------------- running model
@@ -560,17 +688,20 @@ def run_probe(params: Mapping[str, Any]) -> dict[str, Any]:
     """Run the whole probe with module parameters; return the module result (without changed).
 
     Waits first when ``settle_seconds`` is above 0 (see ``settle``), then measures once.
+    For HAProxy, ``show stat`` is read before the first service's traffic (the
+    runtime state and the first window's start) and after each service's traffic
+    (that window's end and the next one's start).
     """
     settled = settle(params)
     services, _ = normalise_services(params["services"])
     timeout = float(params["timeout"])
     requests = int(params["requests"])
-    if params["engine"] == "haproxy":
-        runtime, runtime_error = read_runtime(params["stats_socket"], timeout)
-    else:
-        runtime, runtime_error = {}, None
+    haproxy = params["engine"] == "haproxy"
     running_model, running_model_error = read_running_model(params["status_url"], timeout)
+    reading = read_stat_snapshot(params["stats_socket"], timeout) if haproxy else None
+    runtime, runtime_error = (reading["runtime"], reading["error"]) if reading else ({}, None)
     traffic: dict[str, Any] = {}
+    counters: dict[str, Any] = {}
     for service in services:
         if service["mode"] == "http":
             traffic[service["name"]] = probe_http(params["address"], service["listen"], requests, params["path"],
@@ -579,8 +710,14 @@ def run_probe(params: Mapping[str, Any]) -> dict[str, Any]:
                 name_upstream_counts(traffic[service["name"]], addresses_to_names(service["servers"]))
         else:
             traffic[service["name"]] = probe_tcp(params["address"], service["listen"], requests, timeout)
+        if reading is not None:
+            after = read_stat_snapshot(params["stats_socket"], timeout)
+            # A TCP connect that closes at once may end before HAProxy picks a server.
+            answers = sum(traffic[service["name"]]["counts"].values()) if service["mode"] == "http" else None
+            counters[service["name"]] = counter_window(service["name"], reading, after, answers)
+            reading = after
     return {"runtime": runtime, "runtime_error": runtime_error, "running_model": running_model,
-            "running_model_error": running_model_error, "traffic": traffic, **settled}
+            "running_model_error": running_model_error, "traffic": traffic, "counters": counters, **settled}
 
 
 def _describe(exc: BaseException) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import http.server
 import itertools
 import json
@@ -160,6 +161,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     rotation = itertools.cycle(["web1", "web2", "web3"])
+    # Answers per server, as HAProxy's lbtot would count them.
+    served: collections.Counter[str] = collections.Counter()
     lock = threading.Lock()
     peers: list[tuple[str, int]] = []
     connection_headers: list[str] = []
@@ -182,6 +185,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         else:
             with self.lock:
                 name = next(self.rotation)
+                self.served[name] += 1
             self._send(200, "hello from " + name + "\n" + "x" * 5000, served_by=name)
 
     def _send(self, status: int, body: str, served_by: str | None = None) -> None:
@@ -202,6 +206,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 def lb_server() -> Iterator[int]:
     """A local HTTP server on 127.0.0.1 (random free port); yields its port."""
     _Handler.rotation = itertools.cycle(["web1", "web2", "web3"])
+    _Handler.served = collections.Counter()
     _Handler.peers = []
     _Handler.connection_headers = []
     _Handler.model_digest = DIGEST
@@ -580,3 +585,159 @@ def test_module_rejects_bad_settle_parameters(tmp_path: Path, args: dict[str, An
                                timeout=60, check=False)
     result = json.loads(completed.stdout)
     assert result["failed"] is True and message in result["msg"], result
+
+
+# ------------------------------------------------------ counters around the window
+
+
+def counter_stat(lbtot: dict[str, int], stot: dict[str, int] | None = None) -> str:
+    """`show stat` of the shop backend, every server UP, with the given cumulative counters."""
+    stot = stot if stot is not None else lbtot
+    rows = [SHOW_STAT_HEADER]
+    rows += [stat_row(pxname="shop", svname=name, status="UP", weight=1, act=1, bck=0, type=2, lbtot=count,
+                      stot=stot[name]) for name, count in lbtot.items()]
+    rows += [stat_row(pxname="shop", svname="BACKEND", status="UP", weight=len(lbtot), type=1,
+                      lbtot=sum(lbtot.values()), stot=sum(stot.values())), ""]
+    return "\n".join(rows)
+
+
+def reading(lbtot: dict[str, int], at: float, stot: dict[str, int] | None = None) -> dict[str, Any]:
+    """A `show stat` reading as read_stat_snapshot returns it."""
+    text = counter_stat(lbtot, stot)
+    return {"runtime": probe.parse_show_stat(text), "counters": probe.parse_counters(text), "at": at,
+            "error": None, "counters_error": None}
+
+
+def test_parse_counters_reads_lbtot_and_stot_by_header() -> None:
+    assert probe.parse_counters(show_stat_output()) == {
+        "shop": {"web1": {"lbtot": 40, "stot": 40}, "web2": {"lbtot": None, "stot": 40},
+                 "web3": {"lbtot": None, "stot": 40}, "web4": {"lbtot": None, "stot": None},
+                 "spare": {"lbtot": None, "stot": None}},
+        "db": {"db1": {"lbtot": None, "stot": None}},
+    }
+
+
+def test_parse_counters_needs_the_counter_columns() -> None:
+    with pytest.raises(ValueError, match="no 'lbtot' column"):
+        probe.parse_counters("# pxname,svname,status,weight,stot\nshop,web1,UP,1,5\n")
+
+
+def test_counter_window_is_the_difference_of_two_readings() -> None:
+    before = reading({"web1": 1000, "web2": 990, "web3": 1005}, at=10.0)
+    after = reading({"web1": 1812, "web2": 1800, "web3": 1814}, at=11.25,
+                    stot={"web1": 1813, "web2": 1800, "web3": 1814})
+    assert probe.counter_window("shop", before, after, probe_answers=60) == {
+        "window_seconds": 1.25, "lbtot": {"web1": 812, "web2": 810, "web3": 809},
+        "stot": {"web1": 813, "web2": 810, "web3": 809}, "usable": True, "unusable_reason": None}
+
+
+def test_a_server_added_during_the_window_counts_from_zero() -> None:
+    window = probe.counter_window("shop", reading({"web1": 5}, at=0.0), reading({"web1": 9, "web2": 3}, at=1.0))
+    assert window["lbtot"] == {"web1": 4, "web2": 3} and window["usable"] is True
+
+
+def test_counters_that_went_back_make_the_window_unusable() -> None:
+    """A reload during the window starts new counters at 0: the differences are negative."""
+    before = reading({"web1": 812, "web2": 810, "web3": 809}, at=0.0)
+    after = reading({"web1": 3, "web2": 900, "web3": 2}, at=1.0)
+    window = probe.counter_window("shop", before, after, probe_answers=60)
+    assert window["usable"] is False
+    assert window["lbtot"] == {"web1": -809, "web2": 90, "web3": -807}
+    assert window["unusable_reason"] == ("counters went back (web1 lbtot 812 -> 3, web1 stot 812 -> 3, "
+                                         "web3 lbtot 809 -> 2, web3 stot 809 -> 2): HAProxy reloaded or restarted")
+
+
+def test_fewer_picks_than_the_probe_answers_make_the_window_unusable() -> None:
+    window = probe.counter_window("shop", reading({"web1": 0, "web2": 0}, at=0.0),
+                                  reading({"web1": 20, "web2": 20}, at=1.0), probe_answers=60)
+    assert window["usable"] is False
+    assert window["unusable_reason"] == "the counters saw 40 picks, fewer than the probe's own 60 answers"
+
+
+@pytest.mark.parametrize(("before", "after", "reason"), [
+    ({"web1": 1, "web2": 1}, {"web1": 2}, "web2 left the backend"),
+    ({"web1": 1}, {}, "backend shop is not in 'show stat' (after the window)"),
+    ({}, {"web1": 1}, "backend shop is not in 'show stat' (before the window)"),
+])
+def test_missing_servers_or_backends_make_the_window_unusable(before: dict[str, int], after: dict[str, int],
+                                                              reason: str) -> None:
+    first = reading(before, at=0.0) if before else dict(reading({"web1": 0}, at=0.0), counters={})
+    second = reading(after, at=1.0) if after else dict(reading({"web1": 0}, at=1.0), counters={})
+    window = probe.counter_window("shop", first, second)
+    assert window["usable"] is False and window["unusable_reason"] == reason
+
+
+def test_unreadable_counters_make_the_window_unusable_and_keep_the_runtime() -> None:
+    text = "# pxname,svname,status,weight\nshop,web1,UP,1\n"
+    with serve_stats(lambda: text) as (path, _):
+        snapshot = probe.read_stat_snapshot(path, 2.0)
+    assert snapshot["error"] is None and snapshot["runtime"] == {"shop": {"web1": {"status": "UP", "weight": 1}}}
+    assert snapshot["counters_error"].startswith("no counters in 'show stat' from ")
+    window = probe.counter_window("shop", snapshot, snapshot)
+    assert window["usable"] is False and window["unusable_reason"].endswith("(before the window)")
+
+
+def counting_stats(background: int) -> Callable[[], str]:
+    """`show stat` whose counters hold every answer of the loopback LB plus ``background``
+    requests per server and reading, as if real clients sent traffic between two readings."""
+    readings = itertools.count()
+
+    def answer() -> str:
+        """The counters at this reading."""
+        extra = background * next(readings)
+        with _Handler.lock:
+            return counter_stat({name: 5000 + extra + _Handler.served[name] for name in ("web1", "web2", "web3")})
+
+    return answer
+
+
+def test_probe_returns_what_the_counters_counted_real_traffic_included(lb_server: int) -> None:
+    with serve_stats(counting_stats(background=250)) as (path, commands):
+        result = probe.run_probe(_params(services=[{"name": "shop", "listen": lb_server, "mode": "http"}],
+                                         requests=9, stats_socket=path,
+                                         status_url=f"http://127.0.0.1:{lb_server}/lbguard/model"))
+    assert commands == ["show stat", "show stat"]
+    assert result["traffic"]["shop"]["counts"] == {"web1": 3, "web2": 3, "web3": 3}
+    window = result["counters"]["shop"]
+    assert window["usable"] is True and window["unusable_reason"] is None
+    assert window["lbtot"] == {"web1": 253, "web2": 253, "web3": 253} == window["stot"]
+    assert window["window_seconds"] >= 0
+    assert result["runtime"]["shop"]["web1"] == {"status": "UP", "weight": 1}
+
+
+def test_each_service_gets_its_own_window(lb_server: int) -> None:
+    with serve_stats(counting_stats(background=10)) as (path, commands):
+        result = probe.run_probe(_params(services=[{"name": "shop", "listen": lb_server, "mode": "http"},
+                                                   {"name": "db", "listen": free_port(), "mode": "tcp"}],
+                                         requests=3, stats_socket=path))
+    assert len(commands) == 3  # before shop, after shop (= before db), after db
+    assert result["counters"]["shop"]["lbtot"] == {"web1": 11, "web2": 11, "web3": 11}
+    assert result["counters"]["db"] == {"window_seconds": result["counters"]["db"]["window_seconds"],
+                                        "lbtot": {}, "stot": {}, "usable": False,
+                                        "unusable_reason": "backend db is not in 'show stat' (before the window)"}
+
+
+def test_a_reload_during_the_window_is_reported_as_unusable(lb_server: int) -> None:
+    answers = iter([counter_stat({"web1": 900, "web2": 900, "web3": 900}),
+                    counter_stat({"web1": 4, "web2": 3, "web3": 3})])
+    with serve_stats(lambda: next(answers)) as (path, _):
+        result = probe.run_probe(_params(services=[{"name": "shop", "listen": lb_server, "mode": "http"}],
+                                         requests=9, stats_socket=path))
+    window = result["counters"]["shop"]
+    assert window["usable"] is False and "HAProxy reloaded or restarted" in window["unusable_reason"]
+    assert result["traffic"]["shop"]["counts"] == {"web1": 3, "web2": 3, "web3": 3}
+
+
+def test_unreadable_socket_leaves_every_window_unusable(lb_server: int) -> None:
+    result = probe.run_probe(_params(services=[{"name": "shop", "listen": lb_server, "mode": "http"}], requests=3))
+    assert result["runtime_error"].startswith("cannot read 'show stat' from absent/admin.sock")
+    window = result["counters"]["shop"]
+    assert window["usable"] is False
+    assert window["unusable_reason"].startswith("cannot read 'show stat' from absent/admin.sock")
+    assert window["unusable_reason"].endswith("(before the window)")
+
+
+def test_nginx_has_no_counters(lb_server: int) -> None:
+    result = probe.run_probe(_params(engine="nginx", requests=3,
+                                     services=[{"name": "shop", "listen": lb_server, "mode": "http"}]))
+    assert result["counters"] == {}
