@@ -11,6 +11,9 @@ Each load balancer of a run leaves its outcome in the host fact
 drift), drift (audit), rolled_back (failed and restored),
 failed_unchanged (failed; the live file was never changed, or needed no change),
 skipped (production stopped after an earlier batch failed), rollback_failed.
+
+``warnings`` (see ``concentration_warnings``) and ``runtime_reset`` are printed
+under the host too.
 """
 
 from __future__ import annotations
@@ -19,6 +22,45 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 PASSED = ("verified", "checked", "clean")
+
+#: A server whose expected share is above this (a fraction) makes a warning;
+#: a run overrides it with the extra var lbguard_concentration_warn_share.
+CONCENTRATION_WARN_SHARE = 0.8
+
+def concentration_warnings(model: Mapping[str, Any] | None, warn_share: float | None = None) -> list[str]:
+    """Services of a validated model whose policy lets one server take more than ``warn_share`` of the traffic.
+
+    The model filter (lbguard_model) sets ``expected_share`` on every server:
+    weight over the active weights, or 1.0 for the first active server under
+    ``balance first``. A share above ``warn_share`` passes validation when the
+    policy allows it (max_server_share up to 1.0, allow_first), so it is
+    reported here instead, with what concentrates it:
+    ``service shop: web1 takes 100% of traffic (balance first; policy allows up to 100%)``.
+    ``model`` None (a release without a recorded model) has no warnings;
+    ``warn_share`` None means CONCENTRATION_WARN_SHARE.
+    """
+    threshold = CONCENTRATION_WARN_SHARE if warn_share is None else float(warn_share)
+    if not 0 < threshold <= 1:
+        raise ValueError(f"lbguard_concentration_warn_share must be a fraction above 0 and at most 1, got {warn_share!r}")
+    warnings = []
+    for service in (model or {}).get("services") or []:
+        servers = service.get("servers") or []
+        active = [s for s in servers if not s.get("disabled") and not s.get("backup") and s.get("weight", 0) > 0]
+        for server in servers:
+            share = float(server.get("expected_share") or 0.0)
+            if share <= threshold + 1e-9:
+                continue
+            if service.get("balance") == "first":
+                cause = "balance first"
+            elif len(active) == 1:
+                cause = "the only active server"
+            else:
+                cause = "weights " + ", ".join(f"{s['name']}={s['weight']}" for s in active)
+            limit = float((service.get("policy") or {}).get("max_server_share", 1.0))
+            warnings.append(f"service {service.get('name')}: {server.get('name')} takes {round(share * 100)}% of "
+                            f"traffic ({cause}; policy allows up to {round(limit * 100)}%)")
+    return warnings
+
 
 
 def _result(hostvars: Mapping[str, Any], host: str, fact: str = "lb_deploy_result") -> dict[str, Any] | None:
@@ -138,12 +180,15 @@ def run_report(lb_hosts: Sequence[str], hostvars: Mapping[str, Any], groups: Map
             else:
                 result = {"host": host, "status": "no_result",
                           "problems": ["unreachable, or failed before the deploy started"]}
+        result.setdefault("warnings", [])
         hosts[host] = result
         ok = result.get("status") in PASSED + ("skipped",)
         failed = failed or not ok
         line = (f"{'OK  ' if ok else 'FAIL'} {result.get('environment', '?')} {host} {result.get('status')}, "
                 f"release {result.get('release') or '-'}{_change_note(result)}")
         lines.append(line)
+        # Not indented like the details: a concentration the policy allows must stand out.
+        lines.extend(f"WARN {result.get('environment', '?')} {host} {w}" for w in result["warnings"])
         figures = _figures_line(result.get("figures") or {})
         if result.get("classification"):
             lines.append(f"       {result['classification']}")
@@ -198,4 +243,5 @@ class FilterModule:
             "lbguard_run_report": run_report,
             "lbguard_run_summary_text": summary_text,
             "lbguard_run_failure_text": failure_text,
+            "lbguard_concentration_warnings": concentration_warnings,
         }

@@ -1,5 +1,8 @@
-"""Unit tests of the change-review filters."""
+"""Unit tests of the change-review filters and the report they fill (playbooks/templates/plan.md.j2)."""
 
+from pathlib import Path
+
+import jinja2
 import lbguard_plan as plan
 
 
@@ -39,3 +42,38 @@ def test_policy_checks_evaluate_every_rule():
     assert checks["allow_first"]["passed"] is True
     first = {c["rule"]: c for c in plan.policy_checks(model(1, 1, balance="first"))}
     assert first["allow_first"]["passed"] is False
+
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "playbooks" / "templates" / "plan.md.j2"
+WARNING = "service shop: web1 takes 100% of traffic (balance first; policy allows up to 100%)"
+
+
+def render_plan(*plans):
+    """plan.md.j2 rendered as Ansible's template module does (trim_blocks), with plan.yml's plan_result items."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE.parent), trim_blocks=True,
+                             undefined=jinja2.StrictUndefined)
+    return env.get_template(TEMPLATE.name).render(
+        lbguard_run_id="20261202T100000Z-1", lbguard_change_id="0123456789abcdef", lbguard_revision="abc",
+        lbguard_owner="alice", plan_results=list(plans))
+
+
+def plan_result(host, warnings):
+    return {"host": host, "environment": "staging", "status": "checked", "changed": True, "release": "r00001",
+            "problems": [], "diff": "", "shares": plan.share_rows(None, model(1, 1)),
+            "policy": plan.policy_checks(model(1, 1)), "warnings": warnings}
+
+
+def test_plan_report_puts_a_concentration_warning_at_the_top():
+    text = render_plan(plan_result("lb-stg-1", [WARNING]), plan_result("lb-stg-2", []))
+    sections = [line for line in text.splitlines() if line.startswith("## ")]
+    assert sections[0] == "## WARNING: one server takes most of a service's traffic", sections
+    assert f"- **lb-stg-1 (staging)** {WARNING}" in text
+    assert text.index(WARNING) < text.index("## lb-stg-1 (staging)")
+    assert "lb-stg-2 (staging)**" not in text, "a host without warnings is not listed in the warning section"
+
+
+def test_plan_report_without_concentration_has_no_warning_section():
+    text = render_plan(plan_result("lb-stg-1", []))
+    assert "WARNING" not in text.split("## Checklist")[0]
+    invalid = dict(plan_result("lb-stg-1", []), status="invalid", problems=["service shop: bad"])
+    assert "## lb-stg-1 (staging) - INVALID MODEL" in render_plan(invalid)

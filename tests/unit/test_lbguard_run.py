@@ -6,7 +6,9 @@ import re
 import subprocess
 from pathlib import Path
 
+import lbguard_model
 import lbguard_run as run
+import pytest
 from lbguard_test_tools import ansible_playbook
 
 GROUPS = {"loadbalancers": ["lb-stg", "lb-prod-1", "lb-prod-2"], "staging": ["lb-stg"],
@@ -165,6 +167,66 @@ def test_runtime_drift_a_deploy_reset_is_listed_under_its_host():
     clean = run.run_report(["lb-stg"], {"lb-stg": result("lb-stg", "staging", "verified")}, GROUPS,
                            {"stages": ["staging"], "gate": {"allowed": False}})
     assert not any("runtime drift" in line for line in clean["lines"])
+
+
+# ------------------------------------------------------------------ concentration warnings
+
+
+def validated(engine, balance="roundrobin", weights=(1, 1, 1), backup=(), max_share=1.0, allow_first=False):
+    """A model validated by the model filter itself, so expected_share is the one a deploy sees."""
+    servers = [{"name": f"web{i}", "address": f"10.0.0.{i}", "port": 8080, "weight": w, "backup": i in backup}
+               for i, w in enumerate(weights, start=1)]
+    policy = {"min_active_servers": 1, "max_server_share": max_share, "allow_first": allow_first}
+    host_vars = {"lb_engine": engine, "lb_services": [{"name": "shop", "listen": 80, "balance": balance,
+                                                       "servers": servers, "policy": policy}]}
+    built, found = lbguard_model.build_model("lb-stg", host_vars, {"staging": ["lb-stg"]}, {})
+    assert found == [], found
+    return built
+
+
+def test_haproxy_balance_first_that_the_policy_allows_warns():
+    model = validated("haproxy", balance="first", allow_first=True)
+    assert run.concentration_warnings(model) == [
+        "service shop: web1 takes 100% of traffic (balance first; policy allows up to 100%)"]
+
+
+def test_nginx_has_no_first_but_a_single_active_server_or_weights_concentrate():
+    single = validated("nginx", backup=(2, 3))
+    assert run.concentration_warnings(single) == [
+        "service shop: web1 takes 100% of traffic (the only active server; policy allows up to 100%)"]
+    heavy = validated("nginx", weights=(9, 1, 1))
+    assert run.concentration_warnings(heavy) == [
+        "service shop: web1 takes 82% of traffic (weights web1=9, web2=1, web3=1; policy allows up to 100%)"]
+
+
+def test_concentration_warns_only_above_the_threshold():
+    assert run.concentration_warnings(validated("haproxy")) == []
+    assert run.concentration_warnings(validated("haproxy", weights=(8, 1, 1))) == [], "80% is not more than 80%"
+    assert run.concentration_warnings(validated("haproxy", weights=(8, 1, 1)), 0.7) != []
+    assert run.concentration_warnings(validated("haproxy", weights=(2, 1)), "0.6") == [
+        "service shop: web1 takes 67% of traffic (weights web1=2, web2=1; policy allows up to 100%)"]
+    assert run.concentration_warnings(None) == [], "a release adopted without a model"
+    for wrong in (0, 1.5):
+        with pytest.raises(ValueError, match="lbguard_concentration_warn_share"):
+            run.concentration_warnings(validated("haproxy"), wrong)
+
+
+def test_a_passing_run_prints_the_warning_and_keeps_it_per_host_in_the_json_report():
+    warning = run.concentration_warnings(validated("haproxy", balance="first", allow_first=True))
+    hostvars = {"lb-stg": result("lb-stg", "staging", "verified", warnings=warning),
+                "lb-prod-1": result("lb-prod-1", "production", "verified"),
+                "lb-prod-2": result("lb-prod-2", "production", "verified")}
+    report = run.run_report(LBS, hostvars, GROUPS, {"stages": ["staging", "production"],
+                                                    "gate": {"allowed": True, "reason": "ok"}})
+    assert report["status"] == "passed"
+    assert report["lines"][:3] == [
+        "OK   staging lb-stg verified, release r00002 (changed)",
+        "WARN staging lb-stg service shop: web1 takes 100% of traffic (balance first; policy allows up to 100%)",
+        "OK   production lb-prod-1 verified, release r00002 (changed)"]
+    written = json.loads(json.dumps(report))
+    assert written["hosts"]["lb-stg"]["warnings"] == warning
+    assert written["hosts"]["lb-prod-1"]["warnings"] == []
+    assert "WARN" not in run.failure_text(report, "deploy")
 
 
 # ------------------------------------------------------------------ where reports go
