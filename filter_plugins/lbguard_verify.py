@@ -4,8 +4,9 @@ Filters (thin wrappers over the pure functions below):
 
 * ``model | lbguard_verify_problems(probe, settings)`` -> list[str]: one readable
   message per problem, empty when the load balancer does what the model says.
-* ``model | lbguard_verify_summary(probe)`` -> {service: {"requests", "observed",
-  "expected", "errors"}} for reports and job artifacts.
+* ``model | lbguard_verify_summary(probe)`` -> {service: {"requests", "source",
+  "counted", "window_seconds", "note", "observed", "expected", "errors"}} for
+  reports and job artifacts.
 * ``service_summary | lbguard_share_table`` -> "web1 34%, web2 33%, web3 33%".
 * ``model | lbguard_verify_expected_up`` -> {service: [server, ...]}: the servers
   rule b expects UP, which lbguard_probe waits for after a reload ({} for nginx).
@@ -13,7 +14,7 @@ Filters (thin wrappers over the pure functions below):
   before that wait: what is awaited and for how long.
 
 ``probe`` is the registered result of the lbguard_probe module (runtime,
-runtime_error, running_model, running_model_error, traffic).
+runtime_error, running_model, running_model_error, traffic, counters).
 
 Rules of lbguard_verify_problems, in message order:
 
@@ -23,31 +24,57 @@ b) HAProxy runtime (``check_runtime``, default true for haproxy): every active
    check" too when the service has no health check); disabled servers are MAINT;
    every model server exists at runtime and no runtime server is unknown;
 c) traffic split of HTTP services: one message per failing service, listing the
-   observed and expected shares, then the reasons (a server with weight that got
-   nothing, a share off by more than ``tolerance``, a share above the policy's
-   max_server_share + tolerance, answers from inactive or unknown servers). Share
-   checks apply to roundrobin, static-rr, leastconn, random and first; source and
-   uri (one client always hashes to one server) only get the server checks;
+   observed and expected shares and what was counted, then the reasons (a server
+   with weight that got nothing, a share off by more than ``tolerance`` beyond
+   chance, a share above the policy's max_server_share + tolerance beyond chance,
+   answers from inactive or unknown servers). Share checks apply to roundrobin,
+   static-rr, leastconn, random and first; source and uri (one client always
+   hashes to one server) only get the server checks;
 d) failed requests: (5xx + connection errors + other errors + missing header) /
    requests must not exceed ``max_error_rate``; a service that got no request or no
    successful one always fails.
 
-Design note on ``balance random``: with n requests the observed share of a server
-with expected share p scatters with a standard deviation of sqrt(p(1-p)/n) (6
-points for 1/3 at n=60), so a fixed 10-point tolerance would fail healthy releases
-often. For random only, the tolerance used is max(tolerance, random_sigmas x that
-deviation) and the message shows the tolerance actually used. Send more requests
-to tighten it.
+What rule c counts (``judged_sample``): for HAProxy, the differences of every
+server's ``lbtot`` counter over the probe's traffic window, that is all requests
+the balancer sent, real clients' and the probe's; under load they are the true
+split, where the probe's own requests land wherever real traffic left the
+pointer. When the window is unusable (the probe says why, for example a reload
+during it) or the engine has none (open-source nginx), the probe's own answers
+are counted instead, and the message says which.
+
+The share test (``share_off``): n requests counted, a server with expected share
+p scatters by chance with a standard deviation of sqrt(p(1-p)/n). A server fails
+only when its share is off by more than the tolerance with confidence 1 - alpha
+for the whole service: |observed - p| - z * sqrt(p(1-p)/n) > tolerance, with z
+the two-sided normal quantile for alpha split over the service's active servers
+(Bonferroni; alpha 0.001 and three servers give z = 3.59). So a service whose
+servers really get their expected share +- tolerance fails with a probability of
+about alpha at most, while 100/0/0 and 80/10/10 against 33/33/33 fail from 9 and
+22 requests on (docs/verification.md). The max_server_share rule uses the same
+margin. "Received nothing" stays exact: it is the incident's signature.
+
+Design note on ``balance random``: HAProxy's random is random(2) (power of two
+choices over a hash ring with 16 points per weight-1 server), whose shares are
+skewed in a way the expected shares do not model yet (one of three equal servers
+measured at 18%). The test above covers chance, not that skew, so for random
+only the tolerance stays widened as before: max(tolerance, random_sigmas x
+sqrt(p(1-p)/n)) with n the probe's own answers, not the (much larger) counted
+requests, so that a correct random release still passes under load. The
+message shows the tolerance used. Remove it once the expectation models
+random(2).
 """
 
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 from typing import Any, Mapping, Sequence
 
 SHARE_CHECKED = ("roundrobin", "static-rr", "leastconn", "random", "first")
 ERROR_FIELDS = ("status_5xx", "connection_errors", "other_errors", "missing_header")
-DEFAULTS: dict[str, Any] = {"tolerance": 0.10, "max_error_rate": 0.01, "random_sigmas": 3.0}
+DEFAULTS: dict[str, Any] = {"tolerance": 0.10, "max_error_rate": 0.01, "random_sigmas": 3.0, "alpha": 0.001}
+# Largest alpha accepted: above it the "confidence" would be a coin toss.
+MAX_ALPHA = 0.5
 # Float noise guard: a share exactly at the tolerance passes.
 EPSILON = 1e-9
 
@@ -105,11 +132,19 @@ def _as_fraction(value: Any, field: str, high: float = 1.0) -> float:
     return number
 
 
+def _as_alpha(value: Any) -> float:
+    """The false-alarm rate alpha: more than 0, at most MAX_ALPHA; ValueError otherwise."""
+    alpha = _as_fraction(value, "alpha", high=MAX_ALPHA)
+    if alpha <= 0:
+        raise ValueError(f"settings.alpha must be more than 0, got {value!r}")
+    return alpha
+
+
 def normalise_settings(model: Mapping[str, Any], settings: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Fill defaults: tolerance 0.10, max_error_rate 0.01, random_sigmas 3,
+    """Fill defaults: tolerance 0.10, max_error_rate 0.01, random_sigmas 3, alpha 0.001,
     check_runtime true for haproxy, label "<environment> <host>"."""
     settings = dict(settings or {})
-    known = ("tolerance", "max_error_rate", "check_runtime", "label", "random_sigmas")
+    known = ("tolerance", "max_error_rate", "check_runtime", "label", "random_sigmas", "alpha")
     unknown = sorted(str(key) for key in settings if key not in known)
     if unknown:
         raise ValueError(f"unknown settings {', '.join(unknown)}; known: {', '.join(known)}")
@@ -123,6 +158,7 @@ def normalise_settings(model: Mapping[str, Any], settings: Mapping[str, Any] | N
                                        "max_error_rate"),
         "random_sigmas": _as_fraction(settings.get("random_sigmas", DEFAULTS["random_sigmas"]),
                                       "random_sigmas", high=10.0),
+        "alpha": _as_alpha(settings.get("alpha", DEFAULTS["alpha"])),
         "check_runtime": _as_bool(settings.get("check_runtime", engine == "haproxy"), "check_runtime"),
         "label": str(label).strip(),
     }
@@ -165,6 +201,73 @@ def observed_shares(servers: Sequence[Mapping[str, Any]], counts: Mapping[str, i
     names = [str(server["name"]) for server in servers]
     names += sorted(name for name in counts if name not in names)
     return {name: (counts.get(name, 0) / total if total else 0.0) for name in names}
+
+
+# ------------------------------------------------------------------- share test
+
+
+def confidence_z(alpha: float, servers: int) -> float:
+    """Two-sided normal quantile for ``alpha`` split over ``servers`` tests (Bonferroni).
+
+    alpha 0.001: 3.29 for one server, 3.48 for two, 3.59 for three.
+    """
+    return NormalDist().inv_cdf(1 - alpha / (2 * max(int(servers), 1)))
+
+
+def share_margin(expected: float, counted: int, z: float) -> float:
+    """How far chance alone moves a share of ``counted`` requests: z * sqrt(p(1-p)/n)."""
+    if counted <= 0:
+        return math.inf
+    return z * math.sqrt(max(expected * (1 - expected), 0.0) / counted)
+
+
+def share_off(observed: float, expected: float, counted: int, tolerance: float, z: float) -> bool:
+    """Whether a share is off by more than ``tolerance`` beyond chance.
+
+    True when |observed - expected| - z * sqrt(p(1-p)/n) > tolerance (p the
+    expected share, n the requests counted): the true share differs from the
+    expected one by more than the tolerance with the confidence z stands for.
+    """
+    return abs(observed - expected) - share_margin(expected, counted, z) > tolerance + EPSILON
+
+
+def judged_sample(model: Mapping[str, Any], service: Mapping[str, Any],
+                  probe: Mapping[str, Any]) -> dict[str, Any]:
+    """The requests rule c judges for one service, and where they come from.
+
+    Returns {"counts": {server: requests}, "source": "counters" or "probe",
+    "counted": n, "window_seconds": seconds or None, "note": why the probe's
+    answers are counted, or None}. HAProxy's counters are used when the probe
+    returned a usable window for the service that counted something.
+    """
+    name = service.get("name")
+    probe_counts = counts_of(((probe or {}).get("traffic") or {}).get(name) or {})
+    note = None
+    if model.get("engine", "haproxy") != "haproxy":
+        note = f"{model.get('engine')} has no per-server counters"
+    else:
+        window = ((probe or {}).get("counters") or {}).get(name)
+        if not window:
+            note = "no counters read"
+        elif not window.get("usable"):
+            note = f"counters unusable: {window.get('unusable_reason') or 'no reason given'}"
+        else:
+            counts = {str(server): int(count) for server, count in dict(window.get("lbtot") or {}).items()}
+            if sum(counts.values()) > 0:
+                return {"counts": counts, "source": "counters", "counted": sum(counts.values()),
+                        "window_seconds": float(window.get("window_seconds") or 0.0), "note": None}
+            note = "the counters counted nothing"
+    return {"counts": probe_counts, "source": "probe", "counted": sum(probe_counts.values()),
+            "window_seconds": None, "note": note}
+
+
+def sample_text(sample: Mapping[str, Any]) -> str:
+    """What was counted, in words: "all 2431 requests the LB sent in 1.2 s (HAProxy counters)"."""
+    if sample.get("source") == "counters":
+        return (f"counted all {sample['counted']} requests the LB sent in "
+                f"{float(sample.get('window_seconds') or 0):.1f} s (HAProxy counters)")
+    note = f" ({sample['note']})" if sample.get("note") else ""
+    return f"counted the probe's {sample.get('counted', 0)} answers{note}"
 
 
 # -------------------------------------------------------------------------- rules
@@ -236,7 +339,10 @@ def runtime_problems(service: Mapping[str, Any], runtime: Mapping[str, Any] | No
 
 
 def share_tolerance(service: Mapping[str, Any], requests: int, tolerance: float, random_sigmas: float) -> float:
-    """Tolerance used for a service's share check (widened for balance random, see module doc)."""
+    """Tolerance used for a service's share check (widened for balance random, see module doc).
+
+    ``requests`` is the probe's own answers, also when the counters are judged.
+    """
     if service.get("balance") != "random" or requests <= 0 or random_sigmas <= 0:
         return tolerance
     worst = max((float(server.get("expected_share") or 0.0) for server in service.get("servers") or []),
@@ -245,25 +351,39 @@ def share_tolerance(service: Mapping[str, Any], requests: int, tolerance: float,
 
 
 def traffic_problem(service: Mapping[str, Any], traffic: Mapping[str, Any], tolerance: float,
-                    label: str, random_sigmas: float = DEFAULTS["random_sigmas"]) -> str | None:
+                    label: str, random_sigmas: float = DEFAULTS["random_sigmas"],
+                    sample: Mapping[str, Any] | None = None, alpha: float = DEFAULTS["alpha"]) -> str | None:
     """Rule c for one HTTP service: at most one message, None when the split is right.
 
-    Nothing to judge (no successful response) returns None: rule d reports it.
+    ``sample`` (``judged_sample``) is what is judged; without it, the probe's
+    answers in ``traffic``. Nothing to judge (no request counted) returns None:
+    rule d reports a probe without answers.
     """
     name = service.get("name")
     servers = list(service.get("servers") or [])
-    counts = counts_of(traffic)
-    if sum(counts.values()) <= 0:
+    probe_counts = counts_of(traffic)
+    if sample is None:
+        sample = {"counts": probe_counts, "source": "probe", "counted": sum(probe_counts.values()),
+                  "window_seconds": None, "note": None}
+    counts = {str(server): int(count) for server, count in dict(sample.get("counts") or {}).items()}
+    counted = sum(counts.values())
+    if counted <= 0:
         return None
     shares = observed_shares(servers, counts)
     by_name = {str(server["name"]): server for server in servers}
     share_checked = service.get("balance") in SHARE_CHECKED
-    tol = share_tolerance(service, sum(counts.values()), tolerance, random_sigmas)
+    tol = share_tolerance(service, sum(probe_counts.values()), tolerance, random_sigmas)
     max_share = float((service.get("policy") or {}).get("max_server_share", 1.0))
+    z = confidence_z(alpha, sum(1 for server in servers if is_active(server)))
+
+    def margin(server_name: str) -> float:
+        """Chance's margin for one server's share."""
+        return share_margin(float(by_name[server_name].get("expected_share") or 0), counted, z)
 
     reasons: list[str] = []
     named: set[str] = set()
     if share_checked:
+        # Exact on purpose: a server with weight that gets nothing is the incident's signature.
         starved = [str(s["name"]) for s in servers
                    if float(s.get("expected_share") or 0) > 0 and counts.get(str(s["name"]), 0) == 0]
         if starved:
@@ -271,7 +391,7 @@ def traffic_problem(service: Mapping[str, Any], traffic: Mapping[str, Any], tole
             reasons.append(f"{join_names(starved)} {verb} weight but received nothing")
             named.update(starved)
         over = [server_name for server_name, share in shares.items()
-                if server_name in by_name and share > max_share + tol + EPSILON]
+                if server_name in by_name and share - margin(server_name) > max_share + tol + EPSILON]
         if over:
             verb = "exceeds" if len(over) == 1 else "exceed"
             reasons.append(f"{join_names(over)} {verb} max_server_share {pct_text(max_share)}%")
@@ -279,18 +399,26 @@ def traffic_problem(service: Mapping[str, Any], traffic: Mapping[str, Any], tole
         off = []
         for server in servers:
             server_name = str(server["name"])
-            diff = shares[server_name] - float(server.get("expected_share") or 0)
-            if abs(diff) > tol + EPSILON and server_name not in named and is_active(server):
-                off.append(f"{server_name} ({'+' if diff > 0 else '-'}{pct(abs(diff))})")
+            expected_share = float(server.get("expected_share") or 0)
+            diff = shares[server_name] - expected_share
+            if (server_name not in named and is_active(server)
+                    and share_off(shares[server_name], expected_share, counted, tol, z)):
+                off.append(f"{server_name} ({'+' if diff > 0 else '-'}{pct(abs(diff))}, "
+                           f"chance +-{pct(margin(server_name))})")
         if off:
             verb = "is" if len(off) == 1 else "are"
-            reasons.append(f"{join_names(off)} {verb} more than {pct_text(tol)} points off the expected share")
+            reasons.append(f"{join_names(off)} {verb} more than {pct_text(tol)} points off the expected share "
+                           f"({pct_text(1 - alpha)}% confidence)")
 
-    inactive = [f"{server_name} ({inactive_reason(by_name[server_name])})" for server_name in shares
-                if server_name in by_name and counts.get(server_name, 0) > 0 and not is_active(by_name[server_name])]
+    # The probe's own answers name servers too (a wrong header, a stray server).
+    answered = [server_name for server_name in shares if counts.get(server_name, 0) > 0]
+    answered += sorted(server_name for server_name, count in probe_counts.items()
+                       if count > 0 and server_name not in answered)
+    inactive = [f"{server_name} ({inactive_reason(by_name[server_name])})" for server_name in answered
+                if server_name in by_name and not is_active(by_name[server_name])]
     if inactive:
         reasons.append(f"answered by inactive {'server' if len(inactive) == 1 else 'servers'} {join_names(inactive)}")
-    unknown = [server_name for server_name in shares if server_name not in by_name]
+    unknown = [server_name for server_name in answered if server_name not in by_name]
     if unknown:
         reasons.append(f"answered by unknown {'server' if len(unknown) == 1 else 'servers'} {join_names(unknown)}")
     if not reasons:
@@ -302,7 +430,7 @@ def traffic_problem(service: Mapping[str, Any], traffic: Mapping[str, Any], tole
         head = f"{label} service {name}: observed {observed}; expected {expected} (+-{pct_text(tol)})"
     else:
         head = f"{label} service {name}: observed {observed} (balance {service.get('balance')}: share not checked)"
-    return head + "; " + "; ".join(reasons)
+    return head + "; " + sample_text(sample) + "; " + "; ".join(reasons)
 
 
 def error_problem(service: Mapping[str, Any], traffic: Mapping[str, Any] | None, max_error_rate: float,
@@ -365,7 +493,8 @@ def verify_problems(model: Mapping[str, Any], probe: Mapping[str, Any],
     for service in services:
         traffic = traffic_all.get(service.get("name"))
         if traffic is not None and service.get("mode", "http") == "http":
-            message = traffic_problem(service, traffic, conf["tolerance"], label, conf["random_sigmas"])
+            message = traffic_problem(service, traffic, conf["tolerance"], label, conf["random_sigmas"],
+                                      judged_sample(model, service, probe), conf["alpha"])
             if message:
                 problems.append(message)
     for service in services:
@@ -376,17 +505,31 @@ def verify_problems(model: Mapping[str, Any], probe: Mapping[str, Any],
 
 
 def verify_summary(model: Mapping[str, Any], probe: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Per service: requests, observed shares (3 decimals), expected shares, failed requests."""
+    """Per service: the probe's requests and failed requests, what rule c judged and its shares.
+
+    {"requests": probe requests, "errors": failed probe requests, "source":
+    "counters" or "probe", "counted": requests judged, "window_seconds": the
+    counters' window (None for the probe), "note": why the probe was judged,
+    "observed": shares of the judged requests (3 decimals), "expected": shares}.
+    TCP services have no observed shares and count the probe's connections.
+    """
     traffic_all = (probe or {}).get("traffic") or {}
     summary: dict[str, dict[str, Any]] = {}
     for service in model.get("services") or []:
         servers = list(service.get("servers") or [])
         traffic = traffic_all.get(service.get("name")) or {}
-        counts = counts_of(traffic)
-        observed = ({server_name: round(share, 3) for server_name, share in observed_shares(servers, counts).items()}
-                    if service.get("mode", "http") == "http" else {})
+        http = service.get("mode", "http") == "http"
+        sample = judged_sample(model, service, probe or {}) if http else {
+            "counts": {}, "source": "probe", "counted": int(traffic.get("requests") or 0), "window_seconds": None,
+            "note": "tcp: connections only"}
+        observed = ({server_name: round(share, 3)
+                     for server_name, share in observed_shares(servers, sample["counts"]).items()} if http else {})
         summary[str(service.get("name"))] = {
             "requests": int(traffic.get("requests") or 0),
+            "source": sample["source"],
+            "counted": int(sample["counted"]),
+            "window_seconds": sample["window_seconds"],
+            "note": sample["note"],
             "observed": observed,
             "expected": {str(s["name"]): round(float(s.get("expected_share") or 0), 3) for s in servers},
             "errors": error_count(traffic),

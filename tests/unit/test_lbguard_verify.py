@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import collections
 import copy
+import random
 from typing import Any
 
 import pytest
@@ -37,8 +39,12 @@ def make_model(balance: str = "roundrobin", servers: list[dict[str, Any]] | None
 
 
 def make_probe(counts: dict[str, int] | None = None, requests: int | None = None, runtime: Any = "default",
-               running_model: str | None = DIGEST, **errors: int) -> dict[str, Any]:
-    """A probe result for service "shop"; requests defaults to successes + errors."""
+               running_model: str | None = DIGEST, lbtot: dict[str, int] | None = None,
+               unusable_reason: str | None = None, **errors: int) -> dict[str, Any]:
+    """A probe result for service "shop"; requests defaults to successes + errors.
+
+    ``lbtot`` adds HAProxy's counter window (1.2 s), unusable when ``unusable_reason`` is given.
+    """
     if counts is None:
         counts = {"web1": 20, "web2": 20, "web3": 20}
     if runtime == "default":
@@ -47,8 +53,16 @@ def make_probe(counts: dict[str, int] | None = None, requests: int | None = None
                "connection_errors": 0, "missing_header": 0}
     traffic.update(errors)
     traffic["requests"] = requests if requests is not None else sum(counts.values()) + sum(errors.values())
-    return {"changed": False, "runtime": runtime, "runtime_error": None, "running_model": running_model,
-            "running_model_error": None, "traffic": {"shop": traffic}}
+    result = {"changed": False, "runtime": runtime, "runtime_error": None, "running_model": running_model,
+              "running_model_error": None, "traffic": {"shop": traffic}}
+    if lbtot is not None:
+        result["counters"] = {"shop": {"window_seconds": 1.2, "lbtot": lbtot, "stot": lbtot,
+                                       "usable": unusable_reason is None, "unusable_reason": unusable_reason}}
+    return result
+
+
+# What the message says was counted, by source.
+PROBE_60 = "counted the probe's 60 answers (no counters read)"
 
 
 def problems(model: dict[str, Any], probe: dict[str, Any], **settings: Any) -> list[str]:
@@ -188,62 +202,69 @@ def test_runtime_not_checked_for_nginx_or_when_disabled() -> None:
 def test_incident_all_traffic_to_web1_with_equal_weights() -> None:
     out = problems(make_model(), make_probe({"web1": 60}))
     assert out == [f"{LABEL} service shop: observed web1 100%, web2 0%, web3 0%; expected 33/33/33 (+-10); "
-                   "web2 and web3 have weight but received nothing; web1 exceeds max_server_share 50%"]
+                   f"{PROBE_60}; web2 and web3 have weight but received nothing; web1 exceeds max_server_share 50%"]
 
 
 def test_incident_is_reported_in_staging_policy_too() -> None:
     out = problems(make_model(max_share=1.0), make_probe({"web1": 60}))
     assert out == [f"{LABEL} service shop: observed web1 100%, web2 0%, web3 0%; expected 33/33/33 (+-10); "
-                   "web2 and web3 have weight but received nothing; "
-                   "web1 (+67) is more than 10 points off the expected share"]
+                   f"{PROBE_60}; web2 and web3 have weight but received nothing; "
+                   "web1 (+67, chance +-22) is more than 10 points off the expected share (99.9% confidence)"]
 
 
 def test_a_single_starved_server_is_reported() -> None:
+    # 50% against 33% at 60 requests is within chance; nothing at all is not.
     out = problems(make_model(max_share=1.0), make_probe({"web1": 30, "web2": 30}))
     assert len(out) == 1
     assert out[0].endswith("observed web1 50%, web2 50%, web3 0%; expected 33/33/33 (+-10); "
-                           "web3 has weight but received nothing; "
-                           "web1 (+17) and web2 (+17) are more than 10 points off the expected share")
+                           f"{PROBE_60}; web3 has weight but received nothing")
 
 
-def test_share_off_beyond_tolerance_fails() -> None:
-    # 27/60 = 45% against 33%: 12 points off.
-    out = problems(make_model(), make_probe({"web1": 27, "web2": 17, "web3": 16}))
-    assert out == [f"{LABEL} service shop: observed web1 45%, web2 28%, web3 27%; expected 33/33/33 (+-10); "
-                   "web1 (+12) is more than 10 points off the expected share"]
+def test_share_off_beyond_tolerance_and_chance_fails() -> None:
+    # 330/600 = 55% against 33%: 22 points off, 7 of them chance at 600 requests.
+    out = problems(make_model(), make_probe({"web1": 330, "web2": 135, "web3": 135}))
+    assert out == [f"{LABEL} service shop: observed web1 55%, web2 23%, web3 23%; expected 33/33/33 (+-10); "
+                   "counted the probe's 600 answers (no counters read); "
+                   "web1 (+22, chance +-7) is more than 10 points off the expected share (99.9% confidence)"]
 
 
-def test_tolerance_boundary_exactly_at_tolerance_passes() -> None:
+def test_share_off_within_chance_passes() -> None:
+    # The same 55% from 60 requests: 22 points off, but chance alone moves a share 22 points.
+    assert problems(make_model(), make_probe({"web1": 33, "web2": 14, "web3": 13})) == []
+
+
+def test_tolerance_and_margin_boundary() -> None:
     servers = [server("web1", 0.5), server("web2", 0.5)]
-    # 36/60 = 60% against 50%: exactly 10 points, allowed.
-    assert problems(make_model(servers=servers, max_share=1.0),
-                    make_probe({"web1": 36, "web2": 24}, runtime=None), check_runtime=False) == []
-
-
-def test_tolerance_boundary_just_above_fails() -> None:
-    servers = [server("web1", 0.5), server("web2", 0.5)]
-    # 37/60 = 61.7% against 50%.
-    out = problems(make_model(servers=servers, max_share=1.0),
-                   make_probe({"web1": 37, "web2": 23}, runtime=None), check_runtime=False)
-    assert out == [f"{LABEL} service shop: observed web1 62%, web2 38%; expected 50/50 (+-10); "
-                   "web1 (+12) and web2 (-12) are more than 10 points off the expected share"]
+    model = make_model(servers=servers, max_share=1.0)
+    margin = v.share_margin(0.5, 10000, v.confidence_z(0.001, 2))
+    assert round(margin, 4) == 0.0174
+    # Exactly tolerance + margin off passes; 1 request more fails.
+    at_limit = round(10000 * (0.5 + 0.1 + margin))
+    assert problems(model, make_probe({"web1": at_limit - 1, "web2": 10001 - at_limit}, runtime=None),
+                    check_runtime=False) == []
+    out = problems(model, make_probe({"web1": at_limit + 1, "web2": 9999 - at_limit}, runtime=None),
+                   check_runtime=False)
+    assert len(out) == 1 and "web1 (+12, chance +-2) and web2 (-12, chance +-2) are more than 10 points off" in out[0]
 
 
 def test_custom_tolerance_is_used_and_shown() -> None:
-    out = problems(make_model(), make_probe({"web1": 24, "web2": 18, "web3": 18}), tolerance=0.05)
-    assert out == [f"{LABEL} service shop: observed web1 40%, web2 30%, web3 30%; expected 33/33/33 (+-5); "
-                   "web1 (+7) is more than 5 points off the expected share"]
-    assert problems(make_model(), make_probe({"web1": 24, "web2": 18, "web3": 18})) == []
+    probe = make_probe({"web1": 2500, "web2": 1750, "web3": 1750})
+    out = problems(make_model(), probe, tolerance=0.05)
+    assert out == [f"{LABEL} service shop: observed web1 42%, web2 29%, web3 29%; expected 33/33/33 (+-5); "
+                   "counted the probe's 6000 answers (no counters read); "
+                   "web1 (+8, chance +-2) is more than 5 points off the expected share (99.9% confidence)"]
+    assert problems(make_model(), probe) == []
 
 
-def test_max_server_share_plus_tolerance() -> None:
+def test_max_server_share_plus_tolerance_beyond_chance() -> None:
     servers = [server("web1", 0.5), server("web2", 0.5)]
     model = make_model(servers=servers, max_share=0.5)
-    # 60% is within 50% + 10%.
-    assert problems(model, make_probe({"web1": 36, "web2": 24}), check_runtime=False) == []
-    out = problems(model, make_probe({"web1": 40, "web2": 20}), check_runtime=False)
-    assert out == [f"{LABEL} service shop: observed web1 67%, web2 33%; expected 50/50 (+-10); "
-                   "web1 exceeds max_server_share 50%; web2 (-17) is more than 10 points off the expected share"]
+    # 67% of 60 is within 50% + 10% + chance; 70% of 600 is not.
+    assert problems(model, make_probe({"web1": 40, "web2": 20}), check_runtime=False) == []
+    out = problems(model, make_probe({"web1": 420, "web2": 180}), check_runtime=False)
+    assert out == [f"{LABEL} service shop: observed web1 70%, web2 30%; expected 50/50 (+-10); "
+                   "counted the probe's 600 answers (no counters read); web1 exceeds max_server_share 50%; "
+                   "web2 (-20, chance +-7) is more than 10 points off the expected share (99.9% confidence)"]
 
 
 def test_weighted_split_passes() -> None:
@@ -255,7 +276,7 @@ def test_weighted_split_passes() -> None:
 def test_unknown_server_answering_is_reported() -> None:
     out = problems(make_model(), make_probe({"web1": 20, "web2": 20, "web3": 19, "ghost": 1}))
     assert out == [f"{LABEL} service shop: observed web1 33%, web2 33%, web3 32%, ghost 2%; "
-                   "expected 33/33/33 (+-10); answered by unknown server ghost"]
+                   f"expected 33/33/33 (+-10); {PROBE_60}; answered by unknown server ghost"]
 
 
 def test_backup_server_answering_is_reported() -> None:
@@ -263,7 +284,7 @@ def test_backup_server_answering_is_reported() -> None:
     probe = make_probe({"web1": 29, "web2": 29, "web3": 2})
     out = problems(make_model(servers=servers), probe)
     assert out == [f"{LABEL} service shop: observed web1 48%, web2 48%, web3 3%; expected 50/50/0 (+-10); "
-                   "answered by inactive server web3 (backup)"]
+                   f"{PROBE_60}; answered by inactive server web3 (backup)"]
 
 
 def test_source_balance_skips_share_checks() -> None:
@@ -275,7 +296,7 @@ def test_source_balance_skips_share_checks() -> None:
 def test_source_balance_still_checks_the_answering_server() -> None:
     out = problems(make_model(balance="source"), make_probe({"ghost": 60}))
     assert out == [f"{LABEL} service shop: observed web1 0%, web2 0%, web3 0%, ghost 100% "
-                   "(balance source: share not checked); answered by unknown server ghost"]
+                   f"(balance source: share not checked); {PROBE_60}; answered by unknown server ghost"]
 
 
 def test_source_balance_still_checks_errors() -> None:
@@ -289,19 +310,30 @@ def test_other_balances_check_shares(balance: str) -> None:
     assert len(out) == 1 and "web2 and web3 have weight but received nothing" in out[0]
 
 
-def test_random_widens_the_tolerance_to_sampling_noise() -> None:
-    # 28/60 = 47% against 33% is 2.3 sigma of sampling noise for random: acceptable.
-    probe = make_probe({"web1": 28, "web2": 16, "web3": 16})
+# Under load (HAProxy counters, 2400 requests) random(2) with weight 1 skews one server to 18%.
+RANDOM_SKEW = {"web1": 1032, "web2": 432, "web3": 936}
+
+
+def test_random_keeps_its_tolerance_from_the_probe_answers_for_its_skew() -> None:
+    probe = make_probe({"web1": 20, "web2": 20, "web3": 20}, lbtot=RANDOM_SKEW)
     assert problems(make_model(balance="random"), probe) == []
-    assert problems(make_model(balance="roundrobin"), probe) != []
+    out = problems(make_model(balance="roundrobin"), probe)
+    assert len(out) == 1 and "web2 (-15, chance +-3) is more than 10 points off" in out[0]
     # random_sigmas 0 turns the widening off.
-    assert problems(make_model(balance="random"), probe, random_sigmas=0) != []
+    out = problems(make_model(balance="random"), probe, random_sigmas=0)
+    assert len(out) == 1 and "expected 33/33/33 (+-10)" in out[0]
+
+
+def test_random_shows_the_widened_tolerance() -> None:
+    out = problems(make_model(balance="random", max_share=1.0), make_probe({"web1": 60}))
+    # 3 x sqrt(1/3 x 2/3 / 60) = 18.26 points.
+    assert len(out) == 1 and "expected 33/33/33 (+-18.2574)" in out[0], out
 
 
 def test_random_with_many_requests_keeps_the_configured_tolerance() -> None:
     probe = make_probe({"web1": 2800, "web2": 1600, "web3": 1600})
     out = problems(make_model(balance="random"), probe)
-    assert len(out) == 1 and "(+-10)" in out[0] and "web1 (+13)" in out[0]
+    assert len(out) == 1 and "(+-10)" in out[0] and "web1 (+13, chance +-2)" in out[0]
 
 
 def test_first_balance_expects_everything_on_the_first_server() -> None:
@@ -310,7 +342,126 @@ def test_first_balance_expects_everything_on_the_first_server() -> None:
     assert problems(model, make_probe({"web1": 60})) == []
     out = problems(model, make_probe({"web2": 60}))
     assert out == [f"{LABEL} service shop: observed web1 0%, web2 100%, web3 0%; expected 100/0/0 (+-10); "
-                   "web1 has weight but received nothing; web2 (+100) is more than 10 points off the expected share"]
+                   f"{PROBE_60}; web1 has weight but received nothing; "
+                   "web2 (+100, chance +-0) is more than 10 points off the expected share (99.9% confidence)"]
+
+
+# ------------------------------------------------------- c) what is counted
+
+
+# The probe's own answers under 20 concurrent clients (issue 11): 22/35/43, 13/50/37, 52/13/35.
+ISSUE_PROBE_COUNTS = [{"web1": 13, "web2": 21, "web3": 26}, {"web1": 8, "web2": 30, "web3": 22},
+                      {"web1": 31, "web2": 8, "web3": 21}]
+
+
+@pytest.mark.parametrize("counts", ISSUE_PROBE_COUNTS)
+def test_counters_are_judged_when_usable(counts: dict[str, int]) -> None:
+    probe = make_probe(counts, lbtot={"web1": 812, "web2": 810, "web3": 809})
+    assert problems(make_model(), probe) == []
+    summary = v.lbguard_verify_summary(make_model(), probe)["shop"]
+    assert (summary["source"], summary["counted"], summary["window_seconds"]) == ("counters", 2431, 1.2)
+    assert summary["observed"] == {"web1": 0.334, "web2": 0.333, "web3": 0.333}
+
+
+@pytest.mark.parametrize("counts", ISSUE_PROBE_COUNTS)
+def test_the_issues_probe_counts_alone_pass_the_test(counts: dict[str, int]) -> None:
+    """What failed production deploys at random under the fixed 10-point rule."""
+    assert problems(make_model(), make_probe(counts)) == []
+
+
+def test_counters_show_the_incident_the_probe_missed() -> None:
+    probe = make_probe({"web1": 20, "web2": 20, "web3": 20}, lbtot={"web1": 2431, "web2": 0, "web3": 0})
+    out = problems(make_model(), probe)
+    assert out == [f"{LABEL} service shop: observed web1 100%, web2 0%, web3 0%; expected 33/33/33 (+-10); "
+                   "counted all 2431 requests the LB sent in 1.2 s (HAProxy counters); "
+                   "web2 and web3 have weight but received nothing; web1 exceeds max_server_share 50%"]
+
+
+def test_unusable_counters_fall_back_to_the_probe_and_say_so() -> None:
+    reason = "counters went back (web1 lbtot 812 -> 3): HAProxy reloaded or restarted"
+    probe = make_probe({"web1": 60}, lbtot={"web1": -809, "web2": 4, "web3": 4}, unusable_reason=reason)
+    out = problems(make_model(), probe)
+    assert len(out) == 1
+    assert f"counted the probe's 60 answers (counters unusable: {reason}); web2 and web3 have weight" in out[0]
+    summary = v.lbguard_verify_summary(make_model(), probe)["shop"]
+    assert (summary["source"], summary["counted"], summary["note"]) == ("probe", 60, f"counters unusable: {reason}")
+    assert summary["observed"] == {"web1": 1.0, "web2": 0.0, "web3": 0.0}
+
+
+def test_counters_that_counted_nothing_fall_back_to_the_probe() -> None:
+    probe = make_probe({"web1": 60}, lbtot={"web1": 0, "web2": 0, "web3": 0})
+    out = problems(make_model(), probe)
+    assert len(out) == 1 and "counted the probe's 60 answers (the counters counted nothing)" in out[0]
+
+
+def test_nginx_judges_the_probe_and_says_why() -> None:
+    out = problems(make_model(engine="nginx"), make_probe({"web1": 60}))
+    assert len(out) == 1 and "counted the probe's 60 answers (nginx has no per-server counters);" in out[0]
+
+
+def test_inactive_server_in_the_counters_and_unknown_in_the_probe_are_reported() -> None:
+    servers = [server("web1", 0.5), server("web2", 0.5), server("web3", 0.0, backup=True)]
+    probe = make_probe({"web1": 29, "web2": 29, "ghost": 2}, lbtot={"web1": 500, "web2": 480, "web3": 20})
+    out = problems(make_model(servers=servers), probe)
+    assert out == [f"{LABEL} service shop: observed web1 50%, web2 48%, web3 2%; expected 50/50/0 (+-10); "
+                   "counted all 1000 requests the LB sent in 1.2 s (HAProxy counters); "
+                   "answered by inactive server web3 (backup); answered by unknown server ghost"]
+
+
+# ------------------------------------------------- c) the test's error rates
+
+
+def test_z_is_bonferroni_over_the_active_servers() -> None:
+    assert [round(v.confidence_z(0.001, k), 2) for k in (1, 2, 3)] == [3.29, 3.48, 3.59]
+    assert v.share_margin(1 / 3, 0, 3.59) == float("inf")
+
+
+@pytest.mark.parametrize("counts", [{"web1": 60}, {"web1": 100}, {"web1": 48, "web2": 6, "web3": 6},
+                                    {"web1": 80, "web2": 10, "web3": 10}])
+def test_incident_splits_are_detected_within_100_requests(counts: dict[str, int]) -> None:
+    """100/0/0 and 80/10/10 against 33/33/33 at 60 and 100 requests, even where 100% is allowed."""
+    out = problems(make_model(max_share=1.0), make_probe(counts))
+    assert len(out) == 1 and "web1 (+" in out[0] and "more than 10 points off the expected share" in out[0], out
+
+
+def requests_to_detect(shares: list[float], expected: float = 1 / 3, alpha: float = 0.001) -> int:
+    """Fewest requests at which one of the shares fails the share test (not counting "received nothing")."""
+    z = v.confidence_z(alpha, len(shares))
+    return next(n for n in range(1, 10000) if any(v.share_off(share, expected, n, 0.10, z) for share in shares))
+
+
+def test_requests_needed_to_detect_the_incident_splits() -> None:
+    """The figures docs/verification.md gives."""
+    assert requests_to_detect([1.0, 0.0, 0.0]) == 9
+    assert requests_to_detect([0.8, 0.1, 0.1]) == 22
+
+
+@pytest.mark.parametrize("counts", [{"web1": a, "web2": b, "web3": 60 - a - b}
+                                    for a in (19, 20, 21) for b in (19, 20, 21)])
+def test_an_even_split_of_60_never_fails(counts: dict[str, int]) -> None:
+    assert problems(make_model(), make_probe(counts)) == []
+
+
+def false_alarms(shares: list[float], requests: int, trials: int) -> float:
+    """Fraction of simulated measurements (servers drawn at random with ``shares``) that fail rule c."""
+    rng = random.Random(20261202)
+    model = make_model()
+    failed = 0
+    for _ in range(trials):
+        counts = collections.Counter(rng.choices(["web1", "web2", "web3"], weights=shares, k=requests))
+        failed += bool(problems(model, make_probe(dict(counts))))
+    return failed / trials
+
+
+def test_random_draws_at_the_expected_shares_raise_no_false_alarm() -> None:
+    assert false_alarms([1 / 3, 1 / 3, 1 / 3], requests=60, trials=5000) < 0.01
+    assert false_alarms([1 / 3, 1 / 3, 1 / 3], requests=60, trials=5000) == 0.0
+
+
+def test_random_draws_at_the_tolerance_edge_stay_near_alpha() -> None:
+    """One server's true share exactly 10 points high: failing is a false alarm, at most about alpha."""
+    assert false_alarms([0.4333, 0.2833, 0.2834], requests=60, trials=5000) < 0.002
+    assert false_alarms([0.4333, 0.2833, 0.2834], requests=600, trials=1000) < 0.005
 
 
 def test_tcp_service_has_no_share_check() -> None:
@@ -398,12 +549,22 @@ def test_several_rules_report_together() -> None:
 
 
 @pytest.mark.parametrize("settings", [{"tolerance": 2}, {"tolerance": "x"}, {"max_error_rate": -0.1},
-                                      {"check_runtime": "maybe"}, {"tolerence": 0.1}])
+                                      {"check_runtime": "maybe"}, {"tolerence": 0.1}, {"alpha": 0},
+                                      {"alpha": 0.6}, {"alpha": "often"}])
 def test_invalid_settings_raise_a_filter_error(settings: dict[str, Any]) -> None:
     from ansible.errors import AnsibleFilterError
 
     with pytest.raises(AnsibleFilterError):
         v.lbguard_verify_problems(make_model(), make_probe(), settings)
+
+
+def test_alpha_sets_the_confidence() -> None:
+    # 55% of 60 against 33%: within chance at alpha 0.001, not at alpha 0.5 (z 1.38).
+    probe = make_probe({"web1": 33, "web2": 14, "web3": 13})
+    assert problems(make_model(), probe, alpha="0.001") == []
+    out = problems(make_model(), probe, alpha=0.5)
+    assert len(out) == 1 and "web1 (+22, chance +-8) is more than 10 points off the expected share (50% confidence)" \
+        in out[0], out
 
 
 def test_string_settings_from_templates_are_accepted() -> None:
@@ -425,7 +586,7 @@ def test_summary() -> None:
     probe = make_probe({"web1": 20, "web2": 21, "web3": 18, "ghost": 1}, status_5xx=2)
     summary = v.lbguard_verify_summary(make_model(), probe)
     assert summary == {"shop": {
-        "requests": 62,
+        "requests": 62, "source": "probe", "counted": 60, "window_seconds": None, "note": "no counters read",
         "observed": {"web1": 0.333, "web2": 0.35, "web3": 0.3, "ghost": 0.017},
         "expected": {"web1": 0.333, "web2": 0.333, "web3": 0.333},
         "errors": 2,
