@@ -11,9 +11,14 @@ Each load balancer of a run leaves its outcome in the host fact
 drift), drift (audit), rolled_back (failed and restored),
 failed_unchanged (failed; the live file was never changed, or needed no change),
 skipped (production stopped after an earlier batch failed), rollback_failed.
+Scripts and AWX workflows read these values; ``outcome`` says in words how a
+failed deploy's rollback ended (see ``rollback_outcome``).
 
-``warnings`` (see ``concentration_warnings``) and ``runtime_reset`` are printed
-under the host too.
+Optional fields the report prints: ``outcome``; ``problems_by_release``, the
+problems of each release involved (``[{"release": "r00002-...", "role": "new",
+"problems": [...]}, {"release": "r00001-...", "role": "restored", ...}]``),
+printed once each, labelled with their release; ``warnings`` (see
+``concentration_warnings``) and ``runtime_reset``.
 """
 
 from __future__ import annotations
@@ -26,6 +31,11 @@ PASSED = ("verified", "checked", "clean")
 #: A server whose expected share is above this (a fraction) makes a warning;
 #: a run overrides it with the extra var lbguard_concentration_warn_share.
 CONCENTRATION_WARN_SHARE = 0.8
+
+#: How each role of a release in ``problems_by_release`` is named in the summary.
+RELEASE_ROLES = {"new": "new release", "unchanged": "unchanged release", "restored": "restored release",
+                 "restore": "restoring release"}
+
 
 def concentration_warnings(model: Mapping[str, Any] | None, warn_share: float | None = None) -> list[str]:
     """Services of a validated model whose policy lets one server take more than ``warn_share`` of the traffic.
@@ -61,6 +71,29 @@ def concentration_warnings(model: Mapping[str, Any] | None, warn_share: float | 
                             f"traffic ({cause}; policy allows up to {round(limit * 100)}%)")
     return warnings
 
+
+def rollback_outcome(restore_failed: bool, restored: bool = False, verified: bool = False,
+                     verification_failed: bool = False) -> dict[str, str]:
+    """How a failed deploy's rollback ended: the status scripts read and the outcome the summary prints.
+
+    - restore failed: the previous release could not be put back (status rollback_failed);
+    - restored, still failing: it is live again but failed verification too, for
+      example because the backends are down (status rollback_failed);
+    - restored: it is live again and verified (status rolled_back);
+    - restored, not verified (no model recorded): it is live again, but it was
+      adopted from the host without a model to verify against (status rolled_back);
+    - live file unchanged: nothing to restore, the new release never went live
+      (status failed_unchanged).
+    """
+    if restore_failed:
+        return {"status": "rollback_failed", "outcome": "restore failed"}
+    if verification_failed:
+        return {"status": "rollback_failed", "outcome": "restored, still failing"}
+    if restored and verified:
+        return {"status": "rolled_back", "outcome": "restored"}
+    if restored:
+        return {"status": "rolled_back", "outcome": "restored, not verified (no model recorded)"}
+    return {"status": "failed_unchanged", "outcome": "live file unchanged"}
 
 
 def _result(hostvars: Mapping[str, Any], host: str, fact: str = "lb_deploy_result") -> dict[str, Any] | None:
@@ -146,6 +179,43 @@ def _figures_line(figures: Mapping[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def _problem_lines(result: Mapping[str, Any]) -> list[str]:
+    """A host's problems, one printed line each, every problem once.
+
+    With ``problems_by_release`` each problem is labelled with the release it
+    belongs to, and a problem that both the new and the restored release show
+    is printed once with both labels, followed by a note: a problem that
+    survives the rollback is likely outside the configuration. Without
+    ``problems_by_release``, ``problems`` is printed as it is.
+    """
+    labelled: dict[str, list[str]] = {}
+    by_release = result.get("problems_by_release") or []
+    for entry in by_release:
+        release = entry.get("release")
+        role = RELEASE_ROLES.get(str(entry.get("role")), str(entry.get("role") or "release"))
+        label = f"{role} {release}" if release else ("this run's change" if entry.get("role") == "new" else role)
+        for problem in entry.get("problems") or []:
+            labels = labelled.setdefault(str(problem), [])
+            if label not in labels:
+                labels.append(label)
+    if not by_release:
+        for problem in result.get("problems") or []:
+            labelled.setdefault(str(problem), [])
+    lines = []
+    for problem, labels in labelled.items():
+        # A multi-line problem (a verdict, an engine's stderr) keeps every line under its host.
+        text = str(problem).splitlines() or [""]
+        prefix = " and ".join(labels) + ": " if labels else ""
+        lines.extend([f"{prefix}{text[0]}", *text[1:]])
+    shared = [p for p, labels in labelled.items()
+              if any(label.startswith(RELEASE_ROLES["new"]) for label in labels)
+              and any(label.startswith(RELEASE_ROLES["restored"]) for label in labels)]
+    if shared:
+        lines.append("the restored release fails like the new one: the cause is likely outside the configuration "
+                     "(backends down?); see the runbook, \"Restored, still failing\"")
+    return lines
+
+
 def run_report(lb_hosts: Sequence[str], hostvars: Mapping[str, Any], groups: Mapping[str, Sequence[str]],
                run: Mapping[str, Any]) -> dict[str, Any]:
     """The end-of-run report: per host outcome, overall status, lines to print.
@@ -184,8 +254,9 @@ def run_report(lb_hosts: Sequence[str], hostvars: Mapping[str, Any], groups: Map
         hosts[host] = result
         ok = result.get("status") in PASSED + ("skipped",)
         failed = failed or not ok
+        outcome = f": {result['outcome']}" if result.get("outcome") else ""
         line = (f"{'OK  ' if ok else 'FAIL'} {result.get('environment', '?')} {host} {result.get('status')}, "
-                f"release {result.get('release') or '-'}{_change_note(result)}")
+                f"release {result.get('release') or '-'}{_change_note(result)}{outcome}")
         lines.append(line)
         # Not indented like the details: a concentration the policy allows must stand out.
         lines.extend(f"WARN {result.get('environment', '?')} {host} {w}" for w in result["warnings"])
@@ -197,8 +268,7 @@ def run_report(lb_hosts: Sequence[str], hostvars: Mapping[str, Any], groups: Map
         # Runtime drift a deploy reset by reloading an unchanged release: passed, but worth a look.
         lines.extend(f"       runtime drift reset by reload: {line}" for p in result.get("runtime_reset") or []
                      for line in str(p).splitlines()[:1])
-        # A multi-line problem (a verdict, an engine's stderr) keeps every line under its host.
-        lines.extend(f"       {line}" for p in result.get("problems") or [] for line in str(p).splitlines() or [""])
+        lines.extend(f"       {line}" for line in _problem_lines(result))
     if gate is not None and "production" in stages and not gate.get("allowed"):
         failed = True
         lines.append(f"HELD production: {gate.get('reason')}")
@@ -244,4 +314,5 @@ class FilterModule:
             "lbguard_run_summary_text": summary_text,
             "lbguard_run_failure_text": failure_text,
             "lbguard_concentration_warnings": concentration_warnings,
+            "lbguard_rollback_outcome": rollback_outcome,
         }

@@ -229,6 +229,68 @@ def test_a_passing_run_prints_the_warning_and_keeps_it_per_host_in_the_json_repo
     assert "WARN" not in run.failure_text(report, "deploy")
 
 
+# ------------------------------------------------------------------ rollback outcomes
+
+
+def test_rollback_outcome_says_what_happened_and_keeps_the_old_statuses():
+    assert run.rollback_outcome(True, restored=True) == {"status": "rollback_failed", "outcome": "restore failed"}
+    assert run.rollback_outcome(False, restored=True, verification_failed=True) == {
+        "status": "rollback_failed", "outcome": "restored, still failing"}
+    assert run.rollback_outcome(False, restored=True, verified=True) == {"status": "rolled_back",
+                                                                         "outcome": "restored"}
+    assert run.rollback_outcome(False, restored=True) == {
+        "status": "rolled_back", "outcome": "restored, not verified (no model recorded)"}
+    assert run.rollback_outcome(False) == {"status": "failed_unchanged", "outcome": "live file unchanged"}
+
+
+DOWN = "staging lb-stg service shop: servers DOWN: web1 (DOWN), web2 (DOWN)"
+
+
+def rolled_back(outcome, status, restored_problems, role="restored"):
+    return result("lb-stg", "staging", status, outcome=outcome, release="r00001", failed_release="r00002",
+                  problems_by_release=[
+                      {"release": "r00002", "role": "new", "problems": [DOWN, "observed web1 0%"]},
+                      {"release": "r00001", "role": role, "problems": restored_problems}])
+
+
+def test_a_restored_release_failing_the_same_way_prints_each_problem_once_labelled():
+    hostvars = {"lb-stg": rolled_back("restored, still failing", "rollback_failed", [DOWN, "observed web2 0%"])}
+    lines = run.run_report(["lb-stg"], hostvars, GROUPS, {"expected_hosts": ["lb-stg"]})["lines"]
+    assert lines == [
+        "FAIL staging lb-stg rollback_failed, release r00001 (changed): restored, still failing",
+        f"       new release r00002 and restored release r00001: {DOWN}",
+        "       new release r00002: observed web1 0%",
+        "       restored release r00001: observed web2 0%",
+        "       the restored release fails like the new one: the cause is likely outside the configuration "
+        "(backends down?); see the runbook, \"Restored, still failing\""]
+    assert sum(DOWN in line for line in lines) == 1
+
+
+def test_a_verified_rollback_labels_only_the_new_release_problems():
+    hostvars = {"lb-stg": rolled_back("restored", "rolled_back", [])}
+    lines = run.run_report(["lb-stg"], hostvars, GROUPS, {"expected_hosts": ["lb-stg"]})["lines"]
+    assert lines == ["FAIL staging lb-stg rolled_back, release r00001 (changed): restored",
+                     f"       new release r00002: {DOWN}", "       new release r00002: observed web1 0%"]
+
+
+def test_a_failed_restore_is_labelled_with_the_release_it_tried_to_put_back():
+    hostvars = {"lb-stg": rolled_back("restore failed", "rollback_failed", ["cannot read releases/r00001/config"],
+                                      role="restore")}
+    lines = run.run_report(["lb-stg"], hostvars, GROUPS, {"expected_hosts": ["lb-stg"]})["lines"]
+    assert lines[0].endswith(": restore failed")
+    assert lines[-1] == "       restoring release r00001: cannot read releases/r00001/config"
+    assert not any("outside the configuration" in line for line in lines)
+
+
+def test_a_change_that_never_became_a_release_is_labelled_as_this_run_s_change():
+    hostvars = {"lb-stg": result("lb-stg", "staging", "failed_unchanged", outcome="live file unchanged",
+                                 changed=False, problems_by_release=[
+                                     {"release": None, "role": "new", "problems": ["haproxy -c refused the file"]}])}
+    lines = run.run_report(["lb-stg"], hostvars, GROUPS, {"expected_hosts": ["lb-stg"]})["lines"]
+    assert lines == ["FAIL staging lb-stg failed_unchanged, release r00002: live file unchanged",
+                     "       this run's change: haproxy -c refused the file"]
+
+
 # ------------------------------------------------------------------ where reports go
 
 
