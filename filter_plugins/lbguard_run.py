@@ -49,7 +49,10 @@ def concentration_warnings(model: Mapping[str, Any] | None, warn_share: float | 
     ``model`` None (a release without a recorded model) has no warnings;
     ``warn_share`` None means CONCENTRATION_WARN_SHARE.
     """
-    threshold = CONCENTRATION_WARN_SHARE if warn_share is None else float(warn_share)
+    try:
+        threshold = CONCENTRATION_WARN_SHARE if warn_share is None else float(warn_share)
+    except (TypeError, ValueError):
+        threshold = -1.0  # reported just below, with the value given
     if not 0 < threshold <= 1:
         raise ValueError(f"lbguard_concentration_warn_share must be a fraction above 0 and at most 1, got {warn_share!r}")
     warnings = []

@@ -206,7 +206,7 @@ def test_concentration_warns_only_above_the_threshold():
     assert run.concentration_warnings(validated("haproxy", weights=(2, 1)), "0.6") == [
         "service shop: web1 takes 67% of traffic (weights web1=2, web2=1; policy allows up to 100%)"]
     assert run.concentration_warnings(None) == [], "a release adopted without a model"
-    for wrong in (0, 1.5):
+    for wrong in (0, 1.5, "80%"):
         with pytest.raises(ValueError, match="lbguard_concentration_warn_share"):
             run.concentration_warnings(validated("haproxy"), wrong)
 
