@@ -1,0 +1,157 @@
+"""Verification under a steady load generator, as in production (issue 11).
+
+Twenty concurrent clients send requests through pl-lb-prod-1 while verify.yml
+runs against it. Under roundrobin, the probe's own requests land wherever real
+traffic left the pointer; verification judges HAProxy's counters over the
+probe's window instead, so a correct release must pass every time. The incident
+split, set at runtime (two servers' weight 0), must fail and name the
+concentration.
+
+Runs last (testinfra orders files by name). It restores the weights and stops
+the load generator whatever happens, and leaves the good release live.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.environ.get("MOLECULE_PROJECT_DIRECTORY", "."), "molecule"))
+from lbguard_testlib import SOCKET, lb, run_playbook, show_stat, wait_for_status  # noqa: E402  (path set just above)
+
+LB = "pl-lb-prod-1"
+WEB = ["pl-web-prod-1", "pl-web-prod-2", "pl-web-prod-3"]
+CLIENTS = 20
+VERIFY_RUNS = 5
+# The generator stops by itself after this long, should the test never stop it.
+LOAD_LIMIT_SECONDS = 1200
+STATS = "/tmp/lbguard-load.json"
+STOP = "/tmp/lbguard-load.stop"
+# Clients that loop on new connections to the shop frontend, counting answers and
+# errors into STATS twice a second until STOP exists.
+LOAD_SCRIPT = r"""
+import json, os, sys, threading, time, urllib.request
+clients, limit = int(sys.argv[1]), float(sys.argv[2])
+stats, stop = sys.argv[3], sys.argv[4]
+done = {"requests": 0, "errors": 0}
+lock = threading.Lock()
+end = time.monotonic() + limit
+
+def client():
+    while time.monotonic() < end and not os.path.exists(stop):
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:8080/", timeout=5) as answer:
+                answer.read()
+            key = "requests"
+        except Exception:
+            key = "errors"
+        with lock:
+            done[key] += 1
+
+def write():
+    with lock:
+        text = json.dumps(dict(done, pid=os.getpid()))
+    with open(stats + ".tmp", "w") as handle:
+        handle.write(text)
+    os.replace(stats + ".tmp", stats)
+
+threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+for thread in threads:
+    thread.start()
+while any(thread.is_alive() for thread in threads):
+    write()
+    time.sleep(0.5)
+write()
+"""
+
+
+def load_stats(host):
+    """What the load generator has sent so far: {"requests", "errors", "pid"}, or {} before it wrote."""
+    result = host.run(f"cat {STATS}")
+    return json.loads(result.stdout) if result.rc == 0 and result.stdout.strip() else {}
+
+
+def wait_for(condition, timeout):
+    """Poll ``condition`` once a second until it holds or ``timeout`` seconds passed; return its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(1)
+
+
+@pytest.fixture(scope="module")
+def steady_load():
+    """Run the load generator inside pl-lb-prod-1 for the module's tests; yield a reader of its stats."""
+    host = lb(LB)
+    host.run(f"rm -f {STATS} {STOP}")
+    subprocess.run(["podman", "exec", "-d", LB, "python3", "-c", LOAD_SCRIPT, str(CLIENTS),
+                    str(LOAD_LIMIT_SECONDS), STATS, STOP], check=True, capture_output=True, text=True, timeout=60)
+    try:
+        started = wait_for(lambda: load_stats(host).get("requests", 0) > 100, timeout=60)
+        assert started, f"the load generator sent nothing: {load_stats(host)}"
+        yield lambda: load_stats(host)
+    finally:
+        host.run(f"touch {STOP}")
+        pid = load_stats(host).get("pid")
+        if pid and not wait_for(lambda: host.run(f"test -d /proc/{pid}").rc != 0, timeout=30):
+            host.run(f"kill {pid}")
+        host.run(f"rm -f {STATS} {STOP}")
+
+
+def verify(tmp_path, *args):
+    """Run verify.yml on pl-lb-prod-1 alone; return the result and the host's part of its JSON report."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    result = run_playbook("verify.yml", "-e", f"lbguard_hosts={LB}", "-e", f"lbguard_report_dir={tmp_path}", *args)
+    reports = sorted(tmp_path.glob("verify-*.json"))
+    assert reports, result.stdout[-6000:]
+    return result, json.loads(reports[-1].read_text())["hosts"][LB]
+
+
+def set_weight(host, server, weight):
+    """Set a shop server's weight through HAProxy's runtime API (runtime only, the file is untouched)."""
+    host.check_output(f"echo 'set server shop/{server} weight {weight}' | socat stdio {SOCKET}")
+
+
+def test_a_correct_release_passes_verification_every_time_under_load(tmp_path, steady_load):
+    before = steady_load()["requests"]
+    for run in range(VERIFY_RUNS):
+        result, outcome = verify(tmp_path / f"run{run}")
+        assert result.returncode == 0, f"run {run + 1}: {outcome.get('problems')}\n{result.stdout[-6000:]}"
+        assert outcome["status"] == "verified", outcome
+        shop = outcome["figures"]["shop"]
+        # The counters counted the real clients too, not only the probe's own requests.
+        assert shop["source"] == "counters", shop
+        assert shop["counted"] > shop["requests"], shop
+    load = steady_load()
+    assert load["requests"] > before, load
+    assert load["errors"] <= load["requests"] / 100, load
+
+
+def test_the_incident_split_set_at_runtime_fails_under_load(tmp_path, steady_load):
+    host = lb(LB)
+    weights = {name: row["weight"] for name, row in show_stat(host).items()}
+    assert set(weights) == set(WEB), weights
+    try:
+        set_weight(host, "pl-web-prod-2", 0)
+        set_weight(host, "pl-web-prod-3", 0)
+        result, report = verify(tmp_path, "-e", "lb_verify_settle_seconds=2")
+    finally:
+        for name, weight in weights.items():
+            set_weight(host, name, weight)
+    assert result.returncode != 0, result.stdout[-6000:]
+    assert report["status"] == "failed", report
+    problems = "\n".join(report["problems"])
+    assert ("observed pl-web-prod-1 100%, pl-web-prod-2 0%, pl-web-prod-3 0%; expected 33/33/33 (+-10); "
+            "counted all ") in problems, problems
+    assert "(HAProxy counters)" in problems, problems
+    assert "pl-web-prod-1 exceeds max_server_share 50%" in problems, problems
+    assert "pl-web-prod-2 and pl-web-prod-3 have weight but received nothing" in problems, problems
+
+    assert {name: row["weight"] for name, row in show_stat(host).items()} == weights
+    status = wait_for_status(host, {name: "UP" for name in WEB})
+    assert status == {name: "UP" for name in WEB}, status
