@@ -174,11 +174,18 @@ def _change_note(result: Mapping[str, Any]) -> str:
 
 
 def _figures_line(figures: Mapping[str, Any]) -> str:
-    """Per service, requests and observed shares: "shop: 60 req [web1 33%, web2 33%, web3 33%]"."""
+    """Per service, the requests judged and the observed shares.
+
+    "shop: 60 req [web1 33%, web2 33%, web3 33%]" when the probe's answers were
+    judged; "shop: 2431 req counted by HAProxy [...]" when the counters were.
+    """
     parts = []
     for service, data in figures.items():
         observed = ", ".join(f"{s} {round(v * 100)}%" for s, v in (data.get("observed") or {}).items())
-        parts.append(f"{service}: {data.get('requests', 0)} req [{observed}]")
+        if data.get("source") == "counters":
+            parts.append(f"{service}: {data.get('counted', 0)} req counted by HAProxy [{observed}]")
+        else:
+            parts.append(f"{service}: {data.get('requests', 0)} req [{observed}]")
     return "; ".join(parts)
 
 
