@@ -18,7 +18,9 @@ Optional fields the report prints: ``outcome``; ``problems_by_release``, the
 problems of each release involved (``[{"release": "r00002-...", "role": "new",
 "problems": [...]}, {"release": "r00001-...", "role": "restored", ...}]``),
 printed once each, labelled with their release; ``warnings`` (see
-``concentration_warnings``) and ``runtime_reset``.
+``concentration_warnings``), ``runtime_reset``, and what a dead run left:
+``reconciled`` (one sentence per thing settled first) and ``lock_taken_over``
+(the run id whose lock this run took over).
 """
 
 from __future__ import annotations
@@ -275,6 +277,10 @@ def run_report(lb_hosts: Sequence[str], hostvars: Mapping[str, Any], groups: Map
             lines.append(f"       {result['classification']}")
         elif figures:
             lines.append(f"       {figures}")
+        # What a dead run left (lock, unconfirmed release), settled before this run's change.
+        if result.get("lock_taken_over"):
+            lines.append(f"       took over the lock of run {result['lock_taken_over']}")
+        lines.extend(f"       settled before this change: {line}" for line in result.get("reconciled") or [])
         # Runtime drift a deploy reset by reloading an unchanged release: passed, but worth a look.
         lines.extend(f"       runtime drift reset by reload: {line}" for p in result.get("runtime_reset") or []
                      for line in str(p).splitlines()[:1])

@@ -12,14 +12,24 @@ description:
   - C(current) names the live release, C(last_verified) the newest one that passed
     verification. The oldest releases beyond O(keep) are pruned, never those two.
   - A lock file serialises deploys on the host; a lock older than O(stale_after)
-    is reported as stale, never taken over silently.
+    is reported as stale, never taken over silently. O(takeover) takes over the
+    lock of one named run, for an operator who knows that run is dead.
+  - Commit-confirmed, as network devices do it. C(begin) arms a systemd timer on
+    the host before the live file changes; unless C(confirm) disarms it within
+    O(confirm_timeout) seconds, the host itself puts the last verified release
+    back and reloads the engine. A run killed after its reload therefore rolls
+    back without a controller.
+  - C(begin) also reconciles what a dead run left: an unconfirmed release is
+    restored, a live file that is no release is kept as one and the last
+    verified release is put back, and a running engine whose model differs from
+    the current release is reported for a reload.
   - In check mode nothing is written; results say what would happen.
 options:
   action:
     description: What to do.
     type: str
     required: true
-    choices: [lock, unlock, adopt, record, mark, restore, status]
+    choices: [lock, unlock, adopt, begin, record, mark, confirm, restore, status]
   root:
     description: Folder of the ledger. The lock lives here, one per host.
     type: path
@@ -48,6 +58,25 @@ options:
     description: With unlock, remove a lock held by another run.
     type: bool
     default: false
+  takeover:
+    description:
+      - With lock, the run id of a lock to take over (a run known to be dead).
+        A lock of any other run is still refused.
+    type: str
+  service:
+    description: systemd service of the engine, reloaded by the timer (begin).
+    type: str
+  status_url:
+    description:
+      - URL where the running engine reports its model digest (begin). When it
+        differs from the current release's, C(reload_needed) is true.
+    type: str
+  confirm_timeout:
+    description:
+      - Seconds the host waits for C(confirm) before it restores the last
+        verified release (begin). 0 arms no timer.
+    type: int
+    default: 0
   release:
     description:
       - Release id (mark, restore), or for restore C(previous) (the release
@@ -113,6 +142,31 @@ lock:
   description: The lock's content, when a lock exists.
   type: dict
   returned: lock, unlock, status
+taken_over:
+  description: The lock of a dead run that O(takeover) replaced.
+  type: dict
+  returned: lock, when a lock was taken over
+reconciled:
+  description:
+    - What C(begin) found and did before anything new, one sentence each
+      (an unconfirmed release restored, a live file kept and replaced, a
+      restore done by the host's timer). Empty when all was in order.
+  type: list
+  elements: str
+  returned: begin
+  sample: ["run r-1 never confirmed release r00007-...: the host's timer restored r00006-... at 2026-12-02T10:00:00Z"]
+reload_needed:
+  description: Whether the engine must reload so it runs the current release (begin).
+  type: bool
+  returned: begin
+armed:
+  description: The timer armed by C(begin) (unit, deadline, release it would restore), or null.
+  type: dict
+  returned: begin
+expired:
+  description: The timer's record, when it restored before C(confirm) came (confirm).
+  type: dict
+  returned: confirm
 """
 
 import datetime
@@ -120,8 +174,11 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
+import urllib.request
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -152,6 +209,67 @@ def _atomic_write(path: str, data: bytes, mode: int = 0o644, like: str | None = 
         raise
 
 
+# The commit-confirm timer runs this on the host, as root, when a deploy did not
+# confirm in time. The module writes it next to the ledger (ROOT/bin), so the
+# timer and the module that armed it are always the same version. Standard
+# library only: the run that would run Ansible is gone.
+RESTORER_SOURCE = r"""#!/usr/bin/python3
+'''lbguard: put the last verified release back when a deploy did not confirm.
+
+Written by the lbguard_ledger module; run by the systemd timer that a deploy
+arms before it reloads. Argument: the ledger's pending.json.
+'''
+import datetime, json, os, subprocess, sys, tempfile
+
+
+def write_like(path, data, like):
+    folder = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".lbguard-")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    if os.path.exists(like):
+        st = os.stat(like)
+        os.chmod(tmp, st.st_mode & 0o7777)
+        os.chown(tmp, st.st_uid, st.st_gid)
+    os.replace(tmp, path)
+
+
+def main(pending_path):
+    claimed = pending_path + ".expiring"
+    try:
+        # confirm renames the same file: whoever renames first wins.
+        os.rename(pending_path, claimed)
+    except FileNotFoundError:
+        return 0
+    with open(claimed, encoding="utf-8") as handle:
+        pending = json.load(handle)
+    with open(pending["restore_config"], "rb") as handle:
+        data = handle.read()
+    try:
+        with open(pending["current_pointer"], encoding="utf-8") as handle:
+            replaced = handle.read().strip() or None
+    except FileNotFoundError:
+        replaced = None
+    write_like(pending["config_path"], data, pending["config_path"])
+    write_like(pending["current_pointer"], (pending["restore_release"] + "\n").encode(), pending["current_pointer"])
+    reload = subprocess.run(pending["reload_command"], capture_output=True, text=True)
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    expired = dict(pending, replaced_release=replaced, expired_at=now, reload_rc=reload.returncode,
+                   reload_output=(reload.stdout + reload.stderr).strip()[-2000:])
+    write_like(pending["expired_path"], json.dumps(expired, indent=2).encode() + b"\n", claimed)
+    os.unlink(claimed)
+    print(f"run {pending['run_id']} did not confirm within {pending['timeout']} s: restored release "
+          f"{pending['restore_release']} over {replaced}; reload exit {reload.returncode}")
+    return reload.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
+"""
+
+
 class Ledger:
     """The ledger folder of one host."""
 
@@ -160,6 +278,11 @@ class Ledger:
         self.root = os.path.join(root, engine) if engine else root
         self.releases_dir = os.path.join(self.root, "releases")
         self.lock_path = os.path.join(root, "lock")
+        # Commit-confirm: armed by begin, removed by confirm or by the timer,
+        # which leaves expired.json for the next run to record.
+        self.pending_path = os.path.join(self.root, "pending.json")
+        self.expired_path = os.path.join(self.root, "expired.json")
+        self.restorer_path = os.path.join(root, "bin", "lbguard-confirm-restore")
 
     def ensure(self) -> None:
         os.makedirs(self.releases_dir, mode=0o750, exist_ok=True)
@@ -248,18 +371,26 @@ def do_lock(module: AnsibleModule, ledger: Ledger) -> dict:
     held = ledger.read_lock()
     if held and held.get("run_id") == p["run_id"]:
         return {"changed": False, "lock": held}
+    lock = {"run_id": p["run_id"], "owner": p["owner"], "started": _now(), "started_epoch": time.time()}
+    if held and p["takeover"] and held.get("run_id") == p["takeover"]:
+        # Explicit: the operator named the dead run. Replace its lock in one rename.
+        if not module.check_mode:
+            _atomic_write(ledger.lock_path, json.dumps(lock).encode(), 0o640)
+        return {"changed": True, "lock": lock, "taken_over": held}
     if held:
         age = int(time.time() - float(held.get("started_epoch", 0)))
         who = f"run {held.get('run_id')} of {held.get('owner')} since {held.get('started')} ({age // 60} min ago)"
+        way_out = (f"Make sure that run is dead (no deploy or rollback running), then take the lock over with "
+                   f"-e lbguard_takeover_lock={held.get('run_id')}, or clear it with playbooks/unlock.yml "
+                   f"-e lbguard_unlock_run_id={held.get('run_id')} (ledger {ledger.lock_path})")
+        if p["takeover"]:
+            module.fail_json(msg=f"takeover of run {p['takeover']} refused: the lock on this host is held by {who}",
+                             lock=held, stale=age > p["stale_after"])
         if age > p["stale_after"]:
-            module.fail_json(
-                msg=f"stale deploy lock on this host: {who}, older than {p['stale_after']} s; the run was probably "
-                f"killed. Make sure no deploy is running, then clear it with playbooks/unlock.yml "
-                f"-e lbguard_unlock_run_id={held.get('run_id')} (ledger {ledger.lock_path})",
-                lock=held, stale=True)
-        module.fail_json(msg=f"another deploy holds the lock on this host: {who}; refusing to interleave",
-                         lock=held, stale=False)
-    lock = {"run_id": p["run_id"], "owner": p["owner"], "started": _now(), "started_epoch": time.time()}
+            module.fail_json(msg=f"stale deploy lock on this host: {who}, older than {p['stale_after']} s; the run "
+                             f"was probably killed. {way_out}", lock=held, stale=True)
+        module.fail_json(msg=f"another deploy holds the lock on this host: {who}; refusing to interleave. If that "
+                         f"run was killed: {way_out}", lock=held, stale=False)
     if module.check_mode:
         return {"changed": True, "lock": lock}
     os.makedirs(ledger.lock_root, mode=0o750, exist_ok=True)
@@ -300,6 +431,165 @@ def do_adopt(module: AnsibleModule, ledger: Ledger) -> dict:
     ledger.set_pointer("current", release)
     ledger.set_pointer("last_verified", release)
     return {"changed": True, "release": release}
+
+
+def _timer_unit(ledger: Ledger) -> str:
+    return f"lbguard-confirm-{os.path.basename(ledger.root)}"
+
+
+def _stop_timer(unit: str) -> None:
+    """Stop a commit-confirm timer and forget its last run; no error when there is none."""
+    for command in (["systemctl", "stop", f"{unit}.timer", f"{unit}.service"],
+                    ["systemctl", "reset-failed", f"{unit}.timer", f"{unit}.service"]):
+        subprocess.run(command, capture_output=True, check=False)
+
+
+def _start_timer(unit: str, seconds: int, argv: list[str], description: str) -> None:
+    subprocess.run(["systemd-run", f"--unit={unit}", f"--on-active={seconds}s",
+                    "--timer-property=AccuracySec=1s", f"--description={description}", *argv],
+                   capture_output=True, text=True, check=True)
+
+
+def _running_model(url: str) -> str | None:
+    """Digest the running engine reports, or None when it does not answer."""
+    try:
+        with urllib.request.urlopen(url, timeout=3) as answer:
+            return answer.read().decode("utf-8", "replace").strip()
+    except OSError:
+        return None
+
+
+def _note_failed(ledger: Ledger, release: str | None, note: str) -> None:
+    """Mark a release that was never confirmed as failed, with why."""
+    if release and release in ledger.ids():
+        meta = ledger.meta(release)
+        meta["verification"] = {"status": "failed", "at": _now(), "note": note}
+        ledger.write_meta(release, meta)
+
+
+def _reconcile(module: AnsibleModule, ledger: Ledger) -> tuple[list[str], bool]:
+    """Settle what a dead run left, before anything new: (what was found and done, reload needed)."""
+    p = module.params
+    done: list[str] = []
+    reload_needed = False
+    verb = "would restore" if module.check_mode else "restored"
+
+    if os.path.exists(ledger.expired_path):
+        with open(ledger.expired_path, encoding="utf-8") as handle:
+            expired = json.load(handle)
+        note = (f"run {expired['run_id']} did not confirm within {expired['timeout']} s: the host's timer "
+                f"restored {expired['restore_release']} at {expired['expired_at']}")
+        done.append(f"{note} (over {expired.get('replaced_release') or 'nothing'})")
+        if expired.get("reload_rc"):
+            done.append(f"the timer's reload failed ({expired['reload_rc']}): {expired.get('reload_output')}")
+            reload_needed = True
+        if not module.check_mode:
+            if expired.get("replaced_release") != expired["restore_release"]:
+                _note_failed(ledger, expired.get("replaced_release"), note)
+            os.unlink(ledger.expired_path)
+
+    if os.path.exists(ledger.pending_path):
+        with open(ledger.pending_path, encoding="utf-8") as handle:
+            pending = json.load(handle)
+        replaced, target = ledger.current, pending["restore_release"]
+        note = (f"run {pending['run_id']} died before confirming (timer due {pending['deadline']}): "
+                f"run {p['run_id']} {verb} {target}")
+        done.append(f"{note} (over {replaced or 'nothing'})")
+        reload_needed = True
+        if not module.check_mode:
+            os.rename(ledger.pending_path, ledger.pending_path + ".reconciling")
+            _stop_timer(_timer_unit(ledger))
+            with open(ledger.config_of(target), "rb") as handle:
+                _atomic_write(p["config_path"], handle.read(), 0o644, like=p["config_path"])
+            ledger.set_pointer("current", target)
+            if replaced != target:
+                _note_failed(ledger, replaced, note)
+            os.unlink(ledger.pending_path + ".reconciling")
+
+    current, live_sha = ledger.current, _sha_of(p["config_path"])
+    if current and live_sha and live_sha != ledger.meta(current).get("config_sha256"):
+        target = ledger.last_verified or current
+        done.append(f"the live file {p['config_path']} (sha256 {live_sha[:12]}) is no release of the ledger, "
+                    f"current is {current}: kept it as an unverified release, {verb} {target}")
+        reload_needed = True
+        if not module.check_mode:
+            with open(p["config_path"], "rb") as handle:
+                data = handle.read()
+            ledger.add(data, dict(config_path=p["config_path"], owner=p["owner"], previous=current,
+                                  verification={"status": "unrecorded", "at": _now(),
+                                                "note": f"found live by run {p['run_id']}, not written by lbguard"}))
+            with open(ledger.config_of(target), "rb") as handle:
+                _atomic_write(p["config_path"], handle.read(), 0o644, like=p["config_path"])
+            ledger.set_pointer("current", target)
+
+    current = ledger.current
+    expected = ledger.meta(current).get("model_digest") if current else None
+    if p["status_url"] and expected and not reload_needed:
+        running = _running_model(p["status_url"])
+        if running is not None and running != expected:
+            done.append(f"the running engine reports model {running[:12]}, the live release {current} has "
+                        f"{expected[:12]}: reloading onto the live file")
+            reload_needed = True
+    return done, reload_needed
+
+
+def _arm(module: AnsibleModule, ledger: Ledger) -> dict | None:
+    """Arm the timer that restores the last verified release unless confirm comes first."""
+    p = module.params
+    target = ledger.last_verified
+    if p["confirm_timeout"] <= 0 or not target or module.check_mode:
+        return None
+    unit = _timer_unit(ledger)
+    _stop_timer(unit)
+    os.makedirs(os.path.dirname(ledger.restorer_path), mode=0o750, exist_ok=True)
+    if _sha_of(ledger.restorer_path) != hashlib.sha256(RESTORER_SOURCE.encode()).hexdigest():
+        _atomic_write(ledger.restorer_path, RESTORER_SOURCE.encode(), 0o750)
+    deadline = time.time() + p["confirm_timeout"]
+    pending = {"run_id": p["run_id"], "owner": p["owner"], "armed_at": _now(), "timeout": p["confirm_timeout"],
+               "deadline": datetime.datetime.fromtimestamp(deadline, datetime.timezone.utc).strftime(
+                   "%Y-%m-%dT%H:%M:%SZ"),
+               "restore_release": target, "restore_config": ledger.config_of(target),
+               "config_path": p["config_path"], "current_pointer": os.path.join(ledger.root, "current"),
+               "expired_path": ledger.expired_path, "unit": unit,
+               "reload_command": ["systemctl", "reload-or-restart", p["service"]]}
+    _atomic_write(ledger.pending_path, json.dumps(pending, indent=2).encode() + b"\n", 0o640)
+    _start_timer(unit, p["confirm_timeout"], [sys.executable, ledger.restorer_path, ledger.pending_path],
+                 f"lbguard: restore {p['service']} release {target} unless run {p['run_id']} confirms")
+    return {"unit": unit, "deadline": pending["deadline"], "restores": target, "timeout": p["confirm_timeout"]}
+
+
+def do_begin(module: AnsibleModule, ledger: Ledger) -> dict:
+    """Before a change: reconcile what a dead run left, adopt a first release, arm the timer."""
+    reconciled, reload_needed = _reconcile(module, ledger)
+    adopted = do_adopt(module, ledger)
+    return {"changed": bool(reconciled) or adopted["changed"], "release": adopted["release"],
+            "reconciled": reconciled, "reload_needed": reload_needed, "armed": _arm(module, ledger)}
+
+
+def do_confirm(module: AnsibleModule, ledger: Ledger) -> dict:
+    """Disarm this run's timer. Reports ``expired`` when the timer restored first."""
+    if os.path.exists(ledger.pending_path):
+        with open(ledger.pending_path, encoding="utf-8") as handle:
+            armed_by = json.load(handle).get("run_id")
+        if armed_by != module.params["run_id"]:
+            # Another run's timer: only that run, or the next run's reconcile, settles it.
+            return {"changed": False, "confirmed": False, "expired": None, "armed_by": armed_by}
+    try:
+        os.rename(ledger.pending_path, ledger.pending_path + ".confirming")
+    except FileNotFoundError:
+        expired = None
+        if os.path.exists(ledger.expired_path):
+            with open(ledger.expired_path, encoding="utf-8") as handle:
+                expired = json.load(handle)
+            if expired.get("run_id") != module.params["run_id"]:
+                expired = None
+        return {"changed": False, "confirmed": False, "expired": expired}
+    if module.check_mode:
+        os.rename(ledger.pending_path + ".confirming", ledger.pending_path)
+        return {"changed": False, "confirmed": True, "expired": None}
+    _stop_timer(_timer_unit(ledger))
+    os.unlink(ledger.pending_path + ".confirming")
+    return {"changed": False, "confirmed": True, "expired": None}
 
 
 def do_record(module: AnsibleModule, ledger: Ledger) -> dict:
@@ -368,7 +658,8 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
             action=dict(type="str", required=True,
-                        choices=["lock", "unlock", "adopt", "record", "mark", "restore", "status"]),
+                        choices=["lock", "unlock", "adopt", "begin", "record", "mark", "confirm", "restore",
+                                 "status"]),
             root=dict(type="path", default="/var/lib/lbguard"),
             engine=dict(type="str", choices=["haproxy", "nginx"]),
             config_path=dict(type="path"),
@@ -376,6 +667,10 @@ def main() -> None:
             owner=dict(type="str", default="unknown"),
             stale_after=dict(type="int", default=1800),
             force=dict(type="bool", default=False),
+            takeover=dict(type="str"),
+            service=dict(type="str"),
+            status_url=dict(type="str"),
+            confirm_timeout=dict(type="int", default=0),
             release=dict(type="str"),
             status=dict(type="str", choices=["passed", "failed"]),
             metadata=dict(type="dict", default={}),
@@ -385,6 +680,8 @@ def main() -> None:
             ("action", "lock", ["run_id"]),
             ("action", "unlock", ["run_id"]),
             ("action", "adopt", ["config_path"]),
+            ("action", "begin", ["config_path", "run_id", "service"]),
+            ("action", "confirm", ["run_id"]),
             ("action", "record", ["config_path"]),
             ("action", "mark", ["status"]),
             ("action", "restore", ["config_path"]),
@@ -392,8 +689,9 @@ def main() -> None:
         supports_check_mode=True,
     )
     ledger = Ledger(module.params["root"], module.params["engine"])
-    actions = {"lock": do_lock, "unlock": do_unlock, "adopt": do_adopt, "record": do_record,
-               "mark": do_mark, "restore": do_restore, "status": lambda m, l: {"changed": False}}
+    actions = {"lock": do_lock, "unlock": do_unlock, "adopt": do_adopt, "begin": do_begin, "record": do_record,
+               "mark": do_mark, "confirm": do_confirm, "restore": do_restore,
+               "status": lambda m, l: {"changed": False}}
     result = actions[module.params["action"]](module, ledger)
     if module.params["action"] == "status":
         result["releases"] = [ledger.meta(r) for r in ledger.ids()]

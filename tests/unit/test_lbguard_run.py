@@ -169,6 +169,15 @@ def test_runtime_drift_a_deploy_reset_is_listed_under_its_host():
     assert not any("runtime drift" in line for line in clean["lines"])
 
 
+def test_what_a_dead_run_left_is_listed_under_its_host():
+    settled = "run r-0 died before confirming (timer due 2026-12-02T10:05:00Z): run r1 restored r00001 (over r00002)"
+    hostvars = {"lb-stg": result("lb-stg", "staging", "verified", reconciled=[settled], lock_taken_over="r-0")}
+    report = run.run_report(["lb-stg"], hostvars, GROUPS, {"stages": ["staging"], "gate": {"allowed": False}})
+    assert report["status"] == "passed"
+    assert report["lines"][1:3] == ["       took over the lock of run r-0",
+                                    f"       settled before this change: {settled}"]
+
+
 # ------------------------------------------------------------------ concentration warnings
 
 
