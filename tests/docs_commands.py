@@ -216,6 +216,8 @@ def lab_step(command: str) -> str | None:
     if name == "deploy.yml":
         if "--check" in command:
             return "deploy-check"
+        if "lbguard_takeover_lock" in command:
+            return "deploy-takeover"
         if "lbguard_stages" in command:
             return "production-gate"
         if "lb_services" in command:

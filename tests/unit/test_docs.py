@@ -189,6 +189,8 @@ def test_lab_steps_classify_the_commands_they_should() -> None:
         "production-gate")
     assert dc.lab_step("ansible-playbook -i X playbooks/rollback.yml -e lbguard_rollback_to=RELEASE_ID") == (
         "rollback-to-release")
+    assert dc.lab_step("ansible-playbook -i X playbooks/deploy.yml -e lbguard_takeover_lock=RUN_ID") == (
+        "deploy-takeover")
     assert dc.lab_step("ansible-playbook -i X playbooks/lab.yml") is None
 
 

@@ -3,7 +3,7 @@
 The blocks are found by tests/docs_commands.py (the same code tests/unit/test_docs.py
 uses). Each command belongs to a step (``docs_commands.lab_step``); the tests below
 run the steps in an order that makes sense (deploy before rollback, a stale lock
-before unlock), with the placeholders replaced by this scenario's values:
+before unlock or takeover), with the placeholders replaced by this scenario's values:
 
     INVENTORY, inventories/lab/hosts.yml  the scenario's inventory
     lb-stg-1, lb-prod-1                   mol-lb-1, the scenario's only LB (in staging)
@@ -50,7 +50,7 @@ STALE_RUN_ID = "20261201T000000Z-424242"
 #: Every step, in the order the tests run them.
 STEPS = ("deploy", "deploy-check", "verify", "audit", "audit-textfile", "plan", "production-gate",
          "deploy-broken-change", "rollback", "rollback-to-release", "read-ledger", "restore-by-hand", "health",
-         "unlock")
+         "unlock", "deploy-takeover")
 
 
 def lab_commands(step):
@@ -238,6 +238,16 @@ def test_a_stale_lock_refuses_deploys_until_unlocked():
         result = run(command)
         assert result.returncode == block.exit_code, f"{block.where}: {result.stdout}{result.stderr}"
         assert not lb(LB).file(LOCK).exists, f"{block.where}: the lock is still there\n{result.stdout}"
+
+
+def test_a_deploy_takes_over_the_lock_of_the_run_it_names():
+    for block, command in lab_commands("deploy-takeover"):
+        leave_a_stale_lock()
+        result = run(command)
+        output = " ".join((result.stdout + result.stderr).split())
+        assert result.returncode == block.exit_code, f"{block.where}: {output}"
+        assert f"took over the lock of run {STALE_RUN_ID}" in output, f"{block.where}: {output}"
+        assert not lb(LB).file(LOCK).exists, f"{block.where}: the lock is still there\n{output}"
 
 
 def test_the_converged_release_is_live_again():
