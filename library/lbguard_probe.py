@@ -97,6 +97,16 @@ options:
         measurement. C(0) measures at once.
     type: float
     default: 0
+  counter_window_seconds:
+    description:
+      - Shortest counter window under load, in seconds (0..60). When the counters
+        saw traffic besides the probe's own, the window is stretched to this
+        length before it closes. Picks in a burst of a fraction of a second are not
+        independent (a server that stalls for 100 ms gets nothing in that time,
+        under leastconn most of all), so a longer window averages them out. On an
+        idle balancer the window closes with the probe's last request.
+    type: float
+    default: 2.0
   settle_interval:
     description: Seconds between two looks at the balancer while waiting (0.1..10).
     type: float
@@ -714,7 +724,14 @@ def run_probe(params: Mapping[str, Any]) -> dict[str, Any]:
             after = read_stat_snapshot(params["stats_socket"], timeout)
             # A TCP connect that closes at once may end before HAProxy picks a server.
             answers = sum(traffic[service["name"]]["counts"].values()) if service["mode"] == "http" else None
-            counters[service["name"]] = counter_window(service["name"], reading, after, answers)
+            window = counter_window(service["name"], reading, after, answers)
+            short_by = float(params.get("counter_window_seconds", 0)) - window["window_seconds"]
+            if window["usable"] and sum(window["lbtot"].values()) > (answers or 0) and short_by > 0:
+                # Real traffic shares the window: stretch it so bursts average out.
+                time.sleep(short_by)
+                after = read_stat_snapshot(params["stats_socket"], timeout)
+                window = counter_window(service["name"], reading, after, answers)
+            counters[service["name"]] = window
             reading = after
     return {"runtime": runtime, "runtime_error": runtime_error, "running_model": running_model,
             "running_model_error": running_model_error, "traffic": traffic, "counters": counters, **settled}
@@ -742,6 +759,7 @@ def main() -> None:
             "status_url": {"type": "str", "default": "http://127.0.0.1:8405/lbguard/model"},
             "settle_seconds": {"type": "float", "default": 0},
             "settle_interval": {"type": "float", "default": 1.0},
+            "counter_window_seconds": {"type": "float", "default": 2.0},
             "expected_running_model": {"type": "str"},
             "expected_up": {"type": "dict", "default": {}},
         },
@@ -758,6 +776,8 @@ def main() -> None:
         module.fail_json(msg="served_by_header must not be empty")
     if not 0 <= params["settle_seconds"] <= MAX_SETTLE_SECONDS:
         module.fail_json(msg=f"settle_seconds must be 0..{MAX_SETTLE_SECONDS:g}, got {params['settle_seconds']}")
+    if not 0 <= params["counter_window_seconds"] <= 60:
+        module.fail_json(msg=f"counter_window_seconds must be 0..60, got {params['counter_window_seconds']}")
     if not 0.1 <= params["settle_interval"] <= 10:
         module.fail_json(msg=f"settle_interval must be 0.1..10 seconds, got {params['settle_interval']}")
     bad_up = [str(service) for service, servers in params["expected_up"].items()

@@ -705,6 +705,26 @@ def test_probe_returns_what_the_counters_counted_real_traffic_included(lb_server
     assert result["runtime"]["shop"]["web1"] == {"status": "UP", "weight": 1}
 
 
+def test_a_window_shared_with_real_traffic_is_stretched_to_its_shortest_length(lb_server: int) -> None:
+    with serve_stats(counting_stats(background=250)) as (path, commands):
+        result = probe.run_probe(_params(services=[{"name": "shop", "listen": lb_server, "mode": "http"}],
+                                         requests=3, stats_socket=path, counter_window_seconds=0.5))
+    # Read before, after the probe (too short, traffic besides the probe's), and once more at 0.5 s.
+    assert commands == ["show stat"] * 3
+    window = result["counters"]["shop"]
+    assert window["usable"] is True and window["window_seconds"] >= 0.5
+    assert window["lbtot"] == {"web1": 501, "web2": 501, "web3": 501}
+
+
+def test_an_idle_window_closes_with_the_probe(lb_server: int) -> None:
+    with serve_stats(counting_stats(background=0)) as (path, commands):
+        result = probe.run_probe(_params(services=[{"name": "shop", "listen": lb_server, "mode": "http"}],
+                                         requests=3, stats_socket=path, counter_window_seconds=5))
+    assert commands == ["show stat"] * 2
+    assert result["counters"]["shop"]["window_seconds"] < 5
+    assert result["counters"]["shop"]["lbtot"] == {"web1": 1, "web2": 1, "web3": 1}
+
+
 def test_each_service_gets_its_own_window(lb_server: int) -> None:
     with serve_stats(counting_stats(background=10)) as (path, commands):
         result = probe.run_probe(_params(services=[{"name": "shop", "listen": lb_server, "mode": "http"},

@@ -5,10 +5,12 @@ runs against it. Under roundrobin, the probe's own requests land wherever real
 traffic left the pointer; verification judges HAProxy's counters over the
 probe's window instead, so a correct release must pass every time. The incident
 split, set at runtime (two servers' weight 0), must fail and name the
-concentration.
+concentration. Then a correct change to each other algorithm is deployed under
+the same load with deploy.yml, and must verify on the first try, and again with
+verify.yml.
 
 Runs last (testinfra orders files by name). It restores the weights and stops
-the load generator whatever happens, and leaves the good release live.
+the load generator whatever happens, and leaves the scenario's release live.
 """
 
 import json
@@ -20,7 +22,7 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.join(os.environ.get("MOLECULE_PROJECT_DIRECTORY", "."), "molecule"))
-from lbguard_testlib import SOCKET, lb, run_playbook, show_stat, wait_for_status  # noqa: E402  (path set just above)
+from lbguard_testlib import SOCKET, deploy, lb, run_playbook, show_stat, wait_for_status  # noqa: E402  (path set just above)
 
 LB = "pl-lb-prod-1"
 WEB = ["pl-web-prod-1", "pl-web-prod-2", "pl-web-prod-3"]
@@ -28,6 +30,11 @@ CLIENTS = 20
 VERIFY_RUNS = 5
 # The generator stops by itself after this long, should the test never stop it.
 LOAD_LIMIT_SECONDS = 1200
+# Every algorithm but roundrobin (tested above) that production's policy allows;
+# source is judged without the share (a hash: one client, one server).
+OTHER_ALGORITHMS = ["static-rr", "leastconn", "random", "source"]
+SERVICE = {"name": "shop", "listen": 8080, "backend_group": "webservers", "backend_port": 80,
+           "health_check": {"path": "/health", "interval": "1s", "rise": 1, "fall": 2}}
 STATS = "/tmp/lbguard-load.json"
 STOP = "/tmp/lbguard-load.stop"
 # Clients that loop on new connections to the shop frontend, counting answers and
@@ -155,3 +162,40 @@ def test_the_incident_split_set_at_runtime_fails_under_load(tmp_path, steady_loa
     assert {name: row["weight"] for name, row in show_stat(host).items()} == weights
     status = wait_for_status(host, {name: "UP" for name in WEB})
     assert status == {name: "UP" for name in WEB}, status
+
+
+@pytest.fixture(scope="module")
+def scenario_model_at_the_end(tmp_path_factory):
+    """Deploy the scenario's own model once the algorithm tests are done."""
+    yield
+    result, report = deploy(tmp_path_factory.mktemp("scenario-model"))
+    assert result.returncode == 0, result.stdout[-6000:]
+
+
+def algorithm_overlay(tmp_path, balance):
+    """A second inventory source that changes pl-lb-prod-1's shop service to ``balance``."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "overlay.yml"
+    path.write_text(json.dumps({"all": {"hosts": {LB: {"lb_services": [dict(SERVICE, balance=balance)]}}}}))
+    return ["-i", str(path)]
+
+
+@pytest.mark.parametrize("balance", OTHER_ALGORITHMS)
+def test_a_correct_change_of_algorithm_deploys_and_verifies_under_load(tmp_path, steady_load,
+                                                                       scenario_model_at_the_end, balance):
+    before = steady_load()
+    overlay = algorithm_overlay(tmp_path, balance)
+    result, report = deploy(tmp_path / "deploy", *overlay)
+    assert result.returncode == 0, f"{balance}: {report.get('hosts', {}).get(LB)}\n{result.stdout[-6000:]}"
+    outcome = report["hosts"][LB]
+    assert outcome["status"] == "verified" and outcome["changed"], outcome
+    assert f"balance {balance}" in lb(LB).file("/etc/haproxy/haproxy.cfg").content_string
+
+    result, verified = verify(tmp_path / "verify", *overlay)
+    assert result.returncode == 0, f"{balance}: {verified.get('problems')}\n{result.stdout[-6000:]}"
+    for shop in (outcome["figures"]["shop"], verified["figures"]["shop"]):
+        # The deploy's and verify's windows both counted the real clients, not only the probe.
+        assert shop["source"] == "counters" and shop["counted"] > shop["requests"], shop
+    load = steady_load()
+    assert load["requests"] > before["requests"], load
+    assert load["errors"] - before["errors"] <= (load["requests"] - before["requests"]) / 100, load
