@@ -395,13 +395,17 @@ def classify(
 def probe_counters(model: Mapping[str, Any], probe: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Counters for ``lbguard_classify`` from one run of the lbguard_probe module.
 
-    Requests come from the probe's traffic counts; status and weight from
-    HAProxy's runtime API. nginx has no runtime API: its servers count as UP
-    with the model's weight, and the traffic split tells the rest.
+    Requests come from HAProxy's counters over the probe's window when it is
+    usable (all traffic the LB sent, real clients' included: the true split under
+    load), else from the probe's own answers; status and weight from HAProxy's
+    runtime API. nginx has no runtime API: its servers count as UP with the
+    model's weight, and the traffic split tells the rest.
     """
     counters: dict[str, dict[str, Any]] = {}
     for service in model.get("services", []):
-        counts = ((probe.get("traffic") or {}).get(service["name"]) or {}).get("counts") or {}
+        window = (probe.get("counters") or {}).get(service["name"]) or {}
+        counts = (window.get("lbtot") if window.get("usable") else None) or \
+            ((probe.get("traffic") or {}).get(service["name"]) or {}).get("counts") or {}
         runtime = (probe.get("runtime") or {}).get(service["name"]) or {}
         counters[service["name"]] = {
             server["name"]: {

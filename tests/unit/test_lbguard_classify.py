@@ -263,3 +263,14 @@ def test_probe_counters_take_runtime_state_and_fall_back_to_the_model_for_nginx(
         "web2": {"requests": 0, "status": "DOWN", "weight": 2}}}
     nginx = c.probe_counters(model, {"traffic": {"shop": {"counts": {"web2": 3}}}, "runtime": {}})
     assert nginx["shop"]["web2"] == {"requests": 3, "status": "UP", "weight": 2}
+
+
+def test_probe_counters_prefer_haproxy_counters_over_the_probe_answers_when_usable():
+    model = {"services": [{"name": "shop", "servers": [{"name": "web1", "weight": 1}, {"name": "web2", "weight": 1}]}]}
+    traffic = {"shop": {"counts": {"web1": 40, "web2": 20}}}
+    window = {"usable": True, "lbtot": {"web1": 1200, "web2": 1180}}
+    counted = c.probe_counters(model, {"traffic": traffic, "counters": {"shop": window}, "runtime": {}})
+    assert {name: row["requests"] for name, row in counted["shop"].items()} == {"web1": 1200, "web2": 1180}
+    unusable = dict(window, usable=False)
+    answers = c.probe_counters(model, {"traffic": traffic, "counters": {"shop": unusable}, "runtime": {}})
+    assert {name: row["requests"] for name, row in answers["shop"].items()} == {"web1": 40, "web2": 20}
