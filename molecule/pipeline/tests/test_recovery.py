@@ -55,8 +55,12 @@ def state():
         "config": host.file(CONFIG).sha256sum,
         "current": host.file(f"{LEDGER}/current").content_string.strip(),
         "last_verified": host.file(f"{LEDGER}/last_verified").content_string.strip(),
-        "running_model": host.check_output(f"curl -s {MODEL_URL}"),
+        "running_model": running_model(),
     }
+
+
+def running_model():
+    return lb(LB).check_output(f"curl -s {MODEL_URL}")
 
 
 def wait_for(condition, timeout, every=0.2):
@@ -78,7 +82,8 @@ def kill_deploy_after_its_reload(tmp_path, confirm_timeout):
     run = subprocess.Popen(command, env=ansible_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                            start_new_session=True)
     try:
-        reloaded = wait_for(lambda: run.poll() is not None or state()["running_model"] != before["running_model"],
+        # Only the running model is polled: the window between reload and confirm is a few seconds.
+        reloaded = wait_for(lambda: run.poll() is not None or running_model() != before["running_model"],
                             timeout=240)
         assert reloaded and run.poll() is None, f"the deploy ended before its reload: {run.communicate()[0][-4000:]}"
     finally:
