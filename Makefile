@@ -10,7 +10,7 @@ LB_ENGINE ?= haproxy
 # Every Molecule scenario, each timed on its own.
 SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: bootstrap doctor lab lab-up lab-down test lint unit molecule bench
+.PHONY: bootstrap doctor lab lab-up lab-down test lint unit molecule bench bench-gate
 
 bootstrap:
 	$(TIMED) bootstrap scripts/bootstrap.sh
@@ -49,3 +49,7 @@ molecule:
 bench: lab-up
 	$(ENV) python benchmarks/validate_bench.py
 	$(ENV) python benchmarks/reload_bench.py
+
+## bench-gate: the gate's false alarms and incident detection under load (about an hour; needs the lab)
+bench-gate: lab-up
+	$(ENV) python benchmarks/gate_bench.py
