@@ -492,18 +492,24 @@ def _reconcile(module: AnsibleModule, ledger: Ledger) -> tuple[list[str], bool]:
         with open(ledger.pending_path, encoding="utf-8") as handle:
             pending = json.load(handle)
         replaced, target = ledger.current, pending["restore_release"]
-        note = (f"run {pending['run_id']} died before confirming (timer due {pending['deadline']}): "
-                f"run {p['run_id']} {verb} {target}")
-        done.append(f"{note} (over {replaced or 'nothing'})")
-        reload_needed = True
+        died = f"run {pending['run_id']} died before confirming (timer due {pending['deadline']})"
+        live_is_current = bool(replaced) and _sha_of(p["config_path"]) == ledger.meta(replaced).get("config_sha256")
+        if not live_is_current:
+            # Killed between writing and recording: the live-file check below keeps it and restores.
+            done.append(f"{died}, before it recorded its live file")
+        elif replaced == target:
+            done.append(f"{died}, before it changed anything")
+        else:
+            done.append(f"{died}: run {p['run_id']} {verb} {target} (over {replaced})")
+            reload_needed = True
         if not module.check_mode:
             os.rename(ledger.pending_path, ledger.pending_path + ".reconciling")
             _stop_timer(_timer_unit(ledger))
-            with open(ledger.config_of(target), "rb") as handle:
-                _atomic_write(p["config_path"], handle.read(), 0o644, like=p["config_path"])
-            ledger.set_pointer("current", target)
-            if replaced != target:
-                _note_failed(ledger, replaced, note)
+            if live_is_current and replaced != target:
+                with open(ledger.config_of(target), "rb") as handle:
+                    _atomic_write(p["config_path"], handle.read(), 0o644, like=p["config_path"])
+                ledger.set_pointer("current", target)
+                _note_failed(ledger, replaced, done[-1])
             os.unlink(ledger.pending_path + ".reconciling")
 
     current, live_sha = ledger.current, _sha_of(p["config_path"])

@@ -298,3 +298,22 @@ def test_begin_in_check_mode_says_what_it_would_restore_and_writes_nothing(root,
     assert checked["reload_needed"] and f"run run-2 would restore {begun['release']}" in checked["reconciled"][0]
     assert checked["armed"] is None and sorted(os.listdir(ledger.root)) == before
     assert config.read_bytes() == b"new release\n"
+
+
+def test_a_run_killed_before_it_recorded_leaves_its_file_kept_and_replaced(root, config, timers):
+    original = config.read_bytes()
+    begun, _ = begin(root, config, confirm_timeout=60)
+    config.write_bytes(b"written, never recorded\n")
+    nxt, ledger = begin(root, config, run_id="run-2")
+    assert nxt["reconciled"][0].startswith("run run-1 died before confirming (timer due ")
+    assert nxt["reconciled"][0].endswith(", before it recorded its live file")
+    assert "is no release of the ledger" in nxt["reconciled"][1] and nxt["reload_needed"]
+    assert config.read_bytes() == original and ledger.current == begun["release"]
+    assert not os.path.exists(ledger.pending_path)
+
+
+def test_a_run_killed_before_it_changed_anything_needs_no_restore(root, config, timers):
+    begin(root, config, confirm_timeout=60)
+    nxt, ledger = begin(root, config, run_id="run-2")
+    assert len(nxt["reconciled"]) == 1 and nxt["reconciled"][0].endswith(", before it changed anything")
+    assert not nxt["reload_needed"] and not os.path.exists(ledger.pending_path)

@@ -53,10 +53,14 @@ def state():
     host = lb(LB)
     return {
         "config": host.file(CONFIG).sha256sum,
-        "current": host.file(f"{LEDGER}/current").content_string.strip(),
+        "current": current_release(),
         "last_verified": host.file(f"{LEDGER}/last_verified").content_string.strip(),
         "running_model": running_model(),
     }
+
+
+def current_release():
+    return lb(LB).file(f"{LEDGER}/current").content_string.strip()
 
 
 def running_model():
@@ -82,10 +86,12 @@ def kill_deploy_after_its_reload(tmp_path, confirm_timeout):
     run = subprocess.Popen(command, env=ansible_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                            start_new_session=True)
     try:
-        # Only the running model is polled: the window between reload and confirm is a few seconds.
+        # Killed once the new config runs and is recorded; confirm follows only after verification.
         reloaded = wait_for(lambda: run.poll() is not None or running_model() != before["running_model"],
                             timeout=240)
         assert reloaded and run.poll() is None, f"the deploy ended before its reload: {run.communicate()[0][-4000:]}"
+        recorded = wait_for(lambda: run.poll() is not None or current_release() != before["current"], timeout=30)
+        assert recorded and run.poll() is None, f"the deploy ended before it recorded: {run.communicate()[0][-4000:]}"
     finally:
         os.killpg(run.pid, signal.SIGKILL)
         run.wait(timeout=30)
