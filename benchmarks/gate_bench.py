@@ -111,43 +111,8 @@ LOAD_LIMIT_SECONDS = 7200
 # leaves the CPU to HAProxy, the web servers, the probe and Ansible when they
 # need it and sends with the rest (about 3000 requests/s on two cores).
 LOAD_NICE = 10
-# Runs inside the LB container: clients loop on new connections to the shop
-# frontend and count answers and errors into the stats file twice a second
-# until the stop file exists (as molecule/pipeline/tests/test_under_load.py).
-LOAD_SCRIPT = r"""
-import json, os, sys, threading, time, urllib.request
-clients, limit = int(sys.argv[1]), float(sys.argv[2])
-stats, stop = sys.argv[3], sys.argv[4]
-done = {"requests": 0, "errors": 0}
-lock = threading.Lock()
-end = time.monotonic() + limit
-
-def client():
-    while time.monotonic() < end and not os.path.exists(stop):
-        try:
-            with urllib.request.urlopen("http://127.0.0.1:8080/", timeout=5) as answer:
-                answer.read()
-            key = "requests"
-        except Exception:
-            key = "errors"
-        with lock:
-            done[key] += 1
-
-def write():
-    with lock:
-        text = json.dumps(dict(done, pid=os.getpid()))
-    with open(stats + ".tmp", "w") as handle:
-        handle.write(text)
-    os.replace(stats + ".tmp", stats)
-
-threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
-for thread in threads:
-    thread.start()
-while any(thread.is_alive() for thread in threads):
-    write()
-    time.sleep(0.5)
-write()
-"""
+# Runs inside the LB container (sent with python3 -c): see its docstring.
+LOAD_SCRIPT = (ROOT / "scripts" / "load_generator.py").read_text(encoding="utf-8")
 
 
 # ----------------------------------------------------------------------- helpers

@@ -22,7 +22,7 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.join(os.environ.get("MOLECULE_PROJECT_DIRECTORY", "."), "molecule"))
-from lbguard_testlib import SOCKET, deploy, lb, run_playbook, show_stat, wait_for_status  # noqa: E402  (path set just above)
+from lbguard_testlib import PROJECT, SOCKET, deploy, lb, run_playbook, show_stat, wait_for_status  # noqa: E402  (path set just above)
 
 LB = "pl-lb-prod-1"
 WEB = ["pl-web-prod-1", "pl-web-prod-2", "pl-web-prod-3"]
@@ -41,41 +41,9 @@ SERVICE = {"name": "shop", "listen": 8080, "backend_group": "webservers", "backe
 STATS = "/tmp/lbguard-load.json"
 STOP = "/tmp/lbguard-load.stop"
 # Clients that loop on new connections to the shop frontend, counting answers and
-# errors into STATS twice a second until STOP exists.
-LOAD_SCRIPT = r"""
-import json, os, sys, threading, time, urllib.request
-clients, limit = int(sys.argv[1]), float(sys.argv[2])
-stats, stop = sys.argv[3], sys.argv[4]
-done = {"requests": 0, "errors": 0}
-lock = threading.Lock()
-end = time.monotonic() + limit
-
-def client():
-    while time.monotonic() < end and not os.path.exists(stop):
-        try:
-            with urllib.request.urlopen("http://127.0.0.1:8080/", timeout=5) as answer:
-                answer.read()
-            key = "requests"
-        except Exception:
-            key = "errors"
-        with lock:
-            done[key] += 1
-
-def write():
-    with lock:
-        text = json.dumps(dict(done, pid=os.getpid()))
-    with open(stats + ".tmp", "w") as handle:
-        handle.write(text)
-    os.replace(stats + ".tmp", stats)
-
-threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
-for thread in threads:
-    thread.start()
-while any(thread.is_alive() for thread in threads):
-    write()
-    time.sleep(0.5)
-write()
-"""
+# errors into STATS until STOP exists (scripts/load_generator.py, shared with the gate benchmark).
+with open(os.path.join(PROJECT, "scripts", "load_generator.py"), encoding="utf-8") as _script:
+    LOAD_SCRIPT = _script.read()
 
 
 def load_stats(host):
