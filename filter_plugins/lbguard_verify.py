@@ -22,7 +22,10 @@ a) the running process loaded this model: ``probe.running_model == model.digest`
 b) HAProxy runtime (``check_runtime``, default true for haproxy): every active
    server (not disabled, not backup, weight > 0) is UP ("UP", "UP 1/2", ...; "no
    check" too when the service has no health check); disabled servers are MAINT;
-   every model server exists at runtime and no runtime server is unknown;
+   every model server exists at runtime and no runtime server is unknown; every
+   server that is UP has the model's weight (a weight set through the runtime
+   API, as 100/0/0 or 80/10/10 set by hand, fails whatever the algorithm and the
+   load, before any traffic is counted);
 c) traffic split of HTTP services: one message per failing service, listing the
    observed and expected shares and what was counted, then the reasons (a server
    with weight that got nothing, a share off by more than ``tolerance`` beyond
@@ -66,6 +69,14 @@ server is therefore the range between its ring share and its weight share, and
 the share test measures from the nearest end of that range. nginx's random is a
 weighted draw and keeps its expected share, with the tolerance widened to
 max(tolerance, random_sigmas x sqrt(p(1-p)/n)) at the probe's own answers.
+
+Design note on ``balance leastconn`` (HAProxy): a server's key in the
+leastconn tree is 0 while it has no connection in progress, whatever its
+weight (src/lb_fwlc.c), so on an idle LB the servers with weight take turns
+and the weights only count once requests overlap. The expected share is the
+range from the equal share to the weight share, measured from the nearest end,
+as for random. nginx's least_conn breaks ties by weighted round robin and keeps
+the weight share.
 """
 
 from __future__ import annotations
@@ -294,7 +305,7 @@ def running_model_problems(model: Mapping[str, Any], probe: Mapping[str, Any], l
 
 
 def runtime_problems(service: Mapping[str, Any], runtime: Mapping[str, Any] | None, label: str) -> list[str]:
-    """Rule b for one service: active servers UP, disabled servers MAINT, no unknown servers.
+    """Rule b for one service: active servers UP, disabled servers MAINT, model weights, no unknown servers.
 
     ``runtime`` is {server: {"status", "weight"}} of the service's backend, or None
     when the backend is absent.
@@ -333,6 +344,18 @@ def runtime_problems(service: Mapping[str, Any], runtime: Mapping[str, Any] | No
             not_maint.append(f"{server['name']} ({status or 'no status'})")
     if not_maint:
         problems.append(f"{label} service {name}: disabled servers not in MAINT: {', '.join(not_maint)}")
+
+    reweighted = []
+    for server in servers:
+        status = status_of(str(server["name"]))
+        if server.get("disabled") or status is None or not status.upper().startswith("UP"):
+            continue
+        weight = str((runtime.get(str(server["name"])) or {}).get("weight", "")).strip()
+        if weight != str(int(server.get("weight", 1))):
+            reweighted.append(f"{server['name']} {weight or 'no weight'} (model {int(server.get('weight', 1))})")
+    if reweighted:
+        problems.append(f"{label} service {name}: runtime weights differ from the model: "
+                        f"{', '.join(reweighted)}")
 
     model_names = {str(server["name"]) for server in servers}
     extra = sorted(server_name for server_name in runtime if server_name not in model_names)
@@ -381,14 +404,38 @@ def haproxy_random_shares(servers: Sequence[Mapping[str, Any]]) -> dict[str, flo
     return {name: count / (UINT32 + 1) for name, count in owned.items()}
 
 
+#: What each end of a range means, for the message: the share without
+#: overlapping requests (idle) to the weight share (under load).
+IDLE_SHARE_LABELS = {"random": "random's hash ring", "leastconn": "leastconn, idle"}
+
+
+def idle_shares(service: Mapping[str, Any], engine: str | None) -> dict[str, float] | None:
+    """Each active server's share when requests never overlap, where HAProxy differs from the weights.
+
+    ``random``: the hash ring (``haproxy_random_shares``). ``leastconn``: with no
+    connection in progress every server's key is 0 (src/lb_fwlc.c), so the
+    servers with weight take turns, whatever their weights. None for the rest,
+    and for nginx, whose least_conn breaks ties by weighted round robin.
+    """
+    servers = list(service.get("servers") or [])
+    active = [str(s["name"]) for s in servers if is_active(s)]
+    if engine != "haproxy" or not active:
+        return None
+    if service.get("balance") == "random":
+        return haproxy_random_shares(servers)
+    if service.get("balance") == "leastconn":
+        return {name: 1.0 / len(active) for name in active}
+    return None
+
+
 def expected_ranges(service: Mapping[str, Any], engine: str | None) -> dict[str, tuple[float, float]]:
-    """Each server's expected share as a range: one value, or for HAProxy's random ring share to weight share."""
+    """Each server's expected share as a range from its idle share to its weight share (one value for most)."""
     servers = list(service.get("servers") or [])
     weights = {str(s["name"]): float(s.get("expected_share") or 0.0) for s in servers}
-    if engine != "haproxy" or service.get("balance") != "random" or not any(is_active(s) for s in servers):
+    idle = idle_shares(service, engine)
+    if idle is None:
         return {name: (share, share) for name, share in weights.items()}
-    ring = haproxy_random_shares(servers)
-    return {name: tuple(sorted((ring.get(name, share), share))) for name, share in weights.items()}
+    return {name: tuple(sorted((idle.get(name, share), share))) for name, share in weights.items()}
 
 
 def share_tolerance(service: Mapping[str, Any], requests: int, tolerance: float, random_sigmas: float,
@@ -488,9 +535,9 @@ def traffic_problem(service: Mapping[str, Any], traffic: Mapping[str, Any], tole
     if share_checked:
         expected = "/".join(str(pct(float(s.get("expected_share") or 0))) for s in servers)
         if any(low != high for low, high in ranges.values()):
-            ring = "/".join(str(pct(ranges[str(s["name"])][0] + ranges[str(s["name"])][1]
+            idle = "/".join(str(pct(ranges[str(s["name"])][0] + ranges[str(s["name"])][1]
                                     - float(s.get("expected_share") or 0))) for s in servers)
-            expected = f"{ring} (random's hash ring) to {expected} (weights)"
+            expected = f"{idle} ({IDLE_SHARE_LABELS[service.get('balance')]}) to {expected} (weights)"
         head = f"{label} service {name}: observed {observed}; expected {expected} (+-{pct_text(tol)})"
     else:
         head = f"{label} service {name}: observed {observed} (balance {service.get('balance')}: share not checked)"

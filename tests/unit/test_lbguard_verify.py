@@ -183,6 +183,25 @@ def test_runtime_server_unknown_to_the_model_is_reported() -> None:
     assert out == [f"{LABEL} service shop: the runtime has servers that are not in the model: web9"]
 
 
+@pytest.mark.parametrize("weights", [(1, 0, 0), (80, 10, 10), (8, 1, 1)])
+def test_weights_set_at_runtime_fail_before_any_traffic_is_judged(weights: tuple[int, int, int]) -> None:
+    probe = make_probe()
+    for name, weight in zip(("web1", "web2", "web3"), weights):
+        probe["runtime"]["shop"][name]["weight"] = weight
+    out = problems(make_model(balance="leastconn"), probe)
+    changed = [f"{name} {weight} (model 1)" for name, weight in zip(("web1", "web2", "web3"), weights) if weight != 1]
+    assert out == [f"{LABEL} service shop: runtime weights differ from the model: {', '.join(changed)}"]
+
+
+def test_weights_are_compared_only_for_servers_that_are_up() -> None:
+    servers = [server("web1", 0.5), server("web2", 0.5), server("web3", 0.0, disabled=True)]
+    probe = make_probe({"web1": 30, "web2": 30})
+    probe["runtime"]["shop"]["web2"].update(status="DRAIN", weight=0)
+    probe["runtime"]["shop"]["web3"].update(status="MAINT", weight=0)
+    out = problems(make_model(servers=servers), probe)
+    assert out == [f"{LABEL} service shop: servers DOWN: web2 (DRAIN); expected UP: web1, web2"]
+
+
 def test_runtime_error_is_a_problem() -> None:
     probe = make_probe(runtime={})
     probe["runtime_error"] = "cannot read 'show stat' from /run/haproxy/admin.sock: PermissionError"
@@ -270,6 +289,7 @@ def test_max_server_share_plus_tolerance_beyond_chance() -> None:
 def test_weighted_split_passes() -> None:
     servers = [server("web1", 0.5, weight=2), server("web2", 0.25), server("web3", 0.25)]
     probe = make_probe({"web1": 30, "web2": 15, "web3": 15})
+    probe["runtime"]["shop"]["web1"]["weight"] = 2
     assert problems(make_model(servers=servers, max_share=0.5), probe) == []
 
 
@@ -333,6 +353,29 @@ def test_haproxy_random_with_many_requests_fails_beyond_the_range() -> None:
     probe = make_probe({"web1": 3000, "web2": 1500, "web3": 1500})
     out = problems(make_model(balance="random", max_share=1.0), probe)
     assert len(out) == 1 and "(+-10)" in out[0] and "web1 (+15, chance +-2)" in out[0], out
+
+
+def test_haproxy_leastconn_idle_takes_turns_whatever_the_weights() -> None:
+    servers = [server("web1", 0.5, weight=2), server("web2", 0.25), server("web3", 0.25)]
+    runtime = {"shop": {"web1": {"status": "UP", "weight": 2}, "web2": {"status": "UP", "weight": 1},
+                        "web3": {"status": "UP", "weight": 1}}}
+    idle = make_probe({"web1": 2000, "web2": 2000, "web3": 2000}, runtime=runtime)
+    loaded = make_probe({"web1": 3000, "web2": 1500, "web3": 1500}, runtime=runtime)
+    model = make_model(balance="leastconn", servers=servers)
+    assert problems(model, idle) == [] and problems(model, loaded) == []
+    # nginx's least_conn breaks ties by weight: an even split is off there.
+    out = problems(make_model(balance="leastconn", servers=servers, engine="nginx"), idle)
+    assert len(out) == 1 and "web1 (-17, chance +-2)" in out[0], out
+
+
+def test_haproxy_leastconn_beyond_both_ends_fails_and_names_the_range() -> None:
+    servers = [server("web1", 0.5, weight=2), server("web2", 0.25), server("web3", 0.25)]
+    runtime = {"shop": {"web1": {"status": "UP", "weight": 2}, "web2": {"status": "UP", "weight": 1},
+                        "web3": {"status": "UP", "weight": 1}}}
+    out = problems(make_model(balance="leastconn", servers=servers, max_share=1.0),
+                   make_probe({"web1": 800, "web2": 2600, "web3": 2600}, runtime=runtime))
+    assert len(out) == 1 and "expected 33/33/33 (leastconn, idle) to 50/25/25 (weights) (+-10)" in out[0], out
+    assert "web1 (-20, chance +-2)" in out[0], out
 
 
 def test_nginx_random_keeps_the_widened_tolerance() -> None:

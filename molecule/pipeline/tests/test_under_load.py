@@ -4,10 +4,10 @@ Twenty concurrent clients send requests through pl-lb-prod-1 while verify.yml
 runs against it. Under roundrobin, the probe's own requests land wherever real
 traffic left the pointer; verification judges HAProxy's counters over the
 probe's window instead, so a correct release must pass every time. The incident
-split, set at runtime (two servers' weight 0), must fail and name the
-concentration. Then a correct change to static-rr, random and source is
-deployed under the same load with deploy.yml, and must verify on the first try,
-and again with verify.yml.
+splits, set at runtime (100/0/0 and 80/10/10), must fail, name the runtime
+weights and show the concentration in the traffic. Then a correct change to
+static-rr, leastconn, random and source is deployed under the same load with
+deploy.yml, and must verify on the first try, and again with verify.yml.
 
 Runs last (testinfra orders files by name). It restores the weights and stops
 the load generator whatever happens, and leaves the scenario's release live.
@@ -32,10 +32,8 @@ VERIFY_RUNS = 5
 # the module's tests take about 10 minutes alone, much longer on a busy machine.
 LOAD_LIMIT_SECONDS = 3600
 # Every algorithm but roundrobin (tested above) that production's policy allows;
-# source is judged without the share (a hash: one client, one server). Not
-# leastconn: under load its split follows server speed and the gate still
-# false-alarms on it (docs/benchmarks.md, the open part of issue #11).
-OTHER_ALGORITHMS = ["static-rr", "random", "source"]
+# source is judged without the share (a hash: one client, one server).
+OTHER_ALGORITHMS = ["static-rr", "leastconn", "random", "source"]
 SERVICE = {"name": "shop", "listen": 8080, "backend_group": "webservers", "backend_port": 80,
            "health_check": {"path": "/health", "interval": "1s", "rise": 1, "fall": 2}}
 STATS = "/tmp/lbguard-load.json"
@@ -112,13 +110,14 @@ def test_a_correct_release_passes_verification_every_time_under_load(tmp_path, s
     assert load["errors"] <= load["requests"] / 100, load
 
 
-def test_the_incident_split_set_at_runtime_fails_under_load(tmp_path, steady_load):
+@pytest.mark.parametrize("split", [(1, 0, 0), (8, 1, 1)], ids=["100/0/0", "80/10/10"])
+def test_the_incident_split_set_at_runtime_fails_under_load(tmp_path, steady_load, split):
     host = lb(LB)
     weights = {name: row["weight"] for name, row in show_stat(host).items()}
-    assert set(weights) == set(WEB), weights
+    assert weights == {name: 1 for name in WEB}, weights
     try:
-        set_weight(host, "pl-web-prod-2", 0)
-        set_weight(host, "pl-web-prod-3", 0)
+        for name, weight in zip(WEB, split):
+            set_weight(host, name, weight)
         result, report = verify(tmp_path, "-e", "lb_verify_settle_seconds=2")
     finally:
         for name, weight in weights.items():
@@ -126,11 +125,15 @@ def test_the_incident_split_set_at_runtime_fails_under_load(tmp_path, steady_loa
     assert result.returncode != 0, result.stdout[-6000:]
     assert report["status"] == "failed", report
     problems = "\n".join(report["problems"])
-    assert ("observed pl-web-prod-1 100%, pl-web-prod-2 0%, pl-web-prod-3 0%; expected 33/33/33 (+-10); "
-            "counted all ") in problems, problems
+    changed = ", ".join(f"{name} {weight} (model 1)" for name, weight in zip(WEB, split) if weight != 1)
+    assert f"service shop: runtime weights differ from the model: {changed}" in problems, problems
+    # The traffic shows it too, on HAProxy's counters of every client.
     assert "(HAProxy counters)" in problems, problems
     assert "pl-web-prod-1 exceeds max_server_share 50%" in problems, problems
-    assert "pl-web-prod-2 and pl-web-prod-3 have weight but received nothing" in problems, problems
+    if split == (1, 0, 0):
+        assert ("observed pl-web-prod-1 100%, pl-web-prod-2 0%, pl-web-prod-3 0%; expected 33/33/33 (+-10); "
+                "counted all ") in problems, problems
+        assert "pl-web-prod-2 and pl-web-prod-3 have weight but received nothing" in problems, problems
 
     assert {name: row["weight"] for name, row in show_stat(host).items()} == weights
     status = wait_for_status(host, {name: "UP" for name in WEB})
