@@ -41,9 +41,11 @@ What rule c counts (``judged_sample``): for HAProxy, the differences of every
 server's ``lbtot`` counter over the probe's traffic window, that is all requests
 the balancer sent, real clients' and the probe's; under load they are the true
 split, where the probe's own requests land wherever real traffic left the
-pointer. When the window is unusable (the probe says why, for example a reload
-during it) or the engine has none (open-source nginx), the probe's own answers
-are counted instead, and the message says which.
+pointer. For nginx, which has no per-server counters, the lines its split log
+gained in the window (one per request, naming the upstream that answered).
+When the window is unusable (the probe says why, for example a reload or a log
+rotation during it) or was not read, the probe's own answers are counted
+instead, and the message says which.
 
 The share test (``share_off``): n requests counted, a server with expected share
 p scatters by chance with a standard deviation of sqrt(p(1-p)/n). A server fails
@@ -251,36 +253,35 @@ def judged_sample(model: Mapping[str, Any], service: Mapping[str, Any],
     """The requests rule c judges for one service, and where they come from.
 
     Returns {"counts": {server: requests}, "source": "counters" or "probe",
-    "counted": n, "window_seconds": seconds or None, "note": why the probe's
-    answers are counted, or None}. HAProxy's counters are used when the probe
-    returned a usable window for the service that counted something.
+    "counted": n, "window_seconds": seconds or None, "origin": what counted
+    (HAProxy counters, nginx split log), "note": why the probe's answers are
+    counted, or None}. The counter window is used when the probe returned a
+    usable one for the service that counted something.
     """
     name = service.get("name")
     probe_counts = counts_of(((probe or {}).get("traffic") or {}).get(name) or {})
-    note = None
-    if model.get("engine", "haproxy") != "haproxy":
-        note = f"{model.get('engine')} has no per-server counters"
+    window = ((probe or {}).get("counters") or {}).get(name)
+    haproxy = model.get("engine", "haproxy") == "haproxy"
+    if not window:
+        note = "no counters read" if haproxy else f"{model.get('engine')} split log not read"
+    elif not window.get("usable"):
+        note = f"counters unusable: {window.get('unusable_reason') or 'no reason given'}"
     else:
-        window = ((probe or {}).get("counters") or {}).get(name)
-        if not window:
-            note = "no counters read"
-        elif not window.get("usable"):
-            note = f"counters unusable: {window.get('unusable_reason') or 'no reason given'}"
-        else:
-            counts = {str(server): int(count) for server, count in dict(window.get("lbtot") or {}).items()}
-            if sum(counts.values()) > 0:
-                return {"counts": counts, "source": "counters", "counted": sum(counts.values()),
-                        "window_seconds": float(window.get("window_seconds") or 0.0), "note": None}
-            note = "the counters counted nothing"
+        counts = {str(server): int(count) for server, count in dict(window.get("lbtot") or {}).items()}
+        if sum(counts.values()) > 0:
+            origin = window.get("origin") or ("HAProxy counters" if haproxy else f"{model.get('engine')} split log")
+            return {"counts": counts, "source": "counters", "counted": sum(counts.values()),
+                    "window_seconds": float(window.get("window_seconds") or 0.0), "origin": origin, "note": None}
+        note = "the counters counted nothing"
     return {"counts": probe_counts, "source": "probe", "counted": sum(probe_counts.values()),
-            "window_seconds": None, "note": note}
+            "window_seconds": None, "origin": None, "note": note}
 
 
 def sample_text(sample: Mapping[str, Any]) -> str:
     """What was counted, in words: "all 2431 requests the LB sent in 1.2 s (HAProxy counters)"."""
     if sample.get("source") == "counters":
         return (f"counted all {sample['counted']} requests the LB sent in "
-                f"{float(sample.get('window_seconds') or 0):.1f} s (HAProxy counters)")
+                f"{float(sample.get('window_seconds') or 0):.1f} s ({sample.get('origin') or 'HAProxy counters'})")
     note = f" ({sample['note']})" if sample.get("note") else ""
     return f"counted the probe's {sample.get('counted', 0)} answers{note}"
 

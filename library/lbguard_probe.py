@@ -33,8 +33,12 @@ description:
     clients' and the probe's alike, which is the true split under load. A window
     whose counters went back (HAProxy reloaded or restarted during it), lost a
     server, or counted fewer requests than the probe's own answers is marked
-    unusable with the reason; the filter then judges the probe's counts. Open-source
-    nginx has no per-server counters; nothing is read for it.
+    unusable with the reason; the filter then judges the probe's counts.
+  - Open-source nginx has no per-server counters. With O(split_log) (the nginx
+    role's per-service log of C($upstream_addr)) it counts the lines nginx
+    appended to the service's log during the window instead, one per request,
+    real clients' included, under the same rules (the log rotated or truncated
+    during the window makes it unusable).
   - The module never fails because the load balancer misbehaves. It reports what it
     saw, errors included, and the lbguard_verify_problems filter judges it.
 options:
@@ -87,6 +91,14 @@ options:
     description: HAProxy runtime API socket (engine haproxy only).
     type: path
     default: /run/haproxy/admin.sock
+  split_log:
+    description:
+      - nginx only. Path of each service's split log, C({service}) replaced by the
+        service's name; each line is the C($upstream_addr) of one request (the
+        nginx role's C(nginx_split_log)). Empty, nothing is read and only the
+        probe's own answers are counted.
+    type: str
+    default: ""
   status_url:
     description: URL that returns the digest of the model the running process loaded.
     type: str
@@ -189,20 +201,23 @@ traffic:
            "status_5xx": 0, "other_errors": 0, "connection_errors": 0, "missing_header": 0}
 counters:
   description:
-    - HAProxy only, per service (backend), what the server counters of C(show stat)
-      counted during the service's traffic window. C(window_seconds) is the time
+    - Per service, what the server counters of C(show stat) (HAProxy) or the
+      service's split log (nginx with O(split_log); C(lbtot) and C(stot) are then
+      the log's lines per server) counted during the service's traffic window;
+      C(origin) says which. C(window_seconds) is the time
       between the two readings; C(lbtot) and C(stot) map each server to the
       difference of its counters (load-balanced picks, sessions), real traffic
       included. C(usable) is false when the window cannot be judged, and
       C(unusable_reason) says why (a counter went back because HAProxy reloaded,
       a server or the backend is missing, C(show stat) could not be read, or the
       counters saw fewer requests than the probe's own answers); the differences
-      are still shown. Empty for nginx.
+      are still shown. Empty for nginx without O(split_log).
   returned: always
   type: dict
   sample:
     shop: {"window_seconds": 1.24, "lbtot": {"web1": 812, "web2": 810, "web3": 809},
-           "stot": {"web1": 812, "web2": 810, "web3": 809}, "usable": true, "unusable_reason": null}
+           "stot": {"web1": 812, "web2": 810, "web3": 809}, "usable": true, "unusable_reason": null,
+           "origin": "HAProxy counters"}
 settled:
   description:
     - Whether everything awaited (O(expected_running_model), O(expected_up)) was
@@ -226,6 +241,7 @@ settle_missing:
 import csv
 import http.client
 import io
+import os
 import socket
 import time
 import urllib.parse
@@ -380,7 +396,8 @@ def counter_window(backend: str, before: Mapping[str, Any], after: Mapping[str, 
     picks: each of them was a pick of this backend.
     """
     window: dict[str, Any] = {"window_seconds": round(max(float(after["at"]) - float(before["at"]), 0.0), 3),
-                              "lbtot": {}, "stot": {}, "usable": False, "unusable_reason": None}
+                              "lbtot": {}, "stot": {}, "usable": False, "unusable_reason": None,
+                              "origin": "HAProxy counters"}
     for reading, when in ((before, "before"), (after, "after")):
         if reading.get("counters_error"):
             window["unusable_reason"] = f"{reading['counters_error']} ({when} the window)"
@@ -412,6 +429,81 @@ def counter_window(backend: str, before: Mapping[str, Any], after: Mapping[str, 
         problems.append(f"the counters saw {counted} picks, fewer than the probe's own {probe_answers} answers")
     window["usable"] = not problems
     window["unusable_reason"] = "; ".join(problems) or None
+    return window
+
+
+# ------------------------------------------------------------------ nginx split log
+
+# Most bytes read from a split log for one window (about 500,000 requests).
+MAX_LOG_BYTES = 16 * 1024 * 1024
+# nginx writes a request's log line when it finalises the request, which can be
+# a moment after the client read the answer: one late look for the last lines.
+LOG_LATE_SECONDS = 0.2
+
+
+def read_log_mark(path: str) -> dict[str, Any]:
+    """Where a split log ends now: {"at" (monotonic), "inode", "size", "error"}."""
+    mark: dict[str, Any] = {"at": time.monotonic(), "inode": None, "size": 0, "error": None}
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        mark["error"] = f"cannot read the split log {path}: {_describe(exc)}"
+        return mark
+    mark["inode"], mark["size"] = (info.st_dev, info.st_ino), info.st_size
+    return mark
+
+
+def upstream_of(value: str) -> str:
+    """The upstream that answered, from one $upstream_addr: the last one tried ("a:80, b:80" -> "b:80")."""
+    return value.replace(" : ", ",").split(",")[-1].strip()
+
+
+def log_window(path: str, before: Mapping[str, Any], after: Mapping[str, Any], names: Mapping[str, str],
+               probe_answers: int | None = None) -> dict[str, Any]:
+    """What a split log counted between two ``read_log_mark`` marks, in the shape of ``counter_window``.
+
+    Each line nginx appended is one request and names the upstream that answered
+    ("-" when nginx answered itself: not counted). ``names`` maps ip:port to
+    server names; unknown upstreams are counted under their address.
+    """
+    window: dict[str, Any] = {"window_seconds": round(max(float(after["at"]) - float(before["at"]), 0.0), 3),
+                              "lbtot": {}, "stot": {}, "usable": False, "unusable_reason": None,
+                              "origin": "nginx split log"}
+    for mark, when in ((before, "before"), (after, "after")):
+        if mark.get("error"):
+            window["unusable_reason"] = f"{mark['error']} ({when} the window)"
+            return window
+    if after["inode"] != before["inode"] or after["size"] < before["size"]:
+        window["unusable_reason"] = f"the split log {path} was rotated or truncated during the window"
+        return window
+    length = int(after["size"]) - int(before["size"])
+    if length > MAX_LOG_BYTES:
+        window["unusable_reason"] = f"the split log grew by {length} bytes, more than the {MAX_LOG_BYTES} read"
+        return window
+    try:
+        with open(path, "rb") as log:
+            if (os.fstat(log.fileno()).st_dev, os.fstat(log.fileno()).st_ino) != after["inode"]:
+                window["unusable_reason"] = f"the split log {path} was rotated during the window"
+                return window
+            log.seek(int(before["size"]))
+            data = log.read(length)
+    except OSError as exc:
+        window["unusable_reason"] = f"cannot read the split log {path}: {_describe(exc)}"
+        return window
+    counts: dict[str, int] = {}
+    # Only whole lines: nginx writes each line in one write().
+    for line in data.decode("utf-8", "replace").split("\n")[:-1]:
+        upstream = upstream_of(line)
+        if upstream and upstream != "-":
+            name = names.get(upstream, upstream)
+            counts[name] = counts.get(name, 0) + 1
+    window["lbtot"], window["stot"] = counts, dict(counts)
+    counted = sum(counts.values())
+    if probe_answers is not None and counted < probe_answers:
+        window["unusable_reason"] = (f"the split log counted {counted} requests, fewer than the probe's own "
+                                     f"{probe_answers} answers")
+        return window
+    window["usable"] = True
     return window
 
 
@@ -688,10 +780,21 @@ def name_upstream_counts(traffic: dict[str, Any], names: Mapping[str, str]) -> N
     """
     counts: dict[str, int] = {}
     for value, count in traffic["counts"].items():
-        last = value.replace(" : ", ",").split(",")[-1].strip()
+        last = upstream_of(value)
         name = names.get(last, last)
         counts[name] = counts.get(name, 0) + count
     traffic["counts"] = counts
+
+
+def stretched(measure: Callable[[], dict[str, Any]], answers: int | None, minimum: float) -> dict[str, Any]:
+    """A counter window, measured again after a sleep when real traffic shares a window shorter than ``minimum``."""
+    window = measure()
+    short_by = minimum - window["window_seconds"]
+    if window["usable"] and sum(window["lbtot"].values()) > (answers or 0) and short_by > 0:
+        # Real traffic shares the window: stretch it so bursts average out.
+        time.sleep(short_by)
+        window = measure()
+    return window
 
 
 def run_probe(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -700,39 +803,53 @@ def run_probe(params: Mapping[str, Any]) -> dict[str, Any]:
     Waits first when ``settle_seconds`` is above 0 (see ``settle``), then measures once.
     For HAProxy, ``show stat`` is read before the first service's traffic (the
     runtime state and the first window's start) and after each service's traffic
-    (that window's end and the next one's start).
+    (that window's end and the next one's start). For nginx with a split log, the
+    log's end is marked before and after each service's traffic.
     """
     settled = settle(params)
     services, _ = normalise_services(params["services"])
     timeout = float(params["timeout"])
     requests = int(params["requests"])
+    minimum = float(params.get("counter_window_seconds", 0))
     haproxy = params["engine"] == "haproxy"
+    split_log = "" if haproxy else str(params.get("split_log") or "")
     running_model, running_model_error = read_running_model(params["status_url"], timeout)
     reading = read_stat_snapshot(params["stats_socket"], timeout) if haproxy else None
     runtime, runtime_error = (reading["runtime"], reading["error"]) if reading else ({}, None)
     traffic: dict[str, Any] = {}
     counters: dict[str, Any] = {}
     for service in services:
+        name = service["name"]
+        names = addresses_to_names(service["servers"]) if not haproxy else {}
+        log_path = split_log.replace("{service}", name) if split_log else ""
+        log_before = read_log_mark(log_path) if log_path else None
         if service["mode"] == "http":
-            traffic[service["name"]] = probe_http(params["address"], service["listen"], requests, params["path"],
-                                                  params["served_by_header"], timeout)
+            traffic[name] = probe_http(params["address"], service["listen"], requests, params["path"],
+                                       params["served_by_header"], timeout)
             if params.get("served_by", "name") == "address":
-                name_upstream_counts(traffic[service["name"]], addresses_to_names(service["servers"]))
+                name_upstream_counts(traffic[name], names)
         else:
-            traffic[service["name"]] = probe_tcp(params["address"], service["listen"], requests, timeout)
+            traffic[name] = probe_tcp(params["address"], service["listen"], requests, timeout)
+        # A TCP connect that closes at once may end before the balancer picks a server.
+        answers = sum(traffic[name]["counts"].values()) if service["mode"] == "http" else None
         if reading is not None:
-            after = read_stat_snapshot(params["stats_socket"], timeout)
-            # A TCP connect that closes at once may end before HAProxy picks a server.
-            answers = sum(traffic[service["name"]]["counts"].values()) if service["mode"] == "http" else None
-            window = counter_window(service["name"], reading, after, answers)
-            short_by = float(params.get("counter_window_seconds", 0)) - window["window_seconds"]
-            if window["usable"] and sum(window["lbtot"].values()) > (answers or 0) and short_by > 0:
-                # Real traffic shares the window: stretch it so bursts average out.
-                time.sleep(short_by)
-                after = read_stat_snapshot(params["stats_socket"], timeout)
-                window = counter_window(service["name"], reading, after, answers)
-            counters[service["name"]] = window
-            reading = after
+            last: dict[str, Any] = {}
+
+            def haproxy_window(start: Mapping[str, Any] = reading, backend: str = name) -> dict[str, Any]:
+                last["after"] = read_stat_snapshot(params["stats_socket"], timeout)
+                return counter_window(backend, start, last["after"], answers)
+
+            counters[name] = stretched(haproxy_window, answers, minimum)
+            reading = last["after"]
+        elif log_before is not None:
+            def nginx_window(path: str = log_path, start: Mapping[str, Any] = log_before) -> dict[str, Any]:
+                return log_window(path, start, read_log_mark(path), names, answers)
+
+            window = stretched(nginx_window, answers, minimum)
+            if not window["usable"] and window["unusable_reason"].startswith("the split log counted"):
+                time.sleep(LOG_LATE_SECONDS)
+                window = nginx_window()
+            counters[name] = window
     return {"runtime": runtime, "runtime_error": runtime_error, "running_model": running_model,
             "running_model_error": running_model_error, "traffic": traffic, "counters": counters, **settled}
 
@@ -757,6 +874,7 @@ def main() -> None:
             "timeout": {"type": "float", "default": 2.0},
             "stats_socket": {"type": "path", "default": "/run/haproxy/admin.sock"},
             "status_url": {"type": "str", "default": "http://127.0.0.1:8405/lbguard/model"},
+            "split_log": {"type": "str", "default": ""},
             "settle_seconds": {"type": "float", "default": 0},
             "settle_interval": {"type": "float", "default": 1.0},
             "counter_window_seconds": {"type": "float", "default": 2.0},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import csv
 import io
 import json
@@ -105,3 +106,50 @@ def snapshot(name: str, config: str, ledger: str) -> dict:
         "current": host.file(f"{ledger}/current").content_string.strip(),
         "releases": sorted(host.check_output(f"ls {ledger}/releases").split()),
     }
+
+
+# Clients that loop on new connections to an LB's shop frontend (127.0.0.1:8080),
+# counting answers and errors into LOAD_STATS until LOAD_STOP exists
+# (scripts/load_generator.py, shared with the gate benchmark).
+LOAD_STATS = "/tmp/lbguard-load.json"
+LOAD_STOP = "/tmp/lbguard-load.stop"
+with open(os.path.join(PROJECT, "scripts", "load_generator.py"), encoding="utf-8") as _script:
+    LOAD_SCRIPT = _script.read()
+
+
+def wait_for(condition, timeout: float):
+    """Poll ``condition`` once a second until it holds or ``timeout`` seconds passed; return its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(1)
+
+
+@contextlib.contextmanager
+def load_generator(name: str, clients: int, limit_seconds: float):
+    """Run the load generator inside LB ``name``; yield a reader of what it sent: {"requests", "errors", "pid"}.
+
+    It is stopped whatever happens, and stops by itself after ``limit_seconds``.
+    """
+    host = lb(name)
+
+    def stats() -> dict:
+        result = host.run(f"cat {LOAD_STATS}")
+        return json.loads(result.stdout) if result.rc == 0 and result.stdout.strip() else {}
+
+    host.run(f"rm -f {LOAD_STATS} {LOAD_STOP}")
+    subprocess.run(["podman", "exec", "-d", name, "python3", "-c", LOAD_SCRIPT, str(clients),
+                    str(limit_seconds), LOAD_STATS, LOAD_STOP], check=True, capture_output=True, text=True,
+                   timeout=60)
+    try:
+        started = wait_for(lambda: stats().get("requests", 0) > 100, timeout=60)
+        assert started, f"the load generator sent nothing: {stats()}"
+        yield stats
+    finally:
+        host.run(f"touch {LOAD_STOP}")
+        pid = stats().get("pid")
+        if pid and not wait_for(lambda: host.run(f"test -d /proc/{pid}").rc != 0, timeout=30):
+            host.run(f"kill {pid}")
+        host.run(f"rm -f {LOAD_STATS} {LOAD_STOP}")

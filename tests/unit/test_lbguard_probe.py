@@ -156,6 +156,12 @@ def test_normalise_services_ignores_model_extras_and_reports_bad_items() -> None
 # ------------------------------------------------------- real loopback servers
 
 
+# The stand-in's servers as nginx's $upstream_addr names them, and as the model has them.
+UPSTREAMS = {"web1": "127.0.0.1:8001", "web2": "127.0.0.1:8002", "web3": "127.0.0.1:8003"}
+MODEL_SERVERS = [{"name": name, "address": "127.0.0.1", "port": int(upstream.rsplit(":", 1)[1])}
+                 for name, upstream in UPSTREAMS.items()]
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     """Load balancer stand-in: rotates X-Served-By over web1..web3, serves the model digest."""
 
@@ -168,6 +174,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     connection_headers: list[str] = []
     # The digest /lbguard/model reports; a test changes it to play a reload.
     model_digest = DIGEST
+    # nginx's split log: when set, each answer appends its upstream's line,
+    # plus log_background lines of other clients' requests.
+    split_log: Path | None = None
+    log_background = 0
 
     def do_GET(self) -> None:  # noqa: N802 - http.server naming
         """Answer by path."""
@@ -186,6 +196,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             with self.lock:
                 name = next(self.rotation)
                 self.served[name] += 1
+                if self.split_log is not None:
+                    with self.split_log.open("a", encoding="utf-8") as log:
+                        log.write(f"{UPSTREAMS[name]}\n" * (1 + self.log_background))
             self._send(200, "hello from " + name + "\n" + "x" * 5000, served_by=name)
 
     def _send(self, status: int, body: str, served_by: str | None = None) -> None:
@@ -210,6 +223,8 @@ def lb_server() -> Iterator[int]:
     _Handler.peers = []
     _Handler.connection_headers = []
     _Handler.model_digest = DIGEST
+    _Handler.split_log = None
+    _Handler.log_background = 0
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -628,7 +643,8 @@ def test_counter_window_is_the_difference_of_two_readings() -> None:
                     stot={"web1": 1813, "web2": 1800, "web3": 1814})
     assert probe.counter_window("shop", before, after, probe_answers=60) == {
         "window_seconds": 1.25, "lbtot": {"web1": 812, "web2": 810, "web3": 809},
-        "stot": {"web1": 813, "web2": 810, "web3": 809}, "usable": True, "unusable_reason": None}
+        "stot": {"web1": 813, "web2": 810, "web3": 809}, "usable": True, "unusable_reason": None,
+        "origin": "HAProxy counters"}
 
 
 def test_a_server_added_during_the_window_counts_from_zero() -> None:
@@ -733,7 +749,7 @@ def test_each_service_gets_its_own_window(lb_server: int) -> None:
     assert len(commands) == 3  # before shop, after shop (= before db), after db
     assert result["counters"]["shop"]["lbtot"] == {"web1": 11, "web2": 11, "web3": 11}
     assert result["counters"]["db"] == {"window_seconds": result["counters"]["db"]["window_seconds"],
-                                        "lbtot": {}, "stot": {}, "usable": False,
+                                        "lbtot": {}, "stot": {}, "usable": False, "origin": "HAProxy counters",
                                         "unusable_reason": "backend db is not in 'show stat' (before the window)"}
 
 
@@ -761,3 +777,82 @@ def test_nginx_has_no_counters(lb_server: int) -> None:
     result = probe.run_probe(_params(engine="nginx", requests=3,
                                      services=[{"name": "shop", "listen": lb_server, "mode": "http"}]))
     assert result["counters"] == {}
+
+
+# ---------------------------------------------------------------- nginx split log
+
+
+def nginx_params(port: int, log: Path, **overrides: Any) -> dict[str, Any]:
+    """Probe parameters for an nginx service "shop" whose split log is ``log`` (as {service} pattern)."""
+    pattern = str(log).replace("shop", "{service}")
+    return _params(engine="nginx", requests=3, split_log=pattern, served_by="name",
+                   services=[{"name": "shop", "listen": port, "mode": "http", "servers": MODEL_SERVERS}],
+                   **overrides)
+
+
+def test_nginx_split_log_counts_the_windows_requests_only(lb_server: int, tmp_path: Path) -> None:
+    log = tmp_path / "lbguard-split-shop.log"
+    log.write_text("127.0.0.1:8001\n" * 500)  # before the window: not counted
+    _Handler.split_log = log
+    result = probe.run_probe(nginx_params(lb_server, log, counter_window_seconds=5))
+    window = result["counters"]["shop"]
+    assert window["usable"] is True and window["origin"] == "nginx split log", window
+    assert window["lbtot"] == {"web1": 1, "web2": 1, "web3": 1} == window["stot"]
+    # Idle: the window closes with the probe.
+    assert window["window_seconds"] < 5
+
+
+def test_nginx_split_log_window_shared_with_real_traffic_is_stretched(lb_server: int, tmp_path: Path) -> None:
+    log = tmp_path / "lbguard-split-shop.log"
+    log.touch()
+    _Handler.split_log, _Handler.log_background = log, 9
+    result = probe.run_probe(nginx_params(lb_server, log, counter_window_seconds=0.5))
+    window = result["counters"]["shop"]
+    assert window["usable"] is True and window["window_seconds"] >= 0.5
+    assert window["lbtot"] == {"web1": 10, "web2": 10, "web3": 10}
+
+
+def test_nginx_split_log_that_is_missing_is_unusable_and_says_why(lb_server: int, tmp_path: Path) -> None:
+    log = tmp_path / "lbguard-split-shop.log"
+    result = probe.run_probe(nginx_params(lb_server, log))
+    window = result["counters"]["shop"]
+    assert window["usable"] is False
+    assert window["unusable_reason"].startswith(f"cannot read the split log {log}: FileNotFoundError")
+    assert result["traffic"]["shop"]["counts"] == {"web1": 1, "web2": 1, "web3": 1}
+
+
+def test_split_log_lines_name_the_last_upstream_tried_and_skip_nginx_own_answers(tmp_path: Path) -> None:
+    log = tmp_path / "split.log"
+    log.write_text("127.0.0.1:8001\n")
+    before = probe.read_log_mark(str(log))
+    with log.open("a") as handle:
+        handle.write("127.0.0.1:8001\n127.0.0.1:8002, 127.0.0.1:8003\n-\n10.9.9.9:80\n127.0.0.1:8002\n127.0.0")
+    after = probe.read_log_mark(str(log))
+    names = {upstream: name for name, upstream in UPSTREAMS.items()}
+    window = probe.log_window(str(log), before, after, names, probe_answers=3)
+    assert window["usable"] is True, window
+    # The unfinished last line is not counted; "-" (nginx answered itself) neither.
+    assert window["lbtot"] == {"web1": 1, "web3": 1, "10.9.9.9:80": 1, "web2": 1}
+
+
+def test_split_log_rotated_or_truncated_during_the_window_is_unusable(tmp_path: Path) -> None:
+    log = tmp_path / "split.log"
+    log.write_text("127.0.0.1:8001\n" * 10)
+    before = probe.read_log_mark(str(log))
+    log.write_text("127.0.0.1:8001\n")
+    truncated = probe.log_window(str(log), before, probe.read_log_mark(str(log)), {})
+    assert truncated["usable"] is False and "rotated or truncated" in truncated["unusable_reason"]
+    log.rename(tmp_path / "split.log.1")
+    log.write_text("127.0.0.1:8001\n" * 20)
+    rotated = probe.log_window(str(log), before, probe.read_log_mark(str(log)), {})
+    assert rotated["usable"] is False and "rotated or truncated" in rotated["unusable_reason"]
+
+
+def test_split_log_with_fewer_requests_than_the_probes_answers_is_unusable(tmp_path: Path) -> None:
+    log = tmp_path / "split.log"
+    log.touch()
+    before = probe.read_log_mark(str(log))
+    log.write_text("127.0.0.1:8001\n")
+    window = probe.log_window(str(log), before, probe.read_log_mark(str(log)), {}, probe_answers=3)
+    assert window["usable"] is False
+    assert window["unusable_reason"] == "the split log counted 1 requests, fewer than the probe's own 3 answers"

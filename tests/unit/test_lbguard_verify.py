@@ -445,9 +445,17 @@ def test_counters_that_counted_nothing_fall_back_to_the_probe() -> None:
     assert len(out) == 1 and "counted the probe's 60 answers (the counters counted nothing)" in out[0]
 
 
-def test_nginx_judges_the_probe_and_says_why() -> None:
+def test_nginx_without_its_split_log_judges_the_probe_and_says_why() -> None:
     out = problems(make_model(engine="nginx"), make_probe({"web1": 60}))
-    assert len(out) == 1 and "counted the probe's 60 answers (nginx has no per-server counters);" in out[0]
+    assert len(out) == 1 and "counted the probe's 60 answers (nginx split log not read);" in out[0]
+
+
+def test_nginx_split_log_is_judged_like_counters_and_named() -> None:
+    split = make_probe({"web1": 20, "web2": 20, "web3": 20}, lbtot={"web1": 900, "web2": 50, "web3": 50})
+    split["counters"]["shop"]["origin"] = "nginx split log"
+    out = problems(make_model(engine="nginx"), split)
+    assert len(out) == 1 and "counted all 1000 requests the LB sent in 1.2 s (nginx split log)" in out[0], out
+    assert "web1 exceeds max_server_share 50%" in out[0], out
 
 
 def test_inactive_server_in_the_counters_and_unknown_in_the_probe_are_reported() -> None:

@@ -11,7 +11,7 @@ import sys
 
 
 sys.path.insert(0, os.path.join(os.environ.get("MOLECULE_PROJECT_DIRECTORY", "."), "molecule"))
-from lbguard_testlib import deploy, lb, problems, served_by  # noqa: E402  (path set just above)
+from lbguard_testlib import deploy, lb, load_generator, problems, run_playbook, served_by  # noqa: E402  (path set just above)
 from lbguard_testlib import snapshot as ledger_snapshot  # noqa: E402  (path set just above)
 
 CONFIG = "/etc/nginx/nginx.conf"
@@ -48,6 +48,21 @@ def test_good_change_is_live_verified_and_checked_whole():
         assert host.check_output("curl -s http://127.0.0.1:8405/lbguard/model") == meta["model_digest"]
         assert "Active connections" in host.check_output("curl -s http://127.0.0.1:8405/stub_status")
         assert_serving_evenly(name)
+
+
+def test_verification_counts_real_clients_from_the_split_log(tmp_path):
+    """Open-source nginx has no per-server counters: verification counts every
+    request of its window from the split log, real clients' included."""
+    with load_generator("ng-lb-stg-1", clients=5, limit_seconds=600) as sent:
+        result = run_playbook("verify.yml", "-e", "lbguard_hosts=ng-lb-stg-1", "-e", f"lbguard_report_dir={tmp_path}")
+        assert sent()["errors"] == 0, sent()
+    assert result.returncode == 0, result.stdout[-6000:]
+    report = json.loads(next(tmp_path.glob("verify-*.json")).read_text())["hosts"]["ng-lb-stg-1"]
+    shop = report["figures"]["shop"]
+    assert shop["source"] == "counters" and shop["counted"] > shop["requests"], shop
+    assert set(shop["observed"]) == set(WEB["ng-lb-stg-1"]), shop
+    config = lb("ng-lb-stg-1").file(CONFIG).content_string
+    assert "access_log /var/log/nginx/lbguard-split-shop.log lbguard_split;" in config
 
 
 def test_incident_is_caught_in_staging_and_rolled_back(tmp_path):

@@ -15,14 +15,13 @@ the load generator whatever happens, and leaves the scenario's release live.
 
 import json
 import os
-import subprocess
 import sys
-import time
 
 import pytest
 
 sys.path.insert(0, os.path.join(os.environ.get("MOLECULE_PROJECT_DIRECTORY", "."), "molecule"))
-from lbguard_testlib import PROJECT, SOCKET, deploy, lb, run_playbook, show_stat, wait_for_status  # noqa: E402  (path set just above)
+from lbguard_testlib import (SOCKET, deploy, lb, load_generator, run_playbook, show_stat,  # noqa: E402  (path set just above)
+                             wait_for_status)
 
 LB = "pl-lb-prod-1"
 WEB = ["pl-web-prod-1", "pl-web-prod-2", "pl-web-prod-3"]
@@ -36,47 +35,13 @@ LOAD_LIMIT_SECONDS = 3600
 OTHER_ALGORITHMS = ["static-rr", "leastconn", "random", "source"]
 SERVICE = {"name": "shop", "listen": 8080, "backend_group": "webservers", "backend_port": 80,
            "health_check": {"path": "/health", "interval": "1s", "rise": 1, "fall": 2}}
-STATS = "/tmp/lbguard-load.json"
-STOP = "/tmp/lbguard-load.stop"
-# Clients that loop on new connections to the shop frontend, counting answers and
-# errors into STATS until STOP exists (scripts/load_generator.py, shared with the gate benchmark).
-with open(os.path.join(PROJECT, "scripts", "load_generator.py"), encoding="utf-8") as _script:
-    LOAD_SCRIPT = _script.read()
-
-
-def load_stats(host):
-    """What the load generator has sent so far: {"requests", "errors", "pid"}, or {} before it wrote."""
-    result = host.run(f"cat {STATS}")
-    return json.loads(result.stdout) if result.rc == 0 and result.stdout.strip() else {}
-
-
-def wait_for(condition, timeout):
-    """Poll ``condition`` once a second until it holds or ``timeout`` seconds passed; return its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(1)
 
 
 @pytest.fixture(scope="module")
 def steady_load():
     """Run the load generator inside pl-lb-prod-1 for the module's tests; yield a reader of its stats."""
-    host = lb(LB)
-    host.run(f"rm -f {STATS} {STOP}")
-    subprocess.run(["podman", "exec", "-d", LB, "python3", "-c", LOAD_SCRIPT, str(CLIENTS),
-                    str(LOAD_LIMIT_SECONDS), STATS, STOP], check=True, capture_output=True, text=True, timeout=60)
-    try:
-        started = wait_for(lambda: load_stats(host).get("requests", 0) > 100, timeout=60)
-        assert started, f"the load generator sent nothing: {load_stats(host)}"
-        yield lambda: load_stats(host)
-    finally:
-        host.run(f"touch {STOP}")
-        pid = load_stats(host).get("pid")
-        if pid and not wait_for(lambda: host.run(f"test -d /proc/{pid}").rc != 0, timeout=30):
-            host.run(f"kill {pid}")
-        host.run(f"rm -f {STATS} {STOP}")
+    with load_generator(LB, CLIENTS, LOAD_LIMIT_SECONDS) as stats:
+        yield stats
 
 
 def verify(tmp_path, *args):
@@ -114,7 +79,7 @@ def test_a_correct_release_passes_verification_every_time_under_load(tmp_path, s
 def test_the_incident_split_set_at_runtime_fails_under_load(tmp_path, steady_load, split):
     host = lb(LB)
     weights = {name: row["weight"] for name, row in show_stat(host).items()}
-    assert weights == {name: 1 for name in WEB}, weights
+    assert {name: int(weight) for name, weight in weights.items()} == {name: 1 for name in WEB}, weights
     try:
         for name, weight in zip(WEB, split):
             set_weight(host, name, weight)
