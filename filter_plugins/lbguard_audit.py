@@ -12,10 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-
-def _pct(share: float) -> str:
-    """A share 0..1 as a rounded percent: 0.333 -> "33%"."""
-    return f"{round(share * 100)}%"
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import EPSILON, is_active, pct_label
 
 
 def runtime_drift(model: Mapping[str, Any], runtime: Mapping[str, Any]) -> list[str]:
@@ -40,7 +37,7 @@ def runtime_drift(model: Mapping[str, Any], runtime: Mapping[str, Any]) -> list[
                 continue
             status = str(state.get("status", ""))
             weight = int(state.get("weight") or 0)
-            active = not server["disabled"] and not server["backup"] and server["weight"] > 0
+            active = is_active(server)
             if active and status.startswith(("MAINT", "DRAIN", "NOLB")):
                 findings.append(f"{label}: server {server['name']} is {status} at runtime, active in the model")
             if weight != server["weight"] and not server["disabled"]:
@@ -52,10 +49,10 @@ def runtime_drift(model: Mapping[str, Any], runtime: Mapping[str, Any]) -> list[
         limit = float(service["policy"]["max_server_share"])
         if total > 0 and service.get("balance") != "first":
             for name, weight in live_weights.items():
-                if weight / total > limit + 1e-9:
+                if weight / total > limit + EPSILON:
                     split = ", ".join(f"{n}={w}" for n, w in live_weights.items())
-                    findings.append(f"{label}: at runtime server {name} would receive {_pct(weight / total)} of "
-                                    f"traffic ({split}); policy max_server_share is {_pct(limit)}")
+                    findings.append(f"{label}: at runtime server {name} would receive {pct_label(weight / total)} "
+                                    f"of traffic ({split}); policy max_server_share is {pct_label(limit)}")
         elif total == 0 and service["servers"]:
             findings.append(f"{label}: no server can take traffic at runtime")
     return findings

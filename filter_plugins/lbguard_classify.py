@@ -76,6 +76,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import EPSILON, join_names
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import pct_label as pct
 
 STATES: tuple[str, ...] = ("internal_misconfiguration", "backends_down", "external_surge", "healthy")
 DEFAULTS: dict[str, Any] = {
@@ -85,24 +87,9 @@ DEFAULTS: dict[str, Any] = {
     "share_balances": ("roundrobin", "static-rr", "leastconn", "random"),
 }
 RATE_KEYS: tuple[str, ...] = ("rate", "baseline_rate")
-# Float noise guard: an excess exactly at the tolerance is not a finding.
-EPSILON = 1e-9
 
 
 # --------------------------------------------------------------------- formatting
-
-
-def pct(share: float) -> str:
-    """Share 0..1 as a whole percent, halves rounded up: 0.335 -> "34%"."""
-    return f"{int(math.floor(share * 100 + 0.5 + EPSILON))}%"
-
-
-def join_names(names: Sequence[str]) -> str:
-    """English list: "a", "a and b", "a, b and c"."""
-    names = list(names)
-    if len(names) <= 1:
-        return "".join(names)
-    return ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def split_text(servers: Sequence[str], shares: Mapping[str, float]) -> str:

@@ -115,6 +115,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import pct_exact, pct_label
 
 try:  # jinja2 is always present with Ansible; keep the core importable without it
     from jinja2 import Undefined as _JinjaUndefined
@@ -258,14 +259,6 @@ def _closest(word: Any, choices: Sequence[str]) -> str | None:
     lowered = {c.lower(): c for c in choices}
     found = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
     return lowered[found[0]] if found else None
-
-
-def _pct(share: float) -> str:
-    """Percent for messages: whole when close to whole, else one decimal."""
-    value = share * 100
-    if abs(value - round(value)) < 0.05:
-        return f"{round(value)}%"
-    return f"{value:.1f}%"
 
 
 def _int_not_valid(field: str, value: Any) -> str:
@@ -701,8 +694,8 @@ def _distribution(
                 else ""
             )
             check.add(
-                f"{label}: server {shown(server, i)} would receive {_pct(share)} of traffic ({weights}); "
-                f"policy max_server_share is {_pct(limit)}{extra}"
+                f"{label}: server {shown(server, i)} would receive {pct_exact(share)} of traffic ({weights}); "
+                f"policy max_server_share is {pct_exact(limit)}{extra}"
             )
 
 
@@ -1001,7 +994,7 @@ def share_summary(service: Mapping[str, Any]) -> str:
                 "lbguard_share_summary: every server needs name and expected_share; pass a "
                 "service from lbguard_validated_model"
             )
-        parts.append(f"{server.get('name')}={int(server['expected_share'] * 100 + 0.5)}%")
+        parts.append(f"{server.get('name')}={pct_label(server['expected_share'])}")
     return ", ".join(parts)
 
 

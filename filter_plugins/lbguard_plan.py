@@ -6,6 +6,8 @@ import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import EPSILON, active_servers
+
 
 def unified_diff(diffs: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None) -> str:
     """A unified diff from the ``diff`` of a template task run with --diff."""
@@ -48,7 +50,7 @@ def policy_checks(model: Mapping[str, Any]) -> list[dict[str, Any]]:
     checks = []
     for service in model.get("services", []):
         policy = service["policy"]
-        active = [s for s in service["servers"] if not s["disabled"] and not s["backup"] and s["weight"] > 0]
+        active = active_servers(service["servers"])
         top = max(service["servers"], key=lambda s: s["expected_share"])
         checks.append({"service": service["name"], "rule": "min_active_servers",
                        "limit": policy["min_active_servers"], "value": len(active),
@@ -56,7 +58,7 @@ def policy_checks(model: Mapping[str, Any]) -> list[dict[str, Any]]:
         checks.append({"service": service["name"], "rule": "max_server_share",
                        "limit": policy["max_server_share"], "value": top["expected_share"],
                        "detail": top["name"],
-                       "passed": top["expected_share"] <= policy["max_server_share"] + 1e-9})
+                       "passed": top["expected_share"] <= policy["max_server_share"] + EPSILON})
         checks.append({"service": service["name"], "rule": "allow_first",
                        "limit": policy["allow_first"], "value": service["balance"],
                        "passed": service["balance"] != "first" or bool(policy["allow_first"])})

@@ -28,6 +28,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import EPSILON, active_servers, pct_exact, pct_label
+
 PASSED = ("verified", "checked", "clean")
 
 #: A server whose expected share is above this (a fraction) makes a warning;
@@ -60,10 +62,10 @@ def concentration_warnings(model: Mapping[str, Any] | None, warn_share: float | 
     warnings = []
     for service in (model or {}).get("services") or []:
         servers = service.get("servers") or []
-        active = [s for s in servers if not s.get("disabled") and not s.get("backup") and s.get("weight", 0) > 0]
+        active = active_servers(servers)
         for server in servers:
             share = float(server.get("expected_share") or 0.0)
-            if share <= threshold + 1e-9:
+            if share <= threshold + EPSILON:
                 continue
             if service.get("balance") == "first":
                 cause = "balance first"
@@ -72,8 +74,8 @@ def concentration_warnings(model: Mapping[str, Any] | None, warn_share: float | 
             else:
                 cause = "weights " + ", ".join(f"{s['name']}={s['weight']}" for s in active)
             limit = float((service.get("policy") or {}).get("max_server_share", 1.0))
-            warnings.append(f"service {service.get('name')}: {server.get('name')} takes {round(share * 100)}% of "
-                            f"traffic ({cause}; policy allows up to {round(limit * 100)}%)")
+            warnings.append(f"service {service.get('name')}: {server.get('name')} takes {pct_label(share)} of "
+                            f"traffic ({cause}; policy allows up to {pct_exact(limit)})")
     return warnings
 
 
@@ -183,7 +185,7 @@ def _figures_line(figures: Mapping[str, Any]) -> str:
     """
     parts = []
     for service, data in figures.items():
-        observed = ", ".join(f"{s} {round(v * 100)}%" for s, v in (data.get("observed") or {}).items())
+        observed = ", ".join(f"{s} {pct_label(v)}" for s, v in (data.get("observed") or {}).items())
         if data.get("source") == "counters":
             parts.append(f"{service}: {data.get('counted', 0)} req counted by HAProxy [{observed}]")
         else:

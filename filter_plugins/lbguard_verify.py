@@ -87,39 +87,15 @@ import math
 from statistics import NormalDist
 from typing import Any, Mapping, Sequence
 
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import (
+    EPSILON, inactive_reason, is_active, join_names, pct, plural)
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import pct_number as pct_text
+
 SHARE_CHECKED = ("roundrobin", "static-rr", "leastconn", "random", "first")
 ERROR_FIELDS = ("status_5xx", "connection_errors", "other_errors", "missing_header")
 DEFAULTS: dict[str, Any] = {"tolerance": 0.10, "max_error_rate": 0.01, "random_sigmas": 3.0, "alpha": 0.001}
 # Largest alpha accepted: above it the "confidence" would be a coin toss.
 MAX_ALPHA = 0.5
-# Float noise guard: a share exactly at the tolerance passes.
-EPSILON = 1e-9
-
-
-# --------------------------------------------------------------------- formatting
-
-
-def pct(share: float) -> int:
-    """Share 0..1 as an integer percent, halves rounded up (0.335 -> 34)."""
-    return int(math.floor(float(share) * 100 + 0.5 + EPSILON))
-
-
-def pct_text(value: float) -> str:
-    """Fraction as a compact percent number without trailing zeros (0.1 -> "10", 0.025 -> "2.5")."""
-    return f"{round(float(value) * 100, 6):g}"
-
-
-def join_names(names: Sequence[str]) -> str:
-    """English list: "a", "a and b", "a, b and c"."""
-    names = list(names)
-    if len(names) <= 1:
-        return "".join(names)
-    return ", ".join(names[:-1]) + " and " + names[-1]
-
-
-def plural(count: int, singular: str, plural_form: str | None = None) -> str:
-    """"1 connection error" / "2 connection errors"."""
-    return f"{count} {singular if count == 1 else (plural_form or singular + 's')}"
 
 
 # ----------------------------------------------------------------------- settings
@@ -182,20 +158,6 @@ def normalise_settings(model: Mapping[str, Any], settings: Mapping[str, Any] | N
 
 
 # ------------------------------------------------------------------------ helpers
-
-
-def is_active(server: Mapping[str, Any]) -> bool:
-    """A server that takes load-balanced traffic: not disabled, not backup, weight > 0."""
-    return not server.get("disabled") and not server.get("backup") and int(server.get("weight", 1)) > 0
-
-
-def inactive_reason(server: Mapping[str, Any]) -> str:
-    """Why a model server takes no load-balanced traffic ("disabled", "backup", "weight 0")."""
-    if server.get("disabled"):
-        return "disabled"
-    if server.get("backup"):
-        return "backup"
-    return "weight 0"
 
 
 def counts_of(traffic: Mapping[str, Any]) -> dict[str, int]:

@@ -48,7 +48,7 @@ def ansible_env() -> dict[str, str]:
         ANSIBLE_ROLES_PATH=f"{PROJECT}/roles",
         ANSIBLE_FILTER_PLUGINS=f"{PROJECT}/filter_plugins",
         ANSIBLE_LIBRARY=f"{PROJECT}/library",
-        ANSIBLE_COLLECTIONS_PATH=f"{PROJECT}/.collections",
+        ANSIBLE_COLLECTIONS_PATH=f"{PROJECT}/collections:{PROJECT}/.collections",
         ANSIBLE_STDOUT_CALLBACK="default",
         ANSIBLE_CALLBACK_RESULT_FORMAT="yaml",
         ANSIBLE_FORCE_COLOR="0",

@@ -24,7 +24,7 @@ def run_ansible(*args: str) -> subprocess.CompletedProcess[str]:
     # No controller settings reach the run, so nothing here can talk to a real AWX.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CONTROLLER_", "TOWER_"))}
     env.update(ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_COLLECTIONS_PATH=str(REPO_ROOT / ".collections"))
+               ANSIBLE_COLLECTIONS_PATH=f"{REPO_ROOT / 'collections'}:{REPO_ROOT / '.collections'}")
     return subprocess.run([tool("ansible-playbook"), *args], cwd=REPO_ROOT, env=env,
                           capture_output=True, text=True, timeout=300, check=False)
 

@@ -32,7 +32,7 @@ def rollback(tmp_path: Path, extra_vars: dict) -> subprocess.CompletedProcess[st
     vars_file = tmp_path / "extra_vars.json"
     vars_file.write_text(json.dumps(dict(extra_vars, lbguard_report_dir=str(tmp_path / "reports"))))
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_COLLECTIONS_PATH=str(REPO_ROOT / ".collections"))
+               ANSIBLE_COLLECTIONS_PATH=f"{REPO_ROOT / 'collections'}:{REPO_ROOT / '.collections'}")
     return subprocess.run(
         [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(INVENTORY),
          str(REPO_ROOT / "playbooks" / "rollback.yml"), "-e", f"@{vars_file}"],

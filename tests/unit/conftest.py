@@ -1,4 +1,6 @@
-"""Make the project's filter plugins and modules importable as plain modules in unit tests."""
+"""Make the project's filter plugins and modules importable as plain modules in unit tests,
+and the checkout itself importable as the collection lbguard.core (their shared
+module_utils), through the committed link collections/ansible_collections/lbguard/core."""
 
 import sys
 from pathlib import Path
@@ -9,6 +11,9 @@ FILTER_PLUGINS = REPO_ROOT / "filter_plugins"
 # Modules in library/ (lbguard_probe, ...) are imported the same way.
 LIBRARY = REPO_ROOT / "library"
 
-for _folder in (FILTER_PLUGINS, LIBRARY):
+# ansible_collections.lbguard.core.plugins.module_utils.* (a namespace package).
+COLLECTIONS = REPO_ROOT / "collections"
+
+for _folder in (FILTER_PLUGINS, LIBRARY, COLLECTIONS):
     if str(_folder) not in sys.path:
         sys.path.insert(0, str(_folder))

@@ -13,6 +13,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 import lbguard_model as m
+from conftest import COLLECTIONS
 
 LB = "lb1"
 DROP = object()  # marks a key or argument to leave out
@@ -955,7 +956,7 @@ def test_digest_changes_with_the_model() -> None:
 
 def test_digest_stable_across_processes() -> None:
     code = (
-        "import sys; sys.path.insert(0, sys.argv[1]); import lbguard_model as m; "
+        "import sys; sys.path[:0] = sys.argv[1:]; import lbguard_model as m; "
         "print(m.normalize_model('lb1', {'lb_services': [{'name': 'shop', 'listen': 80, 'servers': ["
         "{'name': 'web1', 'address': '10.0.0.1', 'port': 8080}, {'name': 'web2', 'address': '10.0.0.2', "
         "'port': 8080}]}]}, {'staging': ['lb1']}, {})['digest'])"
@@ -964,7 +965,7 @@ def test_digest_stable_across_processes() -> None:
     for seed in ("1", "2", "3"):
         env = dict(os.environ, PYTHONHASHSEED=seed)
         out = subprocess.run(
-            [sys.executable, "-c", code, os.path.dirname(m.__file__)],
+            [sys.executable, "-c", code, os.path.dirname(m.__file__), str(COLLECTIONS)],
             env=env,
             check=True,
             capture_output=True,
