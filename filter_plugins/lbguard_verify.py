@@ -69,8 +69,9 @@ server's share is its ring share (three equal servers: 35/30/35, measured
 more often, which moves the shares towards the weights. The expected share of a
 server is therefore the range between its ring share and its weight share, and
 the share test measures from the nearest end of that range. nginx's random is a
-weighted draw and keeps its expected share, with the tolerance widened to
-max(tolerance, random_sigmas x sqrt(p(1-p)/n)) at the probe's own answers.
+weighted draw and keeps its expected share; when only the probe's own answers
+are judged (no split log), the tolerance is widened to max(tolerance,
+random_sigmas x sqrt(p(1-p)/n)) at those n answers.
 
 Design note on ``balance leastconn`` (HAProxy): a server's key in the
 leastconn tree is 0 while it has no connection in progress, whatever its
@@ -439,7 +440,9 @@ def traffic_problem(service: Mapping[str, Any], traffic: Mapping[str, Any], tole
     shares = observed_shares(servers, counts)
     by_name = {str(server["name"]): server for server in servers}
     share_checked = service.get("balance") in SHARE_CHECKED
-    tol = share_tolerance(service, sum(probe_counts.values()), tolerance, random_sigmas, engine)
+    # The widened tolerance of nginx's random is for the probe's small sample only.
+    sampled = sum(probe_counts.values()) if sample.get("source") != "counters" else 0
+    tol = share_tolerance(service, sampled, tolerance, random_sigmas, engine)
     ranges = expected_ranges(service, engine)
     max_share = float((service.get("policy") or {}).get("max_server_share", 1.0))
     z = confidence_z(alpha, sum(1 for server in servers if is_active(server)))

@@ -19,7 +19,7 @@ description:
     O(confirm_timeout) seconds, the host itself puts the last verified release
     back and reloads the engine. A run killed after its reload therefore rolls
     back without a controller.
-  - C(begin) also reconciles what a dead run left: an unconfirmed release is
+  - C(begin) also reconciles what a dead run left. An unconfirmed release is
     restored, a live file that is no release is kept as one and the last
     verified release is put back, and a running engine whose model differs from
     the current release is reported for a reload.

@@ -450,6 +450,14 @@ def test_nginx_without_its_split_log_judges_the_probe_and_says_why() -> None:
     assert len(out) == 1 and "counted the probe's 60 answers (nginx split log not read);" in out[0]
 
 
+def test_nginx_random_on_its_split_log_keeps_the_plain_tolerance() -> None:
+    split = make_probe({"web1": 20, "web2": 20, "web3": 20}, lbtot={"web1": 1700, "web2": 1700, "web3": 600})
+    split["counters"]["shop"]["origin"] = "nginx split log"
+    out = problems(make_model(balance="random", engine="nginx"), split)
+    # 60 probe answers would widen it to +-18: 4000 counted requests need no widening.
+    assert len(out) == 1 and "(+-10)" in out[0] and "web3 (-18, chance +-3)" in out[0], out
+
+
 def test_nginx_split_log_is_judged_like_counters_and_named() -> None:
     split = make_probe({"web1": 20, "web2": 20, "web3": 20}, lbtot={"web1": 900, "web2": 50, "web3": 50})
     split["counters"]["shop"]["origin"] = "nginx split log"
