@@ -23,13 +23,15 @@ description:
     restored, a live file that is no release is kept as one and the last
     verified release is put back, and a running engine whose model differs from
     the current release is reported for a reload.
-  - In check mode nothing is written; results say what would happen.
+  - In check mode nothing is written; results say what would happen. With
+    C(--diff), C(restore) shows what it changes in the live file.
+  - To read the ledger without changing it, use M(lbguard.core.lbguard_ledger_info).
 options:
   action:
     description: What to do.
     type: str
     required: true
-    choices: [lock, unlock, adopt, begin, record, mark, confirm, restore, status]
+    choices: [lock, unlock, adopt, begin, record, mark, confirm, restore]
   root:
     description: Folder of the ledger. The lock lives here, one per host.
     type: path
@@ -94,6 +96,18 @@ options:
     description: How many releases to keep.
     type: int
     default: 10
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: partial
+    details: Only C(restore) returns a diff, of the live configuration file.
+  platform:
+    platforms: posix
+author:
+  - lbguard
 """
 
 EXAMPLES = r"""
@@ -122,26 +136,34 @@ release:
   description: Release recorded, marked or restored.
   type: str
   returned: record, adopt, mark, restore
+  sample: r00007-20261202T101500Z-1a2b3c4d
 previous:
   description: Release that was current before a record or restore.
   type: str
   returned: record, restore
+  sample: r00006-20261202T091500Z-5e6f7a8b
 current:
   description: Id of the live release.
   type: str
   returned: always
+  sample: r00007-20261202T101500Z-1a2b3c4d
 last_verified:
   description: Id of the newest verified release.
   type: str
   returned: always
-releases:
-  description: Metadata of every kept release, oldest first.
-  type: list
-  returned: status
+  sample: r00006-20261202T091500Z-5e6f7a8b
 lock:
   description: The lock's content, when a lock exists.
   type: dict
-  returned: lock, unlock, status
+  returned: lock, unlock
+  sample: {"run_id": "20261202T101455Z-4242", "owner": "alice", "started_epoch": 1796206495}
+diff:
+  description:
+    - With C(--diff), what C(restore) changes in the live file (before and after,
+      text files only).
+  type: dict
+  returned: restore, in diff mode, when the live file changes
+  sample: {"before_header": "/etc/haproxy/haproxy.cfg", "after_header": "release r00006-...", "before": "...", "after": "..."}
 taken_over:
   description: The lock of a dead run that O(takeover) replaced.
   type: dict
@@ -173,40 +195,16 @@ import datetime
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
 from ansible.module_utils.basic import AnsibleModule
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _atomic_write(path: str, data: bytes, mode: int = 0o644, like: str | None = None) -> None:
-    """Write data to path through a temporary file and rename: never half a file."""
-    folder = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".lbguard-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if like and os.path.exists(like):
-            st = os.stat(like)
-            os.chmod(tmp, st.st_mode & 0o7777)
-            os.chown(tmp, st.st_uid, st.st_gid)
-        else:
-            os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_ledger_store import Ledger
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_ledger_store import atomic_write as _atomic_write
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_ledger_store import now as _now
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_ledger_store import sha_of as _sha_of
 
 
 # The commit-confirm timer runs this on the host, as root, when a deploy did not
@@ -268,102 +266,6 @@ def main(pending_path):
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1]))
 """
-
-
-class Ledger:
-    """The ledger folder of one host."""
-
-    def __init__(self, root: str, engine: str | None = None) -> None:
-        self.lock_root = root
-        self.root = os.path.join(root, engine) if engine else root
-        self.releases_dir = os.path.join(self.root, "releases")
-        self.lock_path = os.path.join(root, "lock")
-        # Commit-confirm: armed by begin, removed by confirm or by the timer,
-        # which leaves expired.json for the next run to record.
-        self.pending_path = os.path.join(self.root, "pending.json")
-        self.expired_path = os.path.join(self.root, "expired.json")
-        self.restorer_path = os.path.join(root, "bin", "lbguard-confirm-restore")
-
-    def ensure(self) -> None:
-        os.makedirs(self.releases_dir, mode=0o750, exist_ok=True)
-
-    def _pointer(self, name: str) -> str | None:
-        try:
-            with open(os.path.join(self.root, name), encoding="utf-8") as handle:
-                return handle.read().strip() or None
-        except FileNotFoundError:
-            return None
-
-    def set_pointer(self, name: str, release: str) -> None:
-        _atomic_write(os.path.join(self.root, name), (release + "\n").encode(), 0o640)
-
-    @property
-    def current(self) -> str | None:
-        return self._pointer("current")
-
-    @property
-    def last_verified(self) -> str | None:
-        return self._pointer("last_verified")
-
-    def ids(self) -> list[str]:
-        """Release ids, oldest first."""
-        if not os.path.isdir(self.releases_dir):
-            return []
-        return sorted(d for d in os.listdir(self.releases_dir) if os.path.isfile(self.config_of(d)))
-
-    def config_of(self, release: str) -> str:
-        return os.path.join(self.releases_dir, release, "config")
-
-    def meta(self, release: str) -> dict:
-        with open(os.path.join(self.releases_dir, release, "meta.json"), encoding="utf-8") as handle:
-            return json.load(handle)
-
-    def write_meta(self, release: str, meta: dict) -> None:
-        data = json.dumps(meta, indent=2, sort_keys=True).encode() + b"\n"
-        _atomic_write(os.path.join(self.releases_dir, release, "meta.json"), data, 0o640)
-
-    def new_id(self, sha: str) -> str:
-        """r00042-20261130T041500Z-1a2b3c4d: sequence first, so ids sort by age."""
-        existing = self.ids()
-        sequence = int(existing[-1][1:6]) + 1 if existing else 1
-        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        return f"r{sequence:05d}-{stamp}-{sha[:8]}"
-
-    def add(self, data: bytes, meta: dict) -> str:
-        sha = hashlib.sha256(data).hexdigest()
-        release = self.new_id(sha)
-        os.makedirs(os.path.join(self.releases_dir, release), mode=0o750)
-        _atomic_write(self.config_of(release), data, 0o640)
-        meta = dict(meta, id=release, created=_now(), config_sha256=sha, size=len(data))
-        self.write_meta(release, meta)
-        return release
-
-    def prune(self, keep: int) -> list[str]:
-        protected = {self.current, self.last_verified}
-        ids = self.ids()
-        removed = []
-        for release in ids[: max(0, len(ids) - keep)]:
-            if release not in protected:
-                shutil.rmtree(os.path.join(self.releases_dir, release))
-                removed.append(release)
-        return removed
-
-    def read_lock(self) -> dict | None:
-        try:
-            with open(self.lock_path, encoding="utf-8") as handle:
-                return json.load(handle)
-        except FileNotFoundError:
-            return None
-        except ValueError:
-            return {"run_id": "unreadable", "owner": "unknown", "started_epoch": os.stat(self.lock_path).st_mtime}
-
-
-def _sha_of(path: str) -> str | None:
-    try:
-        with open(path, "rb") as handle:
-            return hashlib.sha256(handle.read()).hexdigest()
-    except FileNotFoundError:
-        return None
 
 
 def do_lock(module: AnsibleModule, ledger: Ledger) -> dict:
@@ -654,18 +556,35 @@ def do_restore(module: AnsibleModule, ledger: Ledger) -> dict:
         data = handle.read()
     previous = ledger.current
     changed = _sha_of(path) != hashlib.sha256(data).hexdigest() or previous != release
+    result = {"changed": changed, "release": release, "previous": previous}
+    if changed and module._diff:
+        result["diff"] = file_diff(path, data, f"release {release}")
     if changed and not module.check_mode:
         _atomic_write(path, data, 0o644, like=path)
         ledger.set_pointer("current", release)
-    return {"changed": changed, "release": release, "previous": previous}
+    return result
+
+
+def file_diff(path: str, after: bytes, after_header: str) -> dict:
+    """Ansible's diff of a file about to be replaced by ``after`` (text only; binary says so)."""
+    try:
+        with open(path, "rb") as handle:
+            before = handle.read()
+    except FileNotFoundError:
+        before = b""
+    try:
+        return {"before_header": path, "after_header": after_header,
+                "before": before.decode("utf-8"), "after": after.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"before_header": path, "after_header": after_header,
+                "before": "(binary content)\n", "after": "(binary content)\n"}
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
             action=dict(type="str", required=True,
-                        choices=["lock", "unlock", "adopt", "begin", "record", "mark", "confirm", "restore",
-                                 "status"]),
+                        choices=["lock", "unlock", "adopt", "begin", "record", "mark", "confirm", "restore"]),
             root=dict(type="path", default="/var/lib/lbguard"),
             engine=dict(type="str", choices=["haproxy", "nginx"]),
             config_path=dict(type="path"),
@@ -696,12 +615,8 @@ def main() -> None:
     )
     ledger = Ledger(module.params["root"], module.params["engine"])
     actions = {"lock": do_lock, "unlock": do_unlock, "adopt": do_adopt, "begin": do_begin, "record": do_record,
-               "mark": do_mark, "confirm": do_confirm, "restore": do_restore,
-               "status": lambda m, l: {"changed": False}}
+               "mark": do_mark, "confirm": do_confirm, "restore": do_restore}
     result = actions[module.params["action"]](module, ledger)
-    if module.params["action"] == "status":
-        result["releases"] = [ledger.meta(r) for r in ledger.ids()]
-        result["lock"] = ledger.read_lock()
     result.setdefault("current", ledger.current)
     result.setdefault("last_verified", ledger.last_verified)
     module.exit_json(**result)

@@ -136,6 +136,16 @@ options:
         check is in rotation and waiting would not change it). Ignored for nginx.
     type: dict
     default: {}
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: It only reads and sends probe requests, in check mode too.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
 author:
   - lbguard
 """

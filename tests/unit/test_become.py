@@ -17,7 +17,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # Modules that write root-owned state on a load balancer or web server, or read
 # the root-only ledger and HAProxy's admin socket.
 NEEDS_ROOT = {"ansible.builtin.apt", "ansible.builtin.template", "ansible.builtin.copy", "ansible.builtin.file",
-              "lbguard_ledger", "lbguard_probe"}
+              "lbguard.core.lbguard_ledger", "lbguard.core.lbguard_ledger_info", "lbguard.core.lbguard_probe"}
 # systemd_service needs root only to change a unit, not to read its state.
 SYSTEMD = "ansible.builtin.systemd_service"
 CONTROL_NODE_ROLES = {"lb_monitoring"}

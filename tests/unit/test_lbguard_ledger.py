@@ -18,12 +18,13 @@ class ModuleFailed(Exception):
 class FakeModule:
     """The part of AnsibleModule the ledger actions use."""
 
-    def __init__(self, check_mode=False, **params):
+    def __init__(self, check_mode=False, diff=False, **params):
         defaults = {"root": None, "engine": None, "config_path": None, "run_id": None, "owner": "tester", "stale_after": 1800,
                     "force": False, "release": None, "status": None, "metadata": {}, "keep": 10,
                     "takeover": None, "service": "haproxy", "status_url": None, "confirm_timeout": 0}
         self.params = {**defaults, **params}
         self.check_mode = check_mode
+        self._diff = diff
 
     def fail_json(self, msg, **kwargs):
         raise ModuleFailed(msg)
@@ -317,3 +318,18 @@ def test_a_run_killed_before_it_changed_anything_needs_no_restore(root, config, 
     nxt, ledger = begin(root, config, run_id="run-2")
     assert len(nxt["reconciled"]) == 1 and nxt["reconciled"][0].endswith(", before it changed anything")
     assert not nxt["reload_needed"] and not os.path.exists(ledger.pending_path)
+
+
+def test_restore_in_diff_mode_shows_what_changes_in_the_live_file(root, config):
+    adopted, ledger = run("adopt", root, config_path=str(config))
+    with open(config, "ab") as handle:
+        handle.write(b"    # hand edit\n")
+    checked = ledger_module.do_restore(FakeModule(check_mode=True, diff=True, root=root, config_path=str(config),
+                                                  release=adopted["release"]), ledger)
+    assert checked["changed"] and checked["diff"]["before"].endswith("# hand edit\n")
+    assert checked["diff"]["after"] == "global\n    maxconn 100\n"
+    assert checked["diff"]["after_header"] == f"release {adopted['release']}"
+    # Check mode: the file is untouched; without diff mode no diff is returned.
+    assert open(config, "rb").read().endswith(b"# hand edit\n")
+    done, _ = run("restore", root, config_path=str(config), release=adopted["release"])
+    assert done["changed"] and "diff" not in done and open(config, "rb").read() == b"global\n    maxconn 100\n"

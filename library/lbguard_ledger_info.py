@@ -1,0 +1,132 @@
+#!/usr/bin/python
+"""Read the release ledger of one load-balancer host, changing nothing."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: lbguard_ledger_info
+short_description: Read the release ledger of a load-balancer host
+description:
+  - Returns what the lbguard_ledger module keeps on a host, and changes nothing
+    (also in check mode); the read-only half of M(lbguard.core.lbguard_ledger).
+  - The ids of the live release (C(current)) and of the newest verified one
+    (C(last_verified)), the metadata of every kept release, the deploy lock, the
+    commit-confirm timer a run armed and has not confirmed yet (C(pending)), and
+    the record the timer leaves when it restored a release (C(expired)).
+  - A host that was never deployed gives empty values, not an error.
+options:
+  root:
+    description: Folder of the ledger, as for M(lbguard.core.lbguard_ledger).
+    type: path
+    default: /var/lib/lbguard
+  engine:
+    description: The engine whose releases are read (each engine keeps its own under O(root)/ENGINE).
+    type: str
+    choices: [haproxy, nginx]
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+author:
+  - lbguard
+"""
+
+EXAMPLES = r"""
+- name: Read the ledger of this load balancer
+  lbguard.core.lbguard_ledger_info:
+    engine: haproxy
+  become: true
+  register: ledger
+
+- name: Say which release is live
+  ansible.builtin.debug:
+    msg: "live {{ ledger.current }}, last verified {{ ledger.last_verified }}"
+"""
+
+RETURN = r"""
+current:
+  description: Id of the live release; null on a host never deployed.
+  type: str
+  returned: always
+  sample: r00007-20261202T101500Z-1a2b3c4d
+last_verified:
+  description: Id of the newest release that passed verification; null when none did.
+  type: str
+  returned: always
+  sample: r00006-20261202T091500Z-5e6f7a8b
+releases:
+  description: Metadata (meta.json) of every kept release, oldest first.
+  type: list
+  elements: dict
+  returned: always
+  sample: [{"id": "r00007-20261202T101500Z-1a2b3c4d", "config_sha256": "1a2b...", "run_id": "20261202T101455Z-4242",
+            "verification": {"status": "passed"}}]
+lock:
+  description: The deploy lock's content (run_id, owner, started_epoch), or null when no run holds the host.
+  type: dict
+  returned: always
+  sample: {"run_id": "20261202T101455Z-4242", "owner": "alice", "started_epoch": 1796206495}
+pending:
+  description: The commit-confirm timer a run armed and has not confirmed (unit, deadline, release to restore), or null.
+  type: dict
+  returned: always
+  sample: null
+expired:
+  description: What the timer restored when a run did not confirm in time, or null.
+  type: dict
+  returned: always
+  sample: null
+"""
+
+import json
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_ledger_store import Ledger
+
+
+def read_json(path: str) -> dict | None:
+    """A JSON file of the ledger, or None when it does not exist."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        return None
+
+
+def ledger_info(root: str, engine: str | None) -> dict:
+    """Everything the ledger of one engine holds, read only."""
+    ledger = Ledger(root, engine)
+    return {
+        "current": ledger.current,
+        "last_verified": ledger.last_verified,
+        "releases": [ledger.meta(release) for release in ledger.ids()],
+        "lock": ledger.read_lock(),
+        "pending": read_json(ledger.pending_path),
+        "expired": read_json(ledger.expired_path),
+    }
+
+
+def main() -> None:
+    """Ansible entry point."""
+    module = AnsibleModule(
+        argument_spec={
+            "root": {"type": "path", "default": "/var/lib/lbguard"},
+            "engine": {"type": "str", "choices": ["haproxy", "nginx"]},
+        },
+        supports_check_mode=True,
+    )
+    try:
+        info = ledger_info(module.params["root"], module.params["engine"])
+    except (OSError, ValueError) as exc:
+        module.fail_json(msg=f"cannot read the ledger under {os.path.join(module.params['root'], module.params['engine'] or '')}: {exc}")
+    module.exit_json(changed=False, **info)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""The release ledger's folder on a load-balancer host: releases, pointers, lock.
+
+Shared by the lbguard_ledger module (which changes it) and lbguard_ledger_info
+(which only reads it). Standard library only: it runs on the hosts.
+
+Layout under ROOT (default /var/lib/lbguard): ``lock`` (one per host),
+``bin/lbguard-confirm-restore`` (the commit-confirm restorer) and, per engine,
+``ENGINE/releases/ID/{config,meta.json}``, ``ENGINE/current``,
+``ENGINE/last_verified``, ``ENGINE/pending.json`` and ``ENGINE/expired.json``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def atomic_write(path: str, data: bytes, mode: int = 0o644, like: str | None = None) -> None:
+    """Write data to path through a temporary file and rename: never half a file."""
+    folder = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".lbguard-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if like and os.path.exists(like):
+            st = os.stat(like)
+            os.chmod(tmp, st.st_mode & 0o7777)
+            os.chown(tmp, st.st_uid, st.st_gid)
+        else:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+class Ledger:
+    """The ledger folder of one host."""
+
+    def __init__(self, root: str, engine: str | None = None) -> None:
+        self.lock_root = root
+        self.root = os.path.join(root, engine) if engine else root
+        self.releases_dir = os.path.join(self.root, "releases")
+        self.lock_path = os.path.join(root, "lock")
+        # Commit-confirm: armed by begin, removed by confirm or by the timer,
+        # which leaves expired.json for the next run to record.
+        self.pending_path = os.path.join(self.root, "pending.json")
+        self.expired_path = os.path.join(self.root, "expired.json")
+        self.restorer_path = os.path.join(root, "bin", "lbguard-confirm-restore")
+
+    def ensure(self) -> None:
+        os.makedirs(self.releases_dir, mode=0o750, exist_ok=True)
+
+    def _pointer(self, name: str) -> str | None:
+        try:
+            with open(os.path.join(self.root, name), encoding="utf-8") as handle:
+                return handle.read().strip() or None
+        except FileNotFoundError:
+            return None
+
+    def set_pointer(self, name: str, release: str) -> None:
+        atomic_write(os.path.join(self.root, name), (release + "\n").encode(), 0o640)
+
+    @property
+    def current(self) -> str | None:
+        return self._pointer("current")
+
+    @property
+    def last_verified(self) -> str | None:
+        return self._pointer("last_verified")
+
+    def ids(self) -> list[str]:
+        """Release ids, oldest first."""
+        if not os.path.isdir(self.releases_dir):
+            return []
+        return sorted(d for d in os.listdir(self.releases_dir) if os.path.isfile(self.config_of(d)))
+
+    def config_of(self, release: str) -> str:
+        return os.path.join(self.releases_dir, release, "config")
+
+    def meta(self, release: str) -> dict:
+        with open(os.path.join(self.releases_dir, release, "meta.json"), encoding="utf-8") as handle:
+            return json.load(handle)
+
+    def write_meta(self, release: str, meta: dict) -> None:
+        data = json.dumps(meta, indent=2, sort_keys=True).encode() + b"\n"
+        atomic_write(os.path.join(self.releases_dir, release, "meta.json"), data, 0o640)
+
+    def new_id(self, sha: str) -> str:
+        """r00042-20261130T041500Z-1a2b3c4d: sequence first, so ids sort by age."""
+        existing = self.ids()
+        sequence = int(existing[-1][1:6]) + 1 if existing else 1
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        return f"r{sequence:05d}-{stamp}-{sha[:8]}"
+
+    def add(self, data: bytes, meta: dict) -> str:
+        sha = hashlib.sha256(data).hexdigest()
+        release = self.new_id(sha)
+        os.makedirs(os.path.join(self.releases_dir, release), mode=0o750)
+        atomic_write(self.config_of(release), data, 0o640)
+        meta = dict(meta, id=release, created=now(), config_sha256=sha, size=len(data))
+        self.write_meta(release, meta)
+        return release
+
+    def prune(self, keep: int) -> list[str]:
+        protected = {self.current, self.last_verified}
+        ids = self.ids()
+        removed = []
+        for release in ids[: max(0, len(ids) - keep)]:
+            if release not in protected:
+                shutil.rmtree(os.path.join(self.releases_dir, release))
+                removed.append(release)
+        return removed
+
+    def read_lock(self) -> dict | None:
+        try:
+            with open(self.lock_path, encoding="utf-8") as handle:
+                return json.load(handle)
+        except FileNotFoundError:
+            return None
+        except ValueError:
+            return {"run_id": "unreadable", "owner": "unknown", "started_epoch": os.stat(self.lock_path).st_mtime}
+
+
+def sha_of(path: str) -> str | None:
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
+    except FileNotFoundError:
+        return None

@@ -1,0 +1,50 @@
+"""Unit tests of library/lbguard_ledger_info.py: it reads what lbguard_ledger keeps, and only reads."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import lbguard_ledger_info as info
+from test_lbguard_ledger import run
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file under root with its bytes."""
+    return {str(path.relative_to(root)): path.read_bytes() for path in root.rglob("*") if path.is_file()}
+
+
+def test_a_host_never_deployed_reads_as_empty(tmp_path: Path) -> None:
+    assert info.ledger_info(str(tmp_path / "ledger"), "haproxy") == {
+        "current": None, "last_verified": None, "releases": [], "lock": None, "pending": None, "expired": None}
+    assert not (tmp_path / "ledger").exists()
+
+
+def test_it_reads_releases_pointers_and_lock_and_changes_nothing(tmp_path: Path) -> None:
+    root, config = tmp_path / "ledger", tmp_path / "haproxy.cfg"
+    config.write_bytes(b"global\n")
+    adopted, _ = run("adopt", str(root), config_path=str(config), engine="haproxy")
+    config.write_bytes(b"global\n    maxconn 10\n")
+    recorded, _ = run("record", str(root), config_path=str(config), engine="haproxy", metadata={"model_digest": "d"})
+    run("lock", str(root), run_id="r-1")
+    before = tree(root)
+    found = info.ledger_info(str(root), "haproxy")
+    assert (found["current"], found["last_verified"]) == (recorded["release"], adopted["release"])
+    assert [release["id"] for release in found["releases"]] == [adopted["release"], recorded["release"]]
+    assert found["releases"][1]["model_digest"] == "d"
+    assert found["lock"]["run_id"] == "r-1"
+    assert tree(root) == before
+
+
+def test_the_module_runs_as_ansible_runs_it_in_check_mode(tmp_path: Path) -> None:
+    root = tmp_path / "ledger"
+    tool = Path(sys.executable).parent / "ansible"
+    result = subprocess.run([str(tool), "localhost", "-m", "lbguard.core.lbguard_ledger_info", "--check", "-a",
+                             json.dumps({"root": str(root), "engine": "nginx"}), "-o"],
+                            capture_output=True, text=True, timeout=120, check=False,
+                            env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert '"current": null' in result.stdout and '"changed": false' in result.stdout, result.stdout
