@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import EPSILON, is_active, pct_label
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_filter_errors import guarded_filters
 
 
 def runtime_drift(model: Mapping[str, Any], runtime: Mapping[str, Any]) -> list[str]:
@@ -94,5 +95,5 @@ class FilterModule:
 
     def filters(self) -> dict[str, Any]:
         """Filter names for Ansible."""
-        return {"lbguard_runtime_drift": runtime_drift, "lbguard_file_drift": file_drift,
-                "lbguard_audit_findings_text": findings_text}
+        return guarded_filters({"lbguard_runtime_drift": runtime_drift, "lbguard_file_drift": file_drift,
+                "lbguard_audit_findings_text": findings_text})

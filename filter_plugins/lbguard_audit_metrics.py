@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_filter_errors import guarded_filters
 
 _GAUGES = (
     ("lbguard_audit_success",
@@ -64,4 +65,4 @@ class FilterModule:
     """lbguard audit metrics filter."""
 
     def filters(self) -> dict[str, Any]:
-        return {"lbguard_audit_metrics": audit_metrics}
+        return guarded_filters({"lbguard_audit_metrics": audit_metrics})

@@ -78,6 +78,7 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import EPSILON, join_names
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import pct_label as pct
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_filter_errors import guarded_filters
 
 STATES: tuple[str, ...] = ("internal_misconfiguration", "backends_down", "external_surge", "healthy")
 DEFAULTS: dict[str, Any] = {
@@ -416,4 +417,4 @@ class FilterModule:
     """lbguard traffic classification filter."""
 
     def filters(self) -> dict[str, Callable[..., Any]]:
-        return {"lbguard_classify": lbguard_classify, "lbguard_probe_counters": probe_counters}
+        return guarded_filters({"lbguard_classify": lbguard_classify, "lbguard_probe_counters": probe_counters})

@@ -116,6 +116,7 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import pct_exact, pct_label
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_filter_errors import guarded_filters
 
 try:  # jinja2 is always present with Ansible; keep the core importable without it
     from jinja2 import Undefined as _JinjaUndefined
@@ -1182,9 +1183,9 @@ class FilterModule:
     """lbguard model filters."""
 
     def filters(self) -> dict[str, Callable[..., Any]]:
-        return {
+        return guarded_filters({
             "lbguard_model_problems": lbguard_model_problems,
             "lbguard_validated_model": lbguard_validated_model,
             "lbguard_share_summary": lbguard_share_summary,
             "lbguard_change_id": lbguard_change_id,
-        }
+        })

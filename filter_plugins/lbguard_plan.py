@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import EPSILON, active_servers
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_filter_errors import guarded_filters
 
 
 def unified_diff(diffs: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None) -> str:
@@ -69,5 +70,5 @@ class FilterModule:
     """lbguard change-review filters."""
 
     def filters(self) -> dict[str, Any]:
-        return {"lbguard_unified_diff": unified_diff, "lbguard_share_rows": share_rows,
-                "lbguard_policy_checks": policy_checks}
+        return guarded_filters({"lbguard_unified_diff": unified_diff, "lbguard_share_rows": share_rows,
+                "lbguard_policy_checks": policy_checks})

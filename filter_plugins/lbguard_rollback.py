@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_filter_errors import guarded_filters
 
 # Outcomes after which the host may not run the release it ran before the deploy.
 UNKNOWN = ("no_result",)
@@ -49,4 +50,4 @@ class FilterModule:
     """lbguard rollback filters."""
 
     def filters(self) -> dict[str, Any]:
-        return {"lbguard_rollback_scope": rollback_scope}
+        return guarded_filters({"lbguard_rollback_scope": rollback_scope})

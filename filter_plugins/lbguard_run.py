@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import EPSILON, active_servers, pct_exact, pct_label
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_filter_errors import guarded_filters
 
 PASSED = ("verified", "checked", "clean")
 
@@ -325,7 +326,7 @@ class FilterModule:
 
     def filters(self) -> dict[str, Any]:
         """Filter names for Ansible."""
-        return {
+        return guarded_filters({
             "lbguard_failed_hosts": failed_hosts,
             "lbguard_production_gate": production_gate,
             "lbguard_run_report": run_report,
@@ -333,4 +334,4 @@ class FilterModule:
             "lbguard_run_failure_text": failure_text,
             "lbguard_concentration_warnings": concentration_warnings,
             "lbguard_rollback_outcome": rollback_outcome,
-        }
+        })

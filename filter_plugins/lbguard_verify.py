@@ -91,6 +91,7 @@ from typing import Any, Mapping, Sequence
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import (
     EPSILON, inactive_reason, is_active, join_names, pct, plural)
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import pct_number as pct_text
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_filter_errors import guarded_filters
 
 SHARE_CHECKED = ("roundrobin", "static-rr", "leastconn", "random", "first")
 ERROR_FIELDS = ("status_5xx", "connection_errors", "other_errors", "missing_header")
@@ -708,10 +709,10 @@ class FilterModule:
 
     def filters(self) -> dict[str, Any]:
         """Filter names for Ansible."""
-        return {
+        return guarded_filters({
             "lbguard_verify_problems": lbguard_verify_problems,
             "lbguard_verify_summary": lbguard_verify_summary,
             "lbguard_share_table": lbguard_share_table,
             "lbguard_verify_expected_up": lbguard_verify_expected_up,
             "lbguard_verify_settle_note": lbguard_verify_settle_note,
-        }
+        })

@@ -43,7 +43,8 @@ SPEC_FILE = Path("roles/haproxy/meta/argument_specs.yml")
 MODEL_FILE = Path("filter_plugins/lbguard_model.py")
 DOC_FILE = Path("docs/model.md")
 
-sys.path.insert(0, str(ROOT / "filter_plugins"))
+# The filter, and the collection it imports its shared code from (collections/ links the checkout in).
+sys.path[:0] = [str(ROOT / "filter_plugins"), str(ROOT / "collections")]
 import lbguard_model as m  # noqa: E402  (needs the path above)
 
 
