@@ -10,7 +10,7 @@ LB_ENGINE ?= haproxy
 # Every Molecule scenario, each timed on its own.
 SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: bootstrap doctor lab lab-up lab-down test lint unit molecule bench bench-gate
+.PHONY: bootstrap doctor lab lab-up lab-down test lint unit molecule bench bench-gate collection
 
 bootstrap:
 	$(TIMED) bootstrap scripts/bootstrap.sh
@@ -44,6 +44,10 @@ molecule:
 	  $(TIMED) molecule-$$scenario molecule test -s $$scenario || failed+=($$scenario); \
 	done; \
 	if (( $${#failed[@]} )); then echo "molecule: failed scenarios: $${failed[*]}"; exit 1; fi
+
+## collection: build the collection lbguard.core into dist/ (what execution-environment.yml installs)
+collection: bootstrap
+	$(ENV) ansible-galaxy collection build --force --output-path dist
 
 ## bench: print the benchmarks' figures (reload_bench needs the lab: make lab)
 bench: lab-up

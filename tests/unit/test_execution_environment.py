@@ -8,6 +8,7 @@ started to fetch something or to call a container engine would fail here.
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -56,11 +57,19 @@ def definition() -> dict:
 
 @pytest.fixture(scope="module")
 def context(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`ansible-builder create` in a copy of the EE's inputs, with the collection built as `make collection` does."""
     pytest.importorskip("ansible_builder", reason="ansible-builder is installed by requirements.txt")
-    ctx = tmp_path_factory.mktemp("ee") / "context"
+    work = tmp_path_factory.mktemp("ee")
+    for name in (EE_FILE.name, "requirements.yml", "ee-requirements.txt", "ee-bindep.txt"):
+        shutil.copy(REPO_ROOT / name, work / name)
+    built = subprocess.run([str(Path(sys.executable).parent / "ansible-galaxy"), "collection", "build",
+                            "--output-path", str(work / "dist"), str(REPO_ROOT)],
+                           capture_output=True, text=True, timeout=120, check=False)
+    assert built.returncode == 0, built.stdout + built.stderr
+    ctx = work / "context"
     result = subprocess.run(
-        [sys.executable, "-c", OFFLINE_BUILDER, "create", "--file", str(EE_FILE), "--context", str(ctx)],
-        cwd=REPO_ROOT,
+        [sys.executable, "-c", OFFLINE_BUILDER, "create", "--file", str(work / EE_FILE.name), "--context", str(ctx)],
+        cwd=work,
         capture_output=True,
         text=True,
         timeout=120,
@@ -145,6 +154,16 @@ def test_containerfile_installs_python_and_system_requirements(context: Path) ->
     assert "RUN /output/scripts/install-from-bindep" in text  # system packages in the final image
     for script in ("assemble", "install-from-bindep", "introspect.py"):
         assert (build / "scripts" / script).is_file(), script
+
+
+def test_the_image_installs_the_built_collection(context: Path) -> None:
+    tarballs = list((context / "_build" / "lbguard").glob("lbguard-core-*.tar.gz"))
+    assert len(tarballs) == 1, tarballs
+    text = (context / "Containerfile").read_text()
+    final = text[text.rindex("FROM "):]  # the last stage is the image AWX runs
+    assert "COPY _build/lbguard/ /tmp/lbguard/" in final, final
+    assert re.search(r"RUN ansible-galaxy collection install --no-deps --offline -p /usr/share/ansible/collections "
+                     r"/tmp/lbguard/lbguard-core-\*\.tar\.gz", final), final
 
 
 def test_context_has_no_absolute_path_of_this_checkout(context: Path) -> None:
