@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, Mapping
 
-from ansible.errors import AnsibleError, AnsibleFilterError, AnsibleFilterTypeError
+from ansible.errors import AnsibleError, AnsibleFilterError, AnsibleTypeError
 
 
 def guarded(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
@@ -26,7 +26,7 @@ def guarded(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
         except AnsibleError:
             raise
         except (TypeError, AttributeError) as exc:
-            raise AnsibleFilterTypeError(f"{name}: an input has the wrong type ({exc}); see "
+            raise AnsibleTypeError(f"{name}: an input has the wrong type ({exc}); see "
                                          f"ansible-doc -t filter lbguard.core.{name}") from exc
         except (KeyError, IndexError) as exc:
             raise AnsibleFilterError(f"{name}: an input lacks {exc}; pass what ansible-doc -t filter "

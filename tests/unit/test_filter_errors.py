@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from ansible.errors import AnsibleFilterError, AnsibleFilterTypeError
+from ansible.errors import AnsibleFilterError, AnsibleTypeError
 
 import lbguard_audit
 import lbguard_model
@@ -18,7 +18,7 @@ def test_a_dict_that_is_not_a_model_names_the_filter_and_what_is_missing() -> No
 
 def test_a_value_of_the_wrong_type_is_a_filter_type_error() -> None:
     drift = lbguard_audit.FilterModule().filters()["lbguard_runtime_drift"]
-    with pytest.raises(AnsibleFilterTypeError, match=r"^lbguard_runtime_drift: an input has the wrong type"):
+    with pytest.raises(AnsibleTypeError, match=r"^lbguard_runtime_drift: an input has the wrong type"):
         drift({"services": 5}, {})
 
 
