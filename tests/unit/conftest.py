@@ -12,8 +12,11 @@ FILTER_PLUGINS = REPO_ROOT / "filter_plugins"
 LIBRARY = REPO_ROOT / "library"
 
 # ansible_collections.lbguard.core.plugins.module_utils.* (a namespace package).
+# The installed collections go on the path too: once ansible_collections is
+# imported from here, other tests of the run (tests/awx) find awx.awx in it.
 COLLECTIONS = REPO_ROOT / "collections"
+INSTALLED_COLLECTIONS = REPO_ROOT / ".collections"
 
-for _folder in (FILTER_PLUGINS, LIBRARY, COLLECTIONS):
+for _folder in (FILTER_PLUGINS, LIBRARY, COLLECTIONS, INSTALLED_COLLECTIONS):
     if str(_folder) not in sys.path:
         sys.path.insert(0, str(_folder))
