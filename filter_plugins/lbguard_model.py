@@ -26,8 +26,10 @@ Inputs (host variables of the load balancer)
 ============================================
 
 ``lb_engine``       "haproxy" (default) or "nginx".
-``lb_environment``  optional override of the environment; otherwise the LB must be
-                    in exactly one of the groups ``staging`` / ``production``.
+``lb_environment``  optional; the environment stated again. The LB must be in
+                    exactly one of the groups ``staging`` / ``production`` (or the
+                    groups ``lbguard_group_names`` maps them to), and
+                    ``lb_environment`` must agree with it.
 ``lb_policy``       optional mapping overriding the built-in policy of the
                     environment (keys ``min_active_servers``, ``max_server_share``,
                     ``allow_first``). Built-in: production 2 / 0.5 / false,
@@ -38,7 +40,8 @@ Inputs (host variables of the load balancer)
                     ``health_check``, ``policy``.
 
 With ``backend_group``, the servers are the members of that group that are also in
-the LB's environment group, in inventory order: name = inventory hostname, address
+the LB's environment group, in inventory order (every member must be in exactly one
+environment group, and none may be a load balancer): name = inventory hostname, address
 = host var ``lb_address``, else ``ansible_host``, else the inventory hostname; port
 = ``backend_port``; weight / backup / disabled = host vars ``lb_weight`` (1),
 ``lb_backup`` (false), ``lb_disabled`` (false).
@@ -106,7 +109,6 @@ dicts and lists; the filter functions only convert Ansible's objects to plain da
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import ipaddress
 import json
@@ -115,7 +117,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import closest as _closest
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import kind as _kind
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import pct_exact, pct_label
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_inventory import (
+    ENVIRONMENTS,
+    environments_of,
+    group_names,
+)
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_filter_errors import guarded_filters
 
 try:  # jinja2 is always present with Ansible; keep the core importable without it
@@ -126,7 +135,6 @@ except ImportError:  # pragma: no cover
 # --------------------------------------------------------------------------- rules
 
 ENGINES: tuple[str, ...] = ("haproxy", "nginx")
-ENVIRONMENTS: tuple[str, ...] = ("staging", "production")
 MODES: tuple[str, ...] = ("http", "tcp")
 
 BUILTIN_POLICY: dict[str, dict[str, Any]] = {
@@ -232,34 +240,6 @@ def _is_int(value: Any) -> bool:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _kind(value: Any) -> str:
-    """Describe a value's YAML-level type for messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a float"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    return f"a {type(value).__name__}"
-
-
-def _closest(word: Any, choices: Sequence[str]) -> str | None:
-    """Closest choice to ``word`` (case-insensitive), or None."""
-    if not isinstance(word, str):
-        return None
-    lowered = {c.lower(): c for c in choices}
-    found = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
-    return lowered[found[0]] if found else None
 
 
 def _int_not_valid(field: str, value: Any) -> str:
@@ -388,33 +368,47 @@ def parse_interval(value: Any) -> tuple[str | None, int | None]:
 
 
 def _environment(
-    lb_host: str, host_vars: Mapping[str, Any], group_members: Mapping[str, Sequence[str]], check: _Checker
+    lb_host: str,
+    host_vars: Mapping[str, Any],
+    group_members: Mapping[str, Sequence[str]],
+    names: Mapping[str, str],
+    check: _Checker,
 ) -> str | None:
-    if "lb_environment" in host_vars:
-        value = host_vars["lb_environment"]
-        if not check.rendered("lb_environment", "", value):
-            return None
-        if isinstance(value, str) and value in ENVIRONMENTS:
-            return value
+    """An LB's environment: its one environment group, the one deploy.yml deploys it with.
+
+    ``lb_environment`` may state it too, and must then agree with the groups.
+    """
+    staging, production = names["staging"], names["production"]
+    if lb_host not in (group_members.get(names["loadbalancers"]) or ()):
         check.add(
-            f"lb_environment {value!r} is not valid; use 'staging' or 'production' (or remove it "
-            "and put the host in exactly one of those groups)"
+            f"{lb_host} is not in group {names['loadbalancers']}: deploy.yml never deploys it; "
+            "add it to that group"
         )
-        return None
-    found = [env for env in ENVIRONMENTS if lb_host in (group_members.get(env) or ())]
-    if len(found) == 1:
-        return found[0]
+    declared = host_vars.get("lb_environment", _MISSING)
+    if declared is not _MISSING and check.rendered("lb_environment", "", declared):
+        if not (isinstance(declared, str) and declared in ENVIRONMENTS):
+            check.add(
+                f"lb_environment {declared!r} is not valid; use 'staging' or 'production' (or remove it: "
+                f"the groups {staging} and {production} decide)"
+            )
+            declared = _MISSING
+    found = environments_of(lb_host, group_members, names)
     if not found:
         check.add(
-            f"{lb_host} is in neither group staging nor group production: put it in exactly one of them "
-            "(or set lb_environment)"
+            f"{lb_host} is in neither group {staging} nor group {production}: deploy.yml deploys only the "
+            "load balancers of those groups; put it in exactly one of them"
         )
-    else:
+        return None
+    if len(found) > 1:
+        check.add(f"{lb_host} is in both groups {staging} and {production}: put it in exactly one of them")
+        return None
+    if isinstance(declared, str) and declared != found[0]:
         check.add(
-            f"{lb_host} is in both groups staging and production: put it in exactly one of them "
-            "(or set lb_environment)"
+            f"lb_environment is {declared!r} but {lb_host} is in group {names[found[0]]}, so deploy.yml "
+            f"deploys it with {found[0]}: remove lb_environment or move the host"
         )
-    return None
+        return None
+    return found[0]
 
 
 def _merge_policy(base: dict[str, Any], raw: Any, where: str, prefix: str, check: _Checker) -> dict[str, Any]:
@@ -597,6 +591,7 @@ def _backend_servers(
     label: str,
     svc: Mapping[str, Any],
     environment: str | None,
+    names: Mapping[str, str],
     group_members: Mapping[str, Sequence[str]],
     backend_hostvars: Mapping[str, Mapping[str, Any]],
     check: _Checker,
@@ -620,8 +615,28 @@ def _backend_servers(
         return None
     if environment is None:
         return None  # already reported: the environment decides which members count
-    in_env = set(group_members.get(environment) or ())
-    members = [h for h in group_members[group] if h in in_env]
+    lb_hosts = set(group_members.get(names["loadbalancers"]) or ())
+    members = []
+    for host in group_members[group]:
+        envs = environments_of(host, group_members, names)
+        where = f"{label}: backend host {host} of group {group!r}"
+        if not envs:
+            check.add(
+                f"{where} is in neither group {names['staging']} nor group {names['production']}: "
+                "it would drop out silently; put it in exactly one of them"
+            )
+        elif len(envs) > 1:
+            check.add(
+                f"{where} is in both groups {names['staging']} and {names['production']}: "
+                "a backend serves exactly one environment"
+            )
+        elif host in lb_hosts:
+            check.add(
+                f"{where} is a load balancer (group {names['loadbalancers']}): "
+                "requests would loop back into a load balancer"
+            )
+        elif envs[0] == environment:
+            members.append(host)
     if not members:
         check.add(f"{label}: backend_group {group!r} has no hosts in environment {environment}")
         return None
@@ -706,6 +721,7 @@ def _service(
     engine: str | None,
     environment: str | None,
     base_policy: dict[str, Any],
+    names: Mapping[str, str],
     group_members: Mapping[str, Sequence[str]],
     backend_hostvars: Mapping[str, Mapping[str, Any]],
     check: _Checker,
@@ -791,7 +807,7 @@ def _service(
             else:
                 raw_servers = [(s, None) for s in value]
     elif has_group:
-        resolved = _backend_servers(label, raw, environment, group_members, backend_hostvars, check)
+        resolved = _backend_servers(label, raw, environment, names, group_members, backend_hostvars, check)
         if resolved is not None:
             raw_servers = list(resolved)
     else:
@@ -883,6 +899,7 @@ def build_model(
     host_vars: Mapping[str, Any],
     group_members: Mapping[str, Sequence[str]],
     backend_hostvars: Mapping[str, Mapping[str, Any]],
+    names: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any] | None, list[str]]:
     """Validate and normalise the model of one load balancer.
 
@@ -891,9 +908,14 @@ def build_model(
     :param group_members: group name -> list of inventory hostnames (Ansible's ``groups``).
     :param backend_hostvars: hostname -> that host's variables (only ``BACKEND_VARS``
         are read); looked up for the members of a service's backend_group.
+    :param names: ``lbguard_group_names``, the inventory's names for lbguard's group
+        roles (see ``group_names``); None for the defaults.
     :returns: ``(model, [])`` when valid, else ``(None, problems)``.
     """
     check = _Checker()
+    groups_of, name_problems = group_names(names)
+    for problem in name_problems:
+        check.add(problem)
     engine_value = host_vars.get("lb_engine", "haproxy")
     engine: str | None = None
     if check.rendered("lb_engine", "", engine_value):
@@ -904,7 +926,7 @@ def build_model(
             hint = f"; did you mean {close!r}?" if close else ""
             check.add(f"lb_engine {engine_value!r} is not a known engine{hint} (known: {', '.join(ENGINES)})")
 
-    environment = _environment(lb_host, host_vars, group_members, check)
+    environment = _environment(lb_host, host_vars, group_members, groups_of, check)
     # Unknown environment (already a problem): judge with the stricter production policy.
     base = BUILTIN_POLICY[environment or "production"]
     base_policy = _merge_policy(base, host_vars.get("lb_policy", _MISSING), "lb_policy", "", check)
@@ -922,7 +944,9 @@ def build_model(
             names: dict[str, int] = {}
             ports: dict[int, str] = {}
             for index, raw in enumerate(raw_services):
-                service = _service(index, raw, engine, environment, base_policy, group_members, backend_hostvars, check)
+                service = _service(
+                    index, raw, engine, environment, base_policy, groups_of, group_members, backend_hostvars, check
+                )
                 name = raw.get("name") if isinstance(raw, Mapping) else None
                 listen = raw.get("listen") if isinstance(raw, Mapping) else None
                 if isinstance(name, str) and SERVICE_NAME_RE.fullmatch(name):
@@ -962,9 +986,10 @@ def model_problems(
     host_vars: Mapping[str, Any],
     group_members: Mapping[str, Sequence[str]],
     backend_hostvars: Mapping[str, Mapping[str, Any]],
+    names: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Every problem of the model (see ``build_model``); empty when valid."""
-    return build_model(lb_host, host_vars, group_members, backend_hostvars)[1]
+    return build_model(lb_host, host_vars, group_members, backend_hostvars, names)[1]
 
 
 def normalize_model(
@@ -972,9 +997,10 @@ def normalize_model(
     host_vars: Mapping[str, Any],
     group_members: Mapping[str, Sequence[str]],
     backend_hostvars: Mapping[str, Mapping[str, Any]],
+    names: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The normalised model (see module docstring); raises ``ModelError`` listing every problem."""
-    model, problems = build_model(lb_host, host_vars, group_members, backend_hostvars)
+    model, problems = build_model(lb_host, host_vars, group_members, backend_hostvars, names)
     if model is None:
         raise ModelError(lb_host, problems)
     return model
@@ -1143,23 +1169,65 @@ def _adapt(
     return host, host_vars, _GroupsView(groups), _BackendVarsView(hostvars)
 
 
-def lbguard_model_problems(lb_host: str, hostvars: Mapping[str, Any], groups: Mapping[str, Any]) -> list[str]:
+def lbguard_model_problems(
+    lb_host: str, hostvars: Mapping[str, Any], groups: Mapping[str, Any], names: Mapping[str, Any] | None = None
+) -> list[str]:
     """Filter: every problem of the model of ``lb_host`` (empty list when valid)."""
     host, host_vars, group_members, backends = _adapt(lb_host, hostvars, groups, "lbguard_model_problems")
     if host_vars is None:
         return [f"{host} is not a host of the inventory"]
-    return model_problems(host, host_vars, group_members, backends)
+    return model_problems(host, host_vars, group_members, backends, names)
 
 
-def lbguard_validated_model(lb_host: str, hostvars: Mapping[str, Any], groups: Mapping[str, Any]) -> dict[str, Any]:
+def lbguard_validated_model(
+    lb_host: str, hostvars: Mapping[str, Any], groups: Mapping[str, Any], names: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Filter: the normalised model of ``lb_host``; raises AnsibleFilterError listing every problem."""
     host, host_vars, group_members, backends = _adapt(lb_host, hostvars, groups, "lbguard_validated_model")
     if host_vars is None:
         raise ModelError(host, [f"{host} is not a host of the inventory"])
-    return normalize_model(host, host_vars, group_members, backends)
+    return normalize_model(host, host_vars, group_members, backends, names)
 
 
-def lbguard_change_id(lb_hosts: Sequence[str], hostvars: Mapping[str, Any], groups: Mapping[str, Any]) -> str:
+def lbguard_inventory_groups(names: Mapping[str, Any] | None) -> dict[str, str]:
+    """Filter: ``lbguard_group_names`` completed with lbguard's default group names.
+
+    Raises AnsibleFilterError naming every problem of the mapping.
+    """
+    complete, problems = group_names(names)
+    if problems:
+        raise AnsibleFilterError("lbguard_inventory_groups: " + "; ".join(problems))
+    return complete
+
+
+def lbguard_environment(
+    host: str, groups: Mapping[str, Any], names: Mapping[str, Any] | None = None, unknown: str | None = None
+) -> str:
+    """Filter: the environment of ``host`` by its groups, as the model derives it.
+
+    For a host whose model cannot be built (plan, manual rollback). When the
+    host is in no environment group or in both: ``unknown`` when given, else
+    AnsibleFilterError.
+    """
+    groups_of, problems = group_names(names)
+    if problems:
+        raise AnsibleFilterError("lbguard_environment: " + "; ".join(problems))
+    if not isinstance(groups, Mapping):
+        raise AnsibleFilterError(f"lbguard_environment: the argument must be Ansible's groups, got {_kind(groups)}")
+    found = environments_of(str(host), _GroupsView(groups), groups_of)
+    if len(found) != 1 and unknown is not None:
+        return unknown
+    if len(found) != 1:
+        raise AnsibleFilterError(
+            f"lbguard_environment: {host} is in {'both' if found else 'neither'} of the groups "
+            f"{groups_of['staging']} and {groups_of['production']}; put it in exactly one of them"
+        )
+    return found[0]
+
+
+def lbguard_change_id(
+    lb_hosts: Sequence[str], hostvars: Mapping[str, Any], groups: Mapping[str, Any], names: Mapping[str, Any] | None = None
+) -> str:
     """Filter: the id of the change the inventory describes, for every LB at once.
 
     The sha256 of each load balancer's model digest (or of its name and
@@ -1169,7 +1237,7 @@ def lbguard_change_id(lb_hosts: Sequence[str], hostvars: Mapping[str, Any], grou
     parts = []
     for lb_host in lb_hosts:
         host, host_vars, group_members, backends = _adapt(lb_host, hostvars, groups, "lbguard_change_id")
-        model, problems = build_model(host, host_vars or {}, group_members, backends)
+        model, problems = build_model(host, host_vars or {}, group_members, backends, names)
         parts.append(model["digest"] if model is not None and not problems else f"{host}:invalid")
     return hashlib.sha256(" ".join(parts).encode()).hexdigest()
 
@@ -1188,4 +1256,6 @@ class FilterModule:
             "lbguard_validated_model": lbguard_validated_model,
             "lbguard_share_summary": lbguard_share_summary,
             "lbguard_change_id": lbguard_change_id,
+            "lbguard_environment": lbguard_environment,
+            "lbguard_inventory_groups": lbguard_inventory_groups,
         })

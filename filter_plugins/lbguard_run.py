@@ -28,7 +28,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ansible.errors import AnsibleFilterError
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import EPSILON, active_servers, pct_exact, pct_label
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_inventory import (
+    environments_of,
+    group_names,
+    hosts_in_environment,
+)
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_filter_errors import guarded_filters
 
 PASSED = ("verified", "checked", "clean")
@@ -110,10 +116,12 @@ def _result(hostvars: Mapping[str, Any], host: str, fact: str = "lb_deploy_resul
     return dict(value) if value else None
 
 
-def _in_environment(hosts: Sequence[str], groups: Mapping[str, Sequence[str]], environment: str) -> list[str]:
-    """The hosts that belong to an environment's group, in the given order."""
-    members = set(groups.get(environment, []))
-    return [h for h in hosts if h in members]
+def _names(raw: Any) -> dict[str, str]:
+    """lbguard_group_names completed with the defaults; validate.yml has refused a bad mapping."""
+    names, problems = group_names(raw)
+    if problems:
+        raise AnsibleFilterError("; ".join(problems))
+    return names
 
 
 def failed_hosts(lb_hosts: Sequence[str], hostvars: Mapping[str, Any], environment: str) -> list[str]:
@@ -127,17 +135,18 @@ def failed_hosts(lb_hosts: Sequence[str], hostvars: Mapping[str, Any], environme
 
 
 def production_gate(lb_hosts: Sequence[str], groups: Mapping[str, Sequence[str]], hostvars: Mapping[str, Any],
-                    stages: Sequence[str], change_id: str) -> dict[str, Any]:
+                    stages: Sequence[str], change_id: str, names: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Decide whether production may be deployed in this run, and say why.
 
     With staging in the same run, every staging load balancer must have
     verified. Production alone (a separate AWX job) is allowed only when every
     staging load balancer's last verified release was verified for this very
     change id, read from its ledger (registered as ``deploy_staging_ledger``).
+    ``names`` is lbguard_group_names: which groups are the environments.
     """
     if "production" not in stages:
         return {"allowed": False, "reason": "production is not among lbguard_stages in this run"}
-    staging = _in_environment(lb_hosts, groups, "staging")
+    staging = hosts_in_environment(lb_hosts, groups, _names(names), "staging")
     if not staging:
         return {"allowed": False, "reason": "refusing production: the inventory has no staging load balancer "
                                             "to prove the change first"}
@@ -238,17 +247,18 @@ def run_report(lb_hosts: Sequence[str], hostvars: Mapping[str, Any], groups: Map
     ``run`` carries run_id, change_id, revision, stages, the production gate
     (deploys only; other runs pass none) and result_fact, the host fact that
     holds each outcome. A host of a stage that ran but left no result counts
-    as failed.
+    as failed. ``run.group_names`` is lbguard_group_names.
     """
+    names = _names(run.get("group_names"))
     stages = list(run.get("stages") or [])
     gate = run.get("gate")
     fact = run.get("result_fact") or "lb_deploy_result"
     expected = set(run.get("expected_hosts") or [])
     if gate is not None:
         if "staging" in stages:
-            expected.update(_in_environment(lb_hosts, groups, "staging"))
+            expected.update(hosts_in_environment(lb_hosts, groups, names, "staging"))
         if "production" in stages and gate.get("allowed"):
-            expected.update(_in_environment(lb_hosts, groups, "production"))
+            expected.update(hosts_in_environment(lb_hosts, groups, names, "production"))
 
     hosts = {}
     lines = []
@@ -259,7 +269,7 @@ def run_report(lb_hosts: Sequence[str], hostvars: Mapping[str, Any], groups: Map
         if result is None:
             if host not in expected:
                 continue
-            if stopped_by and host in groups.get("production", []):
+            if stopped_by and environments_of(host, groups, names) == ["production"]:
                 result = {"host": host, "environment": "production", "status": "skipped",
                           "problems": [f"not deployed: production stopped after {', '.join(stopped_by)} failed"]}
             else:

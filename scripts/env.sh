@@ -9,3 +9,7 @@ export ANSIBLE_CONFIG="$LBGUARD_ROOT/ansible.cfg"
 # .collections the collections requirements.yml names.
 export ANSIBLE_COLLECTIONS_PATH="$LBGUARD_ROOT/collections:$LBGUARD_ROOT/.collections"
 export LBGUARD_IMAGE="${LBGUARD_IMAGE:-localhost/lbguard-debian:bookworm}"
+# Ansible's home (its tmp, ssh control sockets, and the copy of lbguard.core that
+# molecule and ansible-lint install and put first on the collection path) inside
+# the checkout: another checkout's copy, or a stale one, is never used.
+export ANSIBLE_HOME="$LBGUARD_ROOT/.cache/ansible-home"

@@ -91,8 +91,9 @@ RULES: dict[tuple[str, str], str] = {
         "a list of mappings with the keys of [Service keys](#service-keys); every problem is reported at once"
     ),
     ("lb", "lb_environment"): (
-        f"one of {', '.join(f'`{e}`' for e in m.ENVIRONMENTS)}; otherwise the LB must be in exactly one of the groups "
-        + " and ".join(f"`{e}`" for e in m.ENVIRONMENTS)
+        f"one of {', '.join(f'`{e}`' for e in m.ENVIRONMENTS)}, and the environment group the LB is in "
+        "(exactly one of " + " and ".join(f"`{e}`" for e in m.ENVIRONMENTS) + ", or the groups "
+        "`lbguard_group_names` maps them to); a contradiction is refused"
     ),
     ("service", "name"): (
         "required; 1-63 letters, digits, `_` or `-`, starting with a letter; unique per LB; names starting with "
@@ -166,7 +167,7 @@ FALLBACK: dict[str, dict[str, dict[str, Any]]] = {
     "lb": {
         "lb_environment": {
             "type": "str",
-            "description": "Environment of the LB, when group membership does not say it.",
+            "description": "Environment of the LB, stated again; the environment groups decide.",
         },
     },
     "server": {

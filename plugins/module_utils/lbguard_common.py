@@ -9,6 +9,7 @@ Standard library only, Python 3.9 and later (the load balancers' Python).
 
 from __future__ import annotations
 
+import difflib
 import math
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -82,3 +83,31 @@ def join_names(names: Sequence[str]) -> str:
 def plural(count: int, singular: str, plural_form: str | None = None) -> str:
     """"1 connection error" / "2 connection errors"."""
     return f"{count} {singular if count == 1 else (plural_form or singular + 's')}"
+
+
+def kind(value: Any) -> str:
+    """A value's YAML-level type, for messages: "a string", "a list", "null"..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a float"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return f"a {type(value).__name__}"
+
+
+def closest(word: Any, choices: Sequence[str]) -> str | None:
+    """The choice closest to ``word`` (case-insensitive), for "did you mean" hints; None when none is close."""
+    if not isinstance(word, str):
+        return None
+    lowered = {choice.lower(): choice for choice in choices}
+    found = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+    return lowered[found[0]] if found else None

@@ -51,9 +51,14 @@ def needs_root(task: dict) -> bool:
     return module in NEEDS_ROOT
 
 
+def playbook_files() -> list[Path]:
+    """Every playbook under playbooks/ (playbooks/vars/ holds variables, not plays)."""
+    return [p for p in sorted((REPO_ROOT / "playbooks").rglob("*.yml")) if "vars" not in p.relative_to(REPO_ROOT).parts]
+
+
 def host_tasks() -> Iterator[tuple[str, dict]]:
     """(where, task) for every task that runs on a managed host."""
-    for playbook in sorted((REPO_ROOT / "playbooks").rglob("*.yml")) + sorted((REPO_ROOT / "lab").glob("*.yml")):
+    for playbook in playbook_files() + sorted((REPO_ROOT / "lab").glob("*.yml")):
         for play in yaml.safe_load(playbook.read_text()) or []:
             if "hosts" not in play or str(play["hosts"]) in CONTROL_NODE_HOSTS:
                 continue
@@ -69,7 +74,7 @@ def host_tasks() -> Iterator[tuple[str, dict]]:
 
 
 def control_node_tasks() -> Iterator[tuple[str, dict]]:
-    for playbook in sorted((REPO_ROOT / "playbooks").rglob("*.yml")):
+    for playbook in playbook_files():
         for play in yaml.safe_load(playbook.read_text()) or []:
             for part in ("tasks", "handlers"):
                 for task in tasks_of(play.get(part)):

@@ -132,12 +132,27 @@ def test_environment_both() -> None:
     one(problems([svc()], groups=groups), "lb1 is in both groups staging and production")
 
 
-def test_environment_override_wins() -> None:
-    groups = groups_for("staging", {"production": [LB]})
-    assert (
-        model([svc(servers=servers(1, 1))], groups=groups, lb_environment="production")["environment"] == "production"
+def test_lb_environment_that_agrees_with_the_groups_is_accepted() -> None:
+    assert model([svc()], env="staging", lb_environment="staging")["environment"] == "staging"
+
+
+def test_lb_environment_never_overrides_the_groups() -> None:
+    # The incident's way in: a production LB judged by the staging policy.
+    groups = groups_for("production")
+    one(
+        problems([svc(servers=servers(1, 0, 0))], groups=groups, lb_environment="staging"),
+        "lb_environment is 'staging' but lb1 is in group production, so deploy.yml deploys it with production",
     )
-    assert model([svc()], env=None, lb_environment="staging")["environment"] == "staging"
+
+
+def test_lb_environment_does_not_make_up_for_a_missing_group() -> None:
+    one(problems([svc()], env=None, lb_environment="staging"), "lb1 is in neither group staging nor group production")
+
+
+def test_lb_outside_the_loadbalancers_group_is_refused() -> None:
+    groups = groups_for("staging")
+    groups["loadbalancers"] = []
+    one(problems([svc()], groups=groups), "lb1 is not in group loadbalancers: deploy.yml never deploys it")
 
 
 def test_environment_override_invalid() -> None:
@@ -959,7 +974,7 @@ def test_digest_stable_across_processes() -> None:
         "import sys; sys.path[:0] = sys.argv[1:]; import lbguard_model as m; "
         "print(m.normalize_model('lb1', {'lb_services': [{'name': 'shop', 'listen': 80, 'servers': ["
         "{'name': 'web1', 'address': '10.0.0.1', 'port': 8080}, {'name': 'web2', 'address': '10.0.0.2', "
-        "'port': 8080}]}]}, {'staging': ['lb1']}, {})['digest'])"
+        "'port': 8080}]}]}, {'staging': ['lb1'], 'loadbalancers': ['lb1']}, {})['digest'])"
     )
     digests = set()
     for seed in ("1", "2", "3"):
@@ -1163,6 +1178,8 @@ def test_filter_module_exports() -> None:
         "lbguard_model_problems",
         "lbguard_validated_model",
         "lbguard_share_summary",
+        "lbguard_environment",
+        "lbguard_inventory_groups",
     }
 
 
@@ -1177,7 +1194,7 @@ def test_groups_are_converted_only_when_needed() -> None:
     hostvars, groups = fake_inventory()
     groups.update({f"other{i}": ["web1"] for i in range(50)})
     assert m.lbguard_model_problems("lb1", hostvars, CountingGroups(groups)) == []
-    assert sorted(set(reads)) == ["staging", "webservers"]  # no production group here
+    assert sorted(set(reads)) == ["loadbalancers", "staging", "webservers"]  # no production group here
 
 
 def test_change_id_covers_every_lb_and_survives_an_invalid_model() -> None:
@@ -1189,3 +1206,87 @@ def test_change_id_covers_every_lb_and_survives_an_invalid_model() -> None:
     assert m.lbguard_change_id([LB, "lb2"], changed, groups) != first
     invalid = {LB: {"lb_services": [svc()]}, "lb2": {"lb_services": [svc(balance="nope")]}}
     assert len(m.lbguard_change_id([LB, "lb2"], invalid, groups)) == 64
+
+
+def backend_service() -> dict[str, Any]:
+    return svc(servers=DROP, backend_group="webservers", backend_port=8080)
+
+
+def test_a_backend_in_both_environments_is_refused() -> None:
+    groups, backends = backend_setup()
+    groups["staging"].append("web1")
+    one(
+        problems([backend_service()], groups=groups, backends=backends, lb_policy={"max_server_share": 0.7}),
+        "service shop: backend host web1 of group 'webservers' is in both groups staging and production",
+    )
+
+
+def test_a_backend_in_no_environment_does_not_drop_out_silently() -> None:
+    groups, backends = backend_setup()
+    groups["production"].remove("web3")
+    one(
+        problems([backend_service()], groups=groups, backends=backends, lb_policy={"max_server_share": 0.7}),
+        "service shop: backend host web3 of group 'webservers' is in neither group staging nor group production",
+    )
+
+
+def test_a_load_balancer_in_its_own_backend_group_is_refused() -> None:
+    groups, backends = backend_setup()
+    groups["webservers"].append(LB)
+    one(
+        problems([backend_service()], groups=groups, backends=backends, lb_policy={"max_server_share": 0.7}),
+        "service shop: backend host lb1 of group 'webservers' is a load balancer (group loadbalancers)",
+    )
+
+
+RENAMED = {"loadbalancers": "edge", "staging": "preprod", "production": "live"}
+
+
+def renamed(groups: dict[str, list[str]]) -> dict[str, list[str]]:
+    return {RENAMED.get(name, name): members for name, members in groups.items()}
+
+
+def test_group_names_map_the_inventory_s_own_groups() -> None:
+    groups, backends = backend_setup()
+    host_vars = {"lb_services": [backend_service()], "lb_policy": {"max_server_share": 0.7}}
+    result, found = m.build_model(LB, host_vars, renamed(groups), backends, RENAMED)
+    assert found == [] and result is not None
+    assert result["environment"] == "production"
+    assert [s["name"] for s in result["services"][0]["servers"]] == ["web3", "web1", "web2"]
+    # The same inventory read with lbguard's default names has no environment for lb1.
+    assert m.build_model(LB, host_vars, renamed(groups), backends)[0] is None
+
+
+def test_messages_name_the_mapped_groups() -> None:
+    groups = renamed(groups_for(None))
+    found = m.build_model(LB, {"lb_services": [svc()]}, groups, {}, RENAMED)[1]
+    one(found, "lb1 is in neither group preprod nor group live")
+
+
+@pytest.mark.parametrize(
+    ("names", "fragment"),
+    [
+        ({"prodution": "live"}, "'prodution' is not a group role; did you mean 'production'?"),
+        ({"staging": "pre prod"}, "lbguard_group_names.staging: 'pre prod' is not a group name"),
+        ({"staging": "envs", "production": "envs"}, "staging and production are both group 'envs'"),
+        (["edge"], "lbguard_group_names must map group roles to group names, got a list"),
+    ],
+)
+def test_group_names_are_checked(names: Any, fragment: str) -> None:
+    found = m.build_model(LB, {"lb_services": [svc()]}, groups_for("staging"), {}, names)[1]
+    assert any(fragment in problem for problem in found), found
+
+
+def test_environment_filter_uses_the_same_rule() -> None:
+    groups = renamed(groups_for("production"))
+    assert m.lbguard_environment(LB, groups, RENAMED) == "production"
+    with pytest.raises(AnsibleFilterError, match="lb1 is in neither of the groups staging and production"):
+        m.lbguard_environment(LB, groups)
+    assert m.lbguard_environment(LB, groups, None, "unknown") == "unknown"
+
+
+def test_inventory_groups_completes_the_mapping_and_refuses_a_typo() -> None:
+    assert m.lbguard_inventory_groups(None) == {"loadbalancers": "loadbalancers", "staging": "staging", "production": "production"}
+    assert m.lbguard_inventory_groups({"production": "live"})["production"] == "live"
+    with pytest.raises(AnsibleFilterError, match="'stagin' is not a group role; did you mean 'staging'"):
+        m.lbguard_inventory_groups({"stagin": "preprod"})

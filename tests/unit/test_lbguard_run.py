@@ -188,7 +188,7 @@ def validated(engine, balance="roundrobin", weights=(1, 1, 1), backup=(), max_sh
     policy = {"min_active_servers": 1, "max_server_share": max_share, "allow_first": allow_first}
     host_vars = {"lb_engine": engine, "lb_services": [{"name": "shop", "listen": 80, "balance": balance,
                                                        "servers": servers, "policy": policy}]}
-    built, found = lbguard_model.build_model("lb-stg", host_vars, {"staging": ["lb-stg"]}, {})
+    built, found = lbguard_model.build_model("lb-stg", host_vars, {"staging": ["lb-stg"], "loadbalancers": ["lb-stg"]}, {})
     assert found == [], found
     return built
 

@@ -18,7 +18,9 @@ PLAYBOOK = REPO_ROOT / "playbooks" / "validate.yml"
 EXAMPLES = REPO_ROOT / "inventories" / "examples"
 
 
-def run(inventory: Path, tmp_path: Path, playbook: Path = PLAYBOOK) -> subprocess.CompletedProcess[str]:
+def run(
+    inventory: Path, tmp_path: Path, playbook: Path = PLAYBOOK, extra_vars: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env.update(
         {
@@ -36,7 +38,7 @@ def run(inventory: Path, tmp_path: Path, playbook: Path = PLAYBOOK) -> subproces
     ):
         env.pop(name, None)
     return subprocess.run(
-        [ansible_playbook(), "-i", str(inventory), str(playbook)],
+        [ansible_playbook(), "-i", str(inventory), str(playbook), *(["-e", extra_vars] if extra_vars else [])],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -106,6 +108,52 @@ def test_missing_loadbalancers_group_fails_clearly(tmp_path: Path) -> None:
     text = output(result)
     assert result.returncode == 2, text
     assert "no host in group 'loadbalancers'" in text
+
+
+RENAMED_INVENTORY = """\
+all:
+  children:
+    edge:
+      hosts:
+        lb-a: {lb_services: [{name: shop, listen: 80, backend_group: app, backend_port: 8080}]}
+    app:
+      hosts: {app1: {}, app2: {}, app3: {}}
+    preprod:
+      hosts: {}
+    live:
+      hosts: {lb-a: {}, app1: {}, app2: {}, app3: {}}
+"""
+MAPPING = '{"lbguard_group_names": {"loadbalancers": "edge", "staging": "preprod", "production": "live"}}'
+
+
+def test_an_inventory_with_its_own_group_names_validates_through_the_mapping(tmp_path: Path) -> None:
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(RENAMED_INVENTORY, encoding="utf-8")
+    mapped = run(inventory, tmp_path, extra_vars=MAPPING)
+    assert mapped.returncode == 0, output(mapped)
+    assert "'lb-a: OK'" in output(mapped)
+    unmapped = run(inventory, tmp_path)
+    assert unmapped.returncode == 2, output(unmapped)
+    assert "no host in group 'loadbalancers'" in output(unmapped)
+
+
+def test_a_typo_in_the_group_mapping_is_refused(tmp_path: Path) -> None:
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(RENAMED_INVENTORY, encoding="utf-8")
+    result = run(inventory, tmp_path, extra_vars=MAPPING.replace('"production"', '"prodution"'))
+    assert result.returncode != 0, output(result)
+    assert "'prodution' is not a group role; did you mean 'production'?" in output(result)
+
+
+def test_an_inventory_file_ansible_cannot_parse_fails_the_run(tmp_path: Path) -> None:
+    inventory = tmp_path / "inventory"
+    inventory.mkdir()
+    (inventory / "hosts.yml").write_text(RENAMED_INVENTORY, encoding="utf-8")
+    (inventory / "more_app_servers.yml").write_text("all:\n  hosts: [app4\n", encoding="utf-8")
+    result = run(inventory, tmp_path, extra_vars=MAPPING)
+    assert result.returncode != 0, output(result)
+    assert "more_app_servers.yml" in output(result)
+    assert "'lb-a: OK'" not in output(result)
 
 
 SHOW_MODEL_PLAY = """\
