@@ -29,7 +29,7 @@ SHELL = [b for b in BLOCKS if b.is_shell]
 #: Programs an awx block may call: the AWX playbook, and the EE build (whose
 #: definition tests/unit/test_execution_environment.py checks with ansible-builder create,
 #: after building the collection as `make collection` does).
-AWX_PROGRAMS = ("source", "export", "ansible-playbook", "ansible-builder", "make")
+AWX_PROGRAMS = ("source", "export", "ansible-playbook", "ansible-builder", "ansible-galaxy", "make")
 #: Project folders whose paths a doc may name; each must exist.
 PROJECT_FOLDERS = (".ci", ".github", "awx", "benchmarks", "docs", "filter_plugins", "inventories", "lab",
                    "library", "molecule", "playbooks", "roles", "scripts", "tests")
