@@ -40,6 +40,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC_FILE = Path("roles/haproxy/meta/argument_specs.yml")
+#: The other engine role states the same model; --check and every run hold it to SPEC_FILE's.
+OTHER_SPEC_FILES = (Path("roles/nginx/meta/argument_specs.yml"),)
 MODEL_FILE = Path("filter_plugins/lbguard_model.py")
 DOC_FILE = Path("docs/model.md")
 
@@ -219,9 +221,28 @@ BACKEND_VAR_ROWS: dict[str, tuple[str, str]] = {
 # ----------------------------------------------------------------------- reading the spec
 
 
-def load_spec(root: Path = ROOT) -> dict[str, Any]:
-    data = yaml.safe_load((root / SPEC_FILE).read_text())
+def load_spec(root: Path = ROOT, spec_file: Path = SPEC_FILE) -> dict[str, Any]:
+    data = yaml.safe_load((root / spec_file).read_text())
     return data["argument_specs"]["main"]["options"]
+
+
+def _structure(option: Any) -> Any:
+    """An argument spec option without its descriptions: what Ansible checks."""
+    if isinstance(option, Mapping):
+        return {key: _structure(value) for key, value in option.items() if key != "description"}
+    if isinstance(option, list):
+        return [_structure(item) for item in option]
+    return option
+
+
+def check_engine_specs(root: Path = ROOT) -> None:
+    """Every engine role's argument spec states the model exactly as SPEC_FILE does (descriptions aside)."""
+    model = {key: _structure(value) for key, value in load_spec(root).items() if key in m.LB_VARS}
+    for other in OTHER_SPEC_FILES:
+        theirs = {key: _structure(value) for key, value in load_spec(root, other).items() if key in m.LB_VARS}
+        for key in sorted(set(model) | set(theirs)):
+            if model.get(key) != theirs.get(key):
+                raise SpecError(f"{other} states {key} differently from {SPEC_FILE}; the model has one schema")
 
 
 def _text(description: Any) -> str:
@@ -375,6 +396,7 @@ three agree."""
 
 
 def render(root: Path = ROOT) -> str:
+    check_engine_specs(root)
     spec = load_spec(root)
     services_spec = (spec.get("lb_services") or {}).get("options") or {}
 

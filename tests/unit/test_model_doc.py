@@ -127,3 +127,21 @@ def test_doc_states_the_filters_defaults_and_ranges() -> None:
     service = section("Service keys")
     for algorithm in m.ALGORITHMS:
         assert f"`{algorithm}`" in service
+
+
+def test_an_engine_spec_that_states_the_model_differently_is_refused(tmp_path: Path) -> None:
+    for role in ("haproxy", "nginx"):
+        (tmp_path / "roles" / role / "meta").mkdir(parents=True)
+        text = (REPO_ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text()
+        if role == "nginx":  # a service key nginx's role would accept with another type
+            assert "      lb_services:\n        type: list\n" in text
+            text = text.replace("      lb_services:\n        type: list\n", "      lb_services:\n        type: raw\n", 1)
+        (tmp_path / "roles" / role / "meta" / "argument_specs.yml").write_text(text)
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import gen_model_doc  # noqa: PLC0415  (the script, imported to call its check)
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    gen_model_doc.check_engine_specs(REPO_ROOT)
+    with pytest.raises(gen_model_doc.SpecError, match="states lb_services differently"):
+        gen_model_doc.check_engine_specs(tmp_path)
