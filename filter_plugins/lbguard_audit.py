@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import EPSILON, is_active, pct_label
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import is_active, pct_label
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_policy import over_share, weight_shares
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_filter_errors import guarded_filters
 
 
@@ -49,11 +50,11 @@ def runtime_drift(model: Mapping[str, Any], runtime: Mapping[str, Any]) -> list[
         total = sum(live_weights.values())
         limit = float(service["policy"]["max_server_share"])
         if total > 0 and service.get("balance") != "first":
-            for name, weight in live_weights.items():
-                if weight / total > limit + EPSILON:
-                    split = ", ".join(f"{n}={w}" for n, w in live_weights.items())
-                    findings.append(f"{label}: at runtime server {name} would receive {pct_label(weight / total)} "
-                                    f"of traffic ({split}); policy max_server_share is {pct_label(limit)}")
+            shares = weight_shares(live_weights)
+            split = ", ".join(f"{n}={w}" for n, w in live_weights.items())
+            for name in over_share(shares, limit):
+                findings.append(f"{label}: at runtime server {name} would receive {pct_label(shares[name])} "
+                                f"of traffic ({split}); policy max_server_share is {pct_label(limit)}")
         elif total == 0 and service["servers"]:
             findings.append(f"{label}: no server can take traffic at runtime")
     return findings

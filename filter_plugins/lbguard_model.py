@@ -125,6 +125,11 @@ from ansible_collections.lbguard.core.plugins.module_utils.lbguard_inventory imp
     environments_of,
     group_names,
 )
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_policy import (
+    over_share,
+    too_few_active,
+    weight_shares,
+)
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_filter_errors import guarded_filters
 
 try:  # jinja2 is always present with Ansible; keep the core importable without it
@@ -196,7 +201,6 @@ HOST_LABEL_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _IPV4_CHARS = frozenset("0123456789.")
 _INTERVAL_MS = {"ms": 1, "s": 1000, "m": 60000}
 
-_SHARE_EPSILON = 1e-9
 
 
 class Unrenderable:
@@ -688,31 +692,27 @@ def _distribution(
         return
     active = [(i, s) for i, s in pool if s["weight"] > 0]
     minimum = policy["min_active_servers"]
-    if len(active) < minimum:
+    if too_few_active(len(active), minimum):
         names = ", ".join(shown(s, i) for i, s in active)
         check.add(
             f"{label}: only {len(active)} active server{'s' if len(active) != 1 else ''} ({names}); "
             f"policy min_active_servers is {minimum} (active: not disabled, not backup, weight > 0)"
         )
-    if balance == "first":
-        active[0][1]["expected_share"] = 1.0
-    else:
-        for _, server in pool:
-            server["expected_share"] = server["weight"] / total
-    limit = policy["max_server_share"]
+    shares = weight_shares({i: s["weight"] for i, s in pool}, balance)
     for i, server in pool:
-        share = server["expected_share"]
-        if share > limit + _SHARE_EPSILON:
-            extra = (
-                " (balance 'first' sends all traffic to the first active server: allow_first also needs "
-                "max_server_share: 1.0)"
-                if balance == "first"
-                else ""
-            )
-            check.add(
-                f"{label}: server {shown(server, i)} would receive {pct_exact(share)} of traffic ({weights}); "
-                f"policy max_server_share is {pct_exact(limit)}{extra}"
-            )
+        server["expected_share"] = shares[i]
+    limit = policy["max_server_share"]
+    for i in over_share(shares, limit):
+        extra = (
+            " (balance 'first' sends all traffic to the first active server: allow_first also needs "
+            "max_server_share: 1.0)"
+            if balance == "first"
+            else ""
+        )
+        check.add(
+            f"{label}: server {shown(servers[i], i)} would receive {pct_exact(shares[i])} of traffic ({weights}); "
+            f"policy max_server_share is {pct_exact(limit)}{extra}"
+        )
 
 
 def _service(

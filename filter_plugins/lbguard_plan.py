@@ -6,7 +6,8 @@ import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import EPSILON, active_servers
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import active_servers
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_policy import over_share, too_few_active
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_filter_errors import guarded_filters
 
 
@@ -55,11 +56,11 @@ def policy_checks(model: Mapping[str, Any]) -> list[dict[str, Any]]:
         top = max(service["servers"], key=lambda s: s["expected_share"])
         checks.append({"service": service["name"], "rule": "min_active_servers",
                        "limit": policy["min_active_servers"], "value": len(active),
-                       "passed": len(active) >= policy["min_active_servers"]})
+                       "passed": not too_few_active(len(active), policy["min_active_servers"])})
         checks.append({"service": service["name"], "rule": "max_server_share",
                        "limit": policy["max_server_share"], "value": top["expected_share"],
                        "detail": top["name"],
-                       "passed": top["expected_share"] <= policy["max_server_share"] + EPSILON})
+                       "passed": not over_share({top["name"]: top["expected_share"]}, policy["max_server_share"])})
         checks.append({"service": service["name"], "rule": "allow_first",
                        "limit": policy["allow_first"], "value": service["balance"],
                        "passed": service["balance"] != "first" or bool(policy["allow_first"])})

@@ -29,12 +29,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import EPSILON, active_servers, pct_exact, pct_label
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import active_servers, pct_exact, pct_label
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_inventory import (
     environments_of,
     group_names,
     hosts_in_environment,
 )
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_policy import over_share
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_filter_errors import guarded_filters
 
 PASSED = ("verified", "checked", "clean")
@@ -70,10 +71,9 @@ def concentration_warnings(model: Mapping[str, Any] | None, warn_share: float | 
     for service in (model or {}).get("services") or []:
         servers = service.get("servers") or []
         active = active_servers(servers)
-        for server in servers:
-            share = float(server.get("expected_share") or 0.0)
-            if share <= threshold + EPSILON:
-                continue
+        shares = {str(server.get("name")): float(server.get("expected_share") or 0.0) for server in servers}
+        for name in over_share(shares, threshold):
+            share = shares[name]
             if service.get("balance") == "first":
                 cause = "balance first"
             elif len(active) == 1:
@@ -81,7 +81,7 @@ def concentration_warnings(model: Mapping[str, Any] | None, warn_share: float | 
             else:
                 cause = "weights " + ", ".join(f"{s['name']}={s['weight']}" for s in active)
             limit = float((service.get("policy") or {}).get("max_server_share", 1.0))
-            warnings.append(f"service {service.get('name')}: {server.get('name')} takes {pct_label(share)} of "
+            warnings.append(f"service {service.get('name')}: {name} takes {pct_label(share)} of "
                             f"traffic ({cause}; policy allows up to {pct_exact(limit)})")
     return warnings
 

@@ -91,6 +91,7 @@ from typing import Any, Mapping, Sequence
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import (
     EPSILON, inactive_reason, is_active, join_names, pct, plural)
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import pct_number as pct_text
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_policy import over_share
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_filter_errors import guarded_filters
 
 SHARE_CHECKED = ("roundrobin", "static-rr", "leastconn", "random", "first")
@@ -462,8 +463,9 @@ def traffic_problem(service: Mapping[str, Any], traffic: Mapping[str, Any], tole
             verb = "has" if len(starved) == 1 else "have"
             reasons.append(f"{join_names(starved)} {verb} weight but received nothing")
             named.update(starved)
-        over = [server_name for server_name, share in shares.items()
-                if server_name in by_name and share - margin(server_name) > max_share + tol + EPSILON]
+        # Beyond the limit by more than chance and the tolerance explain.
+        over = over_share({server_name: share - margin(server_name) for server_name, share in shares.items()
+                           if server_name in by_name}, max_share, slack=tol)
         if over:
             verb = "exceeds" if len(over) == 1 else "exceed"
             reasons.append(f"{join_names(over)} {verb} max_server_share {pct_text(max_share)}%")
