@@ -40,6 +40,63 @@ from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_filter_errors
 
 PASSED = ("verified", "checked", "clean")
 
+#: Every status a host's result may have. Scripts and AWX workflows read them.
+STATUSES: tuple[str, ...] = (
+    "verified", "checked", "clean", "drift", "invalid", "failed", "failed_unchanged", "rolled_back",
+    "rollback_failed", "skipped", "no_result",
+)
+
+#: The one specification of a host's result (lb_deploy_result, verify_result,
+#: audit_result, plan_result): every field, and its value when a play leaves it out.
+#: host, environment and status are required.
+RESULT_FIELDS: dict[str, Any] = {
+    "host": None,                   # inventory hostname
+    "environment": None,            # staging, production, or unknown when the model says neither
+    "status": None,                 # one of STATUSES
+    "outcome": None,                # in words, how a failure ended (rollback_outcome)
+    "release": None,                # the release live when the play ended
+    "previous": None,               # the release live before it
+    "failed_release": None,         # the release that failed, after a rollback
+    "changed": False,               # whether the live file changed (or would, in check mode)
+    "problems": [],                 # one sentence each
+    "problems_by_release": [],      # [{"release", "role": new|unchanged|restored|restore, "problems"}]
+    "figures": {},                  # per service, what verification measured (lbguard_verify_summary)
+    "rollback_figures": {},         # the same, for the release a rollback restored
+    "rollback_seconds": None,       # from the failure to the restored release verified
+    "classification": None,         # what the measurement looks like (lbguard_classify)
+    "runtime_reset": [],            # runtime drift a reload of the unchanged release reset
+    "reconciled": [],               # what a dead run left and this run settled first
+    "lock_taken_over": None,        # the run id whose lock this run took over
+    "warnings": [],                 # concentrations the policy allows (concentration_warnings)
+    "diff": [],                     # plan and audit: the rendered file against the live one
+    "shares": [],                   # plan: expected shares before and after (lbguard_share_rows)
+    "policy": [],                   # plan: each policy rule's result (lbguard_policy_checks)
+}
+REQUIRED_RESULT_FIELDS: tuple[str, ...] = ("host", "environment", "status")
+
+
+def host_result(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A host's result with every field of RESULT_FIELDS; refuses unknown fields and statuses.
+
+    Playbooks set only what they know; the report, the summary and AWX's
+    artifacts then always see the same fields.
+    """
+    if not isinstance(fields, Mapping):
+        raise AnsibleFilterError(f"lbguard_host_result: expected the result's fields as a dict, got {type(fields).__name__}")
+    unknown = sorted(str(key) for key in fields if key not in RESULT_FIELDS)
+    if unknown:
+        raise AnsibleFilterError(f"lbguard_host_result: unknown field(s) {', '.join(unknown)}; "
+                                 f"the fields are {', '.join(RESULT_FIELDS)}")
+    missing = [key for key in REQUIRED_RESULT_FIELDS if fields.get(key) in (None, "")]
+    if missing:
+        raise AnsibleFilterError(f"lbguard_host_result: {', '.join(missing)} must be set")
+    if fields["status"] not in STATUSES:
+        raise AnsibleFilterError(f"lbguard_host_result: status {fields['status']!r} is not one of {', '.join(STATUSES)}")
+    result = {key: (list(default) if isinstance(default, list) else dict(default) if isinstance(default, dict)
+                    else default) for key, default in RESULT_FIELDS.items()}
+    result.update(fields)
+    return result
+
 #: A server whose expected share is above this (a fraction) makes a warning;
 #: a run overrides it with the extra var lbguard_concentration_warn_share.
 CONCENTRATION_WARN_SHARE = 0.8
@@ -344,4 +401,5 @@ class FilterModule:
             "lbguard_run_failure_text": failure_text,
             "lbguard_concentration_warnings": concentration_warnings,
             "lbguard_rollback_outcome": rollback_outcome,
+            "lbguard_host_result": host_result,
         })

@@ -9,6 +9,7 @@ from pathlib import Path
 import lbguard_model
 import lbguard_run as run
 import pytest
+from ansible.errors import AnsibleFilterError
 from lbguard_test_tools import ansible_playbook
 
 GROUPS = {"loadbalancers": ["lb-stg", "lb-prod-1", "lb-prod-2"], "staging": ["lb-stg"],
@@ -331,3 +332,31 @@ def test_figures_line_says_when_haproxy_counters_were_judged():
     probed = {"shop": {"requests": 60, "source": "probe", "counted": 60, "observed": {"web1": 0.5, "web2": 0.5}}}
     assert run._figures_line(counted) == "shop: 2431 req counted by HAProxy [web1 34%, web2 33%, web3 33%]"
     assert run._figures_line(probed) == "shop: 60 req [web1 50%, web2 50%]"
+
+
+# ------------------------------------------------------------------ the host result
+
+
+def test_host_result_fills_every_field_and_keeps_what_is_given():
+    result = run.host_result({"host": "lb-stg", "environment": "staging", "status": "verified", "changed": True})
+    assert list(result) == list(run.RESULT_FIELDS)
+    assert (result["changed"], result["problems"], result["release"]) == (True, [], None)
+    # Defaults are fresh per result: one result's list is never another's.
+    result["problems"].append("x")
+    assert run.host_result({"host": "a", "environment": "staging", "status": "failed"})["problems"] == []
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"host": "a", "environment": "staging", "status": "verified", "problem": []}, r"unknown field\(s\) problem"),
+    ({"host": "a", "status": "verified"}, "environment must be set"),
+    ({"host": "a", "environment": "staging", "status": "verifed"}, "status 'verifed' is not one of"),
+])
+def test_host_result_refuses_what_the_specification_does_not_know(fields, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        run.host_result(fields)
+
+
+def test_the_host_result_filter_documents_every_field():
+    doc = (Path(run.__file__).parent / "lbguard_host_result.yml").read_text()
+    for field in run.RESULT_FIELDS:
+        assert f"V({field})" in doc, field
