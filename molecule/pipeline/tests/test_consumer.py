@@ -139,7 +139,7 @@ def test_every_path_the_team_changes_reaches_deploy_verify_audit_and_unlock(team
     for name in LBS:
         host = lb(name)
         assert f"stats socket {TEAM_SOCKET} " in host.file(CONFIG).content_string
-        assert host.socket(f"unix://{TEAM_SOCKET}").is_listening
+        assert "Name: HAProxy" in host.check_output(f"echo 'show info' | socat stdio UNIX-CONNECT:{TEAM_SOCKET}")
         team_current = host.file(f"{TEAM_LEDGER}/haproxy/current").content_string.strip()
         assert host.file(f"{TEAM_LEDGER}/haproxy/last_verified").content_string.strip() == team_current
         # The default ledger saw none of it.
