@@ -10,7 +10,7 @@ LB_ENGINE ?= haproxy
 # Every Molecule scenario, each timed on its own.
 SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: bootstrap doctor lab lab-up lab-down test lint unit molecule bench bench-gate collection
+.PHONY: bootstrap doctor lab lab-up lab-down test lint sanity unit molecule bench bench-gate collection
 
 bootstrap:
 	$(TIMED) bootstrap scripts/bootstrap.sh
@@ -29,11 +29,15 @@ lab-up: bootstrap
 lab-down:
 	$(ENV) ansible-playbook -i $(LAB_INVENTORY) lab/down.yml
 
-## test: every test: linters, filter unit tests, Molecule scenarios
-test: doctor lint unit molecule
+## test: every test: linters, ansible-test sanity, filter unit tests, Molecule scenarios
+test: doctor lint sanity unit molecule
 
 lint:
 	$(ENV) $(TIMED) lint bash -c 'yamllint -s . && ansible-lint'
+
+## sanity: ansible-test sanity on the collection, the checks that run offline
+sanity: bootstrap
+	$(ENV) $(TIMED) sanity scripts/sanity.sh
 
 unit:
 	$(ENV) $(TIMED) unit pytest -q tests/unit tests/awx

@@ -1,4 +1,3 @@
-#!/usr/bin/python
 """Release ledger of one load-balancer host: exact config bytes, metadata, lock."""
 
 from __future__ import annotations
@@ -198,9 +197,10 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.urls import ConnectionError as UrlConnectionError
+from ansible.module_utils.urls import open_url
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_ledger_store import Ledger
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_ledger_store import atomic_write as _atomic_write
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_ledger_store import now as _now
@@ -355,9 +355,9 @@ def _start_timer(unit: str, seconds: int, argv: list[str], description: str) -> 
 def _running_model(url: str) -> str | None:
     """Digest the running engine reports, or None when it does not answer."""
     try:
-        with urllib.request.urlopen(url, timeout=3) as answer:
+        with open_url(url, timeout=3) as answer:
             return answer.read().decode("utf-8", "replace").strip()
-    except OSError:
+    except (OSError, UrlConnectionError):
         return None
 
 

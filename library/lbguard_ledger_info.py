@@ -1,4 +1,3 @@
-#!/usr/bin/python
 """Read the release ledger of one load-balancer host, changing nothing."""
 
 from __future__ import annotations

@@ -1,4 +1,3 @@
-#!/usr/bin/python
 """Read-only probe of a load balancer: runtime state, live model digest, real traffic split."""
 
 from __future__ import annotations

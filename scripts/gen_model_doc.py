@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Generate docs/model.md, the reference of lbguard's load-balancer model.
 
 Sources, so that the document cannot drift from the code:
