@@ -113,6 +113,7 @@ import hashlib
 import ipaddress
 import json
 import re
+import socket
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -164,6 +165,8 @@ NGINX_NO_BACKUP: frozenset[str] = frozenset({"source", "uri", "random"})
 WEIGHT_RANGE: dict[str, tuple[int, int]] = {"haproxy": (0, 256), "nginx": (1, 256)}
 
 LB_VARS: tuple[str, ...] = ("lb_engine", "lb_environment", "lb_policy", "lb_services")
+#: Where the LB itself is reached: no server may point there (requests would loop back into it).
+LB_IDENTITY_VARS: tuple[str, ...] = ("ansible_host", "lb_address")
 BACKEND_VARS: tuple[str, ...] = ("lb_address", "ansible_host", "lb_weight", "lb_backup", "lb_disabled")
 
 SERVICE_KEYS: tuple[str, ...] = (
@@ -317,10 +320,27 @@ class _Checker:
 # ---------------------------------------------------------------- value validators
 
 
+def _ip_problem(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """Why no load-balanced server can have this IP address, or None."""
+    if address.is_unspecified:
+        return "is the unspecified address: it means any address, not a server"
+    if address.is_loopback:
+        return "is a loopback address: the load balancer would send requests to itself"
+    if address.is_multicast:
+        return "is a multicast address, not a server"
+    if isinstance(address, ipaddress.IPv4Address) and address == ipaddress.IPv4Address("255.255.255.255"):
+        return "is the broadcast address, not a server"
+    return None
+
+
 def check_address(value: Any) -> tuple[str | None, str | None]:
     """Check an IPv4/IPv6 address or DNS host name (syntax only, never resolved).
 
-    Returns ``(canonical_address, None)`` or ``(None, reason)``.
+    Returns ``(canonical_address, None)`` or ``(None, reason)``. The canonical
+    form is what two spellings of one endpoint share: IPv4 for an IPv4-mapped
+    IPv6 address, IPv6 compressed and lower case, names lower case without the
+    trailing dot. Loopback, unspecified, multicast and broadcast addresses, IPv6
+    zone ids, and names that libc would read as a number are refused.
     """
     if not isinstance(value, str):
         return None, f"is {_kind(value)}, not an IP address or host name"
@@ -330,18 +350,27 @@ def check_address(value: Any) -> tuple[str | None, str | None]:
         if value.count(":") == 1:
             return None, "looks like host:port; put the port in `port`"
         text = value[1:-1] if value.startswith("[") and value.endswith("]") else value
+        if "%" in text:
+            return None, (
+                "has an IPv6 zone id (after '%'): HAProxy disables such a server with only a warning; "
+                "use a global address"
+            )
         try:
-            address = ipaddress.IPv6Address(text)
+            address6 = ipaddress.IPv6Address(text)
         except ValueError:
             return None, "is not a valid IPv6 address"
         if text != value:
             return None, f"write the IPv6 address without brackets ({text})"
-        return str(address), None
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address = address6.ipv4_mapped or address6
+        problem = _ip_problem(ip)
+        return (None, problem) if problem else (str(ip), None)
     if set(value) <= _IPV4_CHARS:
         try:
-            return str(ipaddress.IPv4Address(value)), None
+            address4 = ipaddress.IPv4Address(value)
         except ValueError:
             return None, "is not a valid IPv4 address"
+        problem = _ip_problem(address4)
+        return (None, problem) if problem else (str(address4), None)
     name = value[:-1] if value.endswith(".") else value
     if len(name) > 253:
         return None, "is longer than 253 characters"
@@ -354,6 +383,14 @@ def check_address(value: Any) -> tuple[str | None, str | None]:
             )
     if labels[-1].isdigit():
         return None, "is not a valid host name (its last label is numeric) nor a valid IP address"
+    try:  # inet_aton reads hex, octal and shortened forms as an address: 0x0a000001 is 10.0.0.1
+        numeric = socket.inet_ntoa(socket.inet_aton(name))
+    except OSError:
+        numeric = None
+    if numeric is not None:
+        return None, f"is a numeric address libc reads as {numeric}; write it as {numeric}"
+    if name.lower() == "localhost" or name.lower().endswith(".localhost"):
+        return None, "is a loopback name: the load balancer would send requests to itself"
     return name.lower(), None
 
 
@@ -882,6 +919,26 @@ def _check_server_duplicates(label: str, servers: list[dict[str, Any]], check: _
                 by_endpoint[endpoint] = shown
 
 
+def _check_self_references(
+    lb_host: str, host_vars: Mapping[str, Any], services: list[dict[str, Any]], check: _Checker
+) -> None:
+    """No server may be the load balancer itself, by its name or its addresses."""
+    own: dict[str, str] = {}
+    for origin, value in [("inventory hostname", lb_host)] + [
+        (f"host var {var}", host_vars[var]) for var in LB_IDENTITY_VARS if var in host_vars
+    ]:
+        canonical, _ = check_address(value)
+        if canonical is not None:
+            own.setdefault(canonical, origin)
+    for service in services:
+        for server in service["servers"]:
+            if server["address"] in own:
+                check.add(
+                    f"service {service['name']}: server {server['name']} points to this load balancer itself "
+                    f"({server['address']}, its {own[server['address']]}): requests would loop back into it"
+                )
+
+
 def model_digest(engine: str, services: list[dict[str, Any]]) -> str:
     """sha256 hex of the canonical JSON of ``{"engine": engine, "services": services}``."""
     canonical = json.dumps(
@@ -904,7 +961,7 @@ def build_model(
     """Validate and normalise the model of one load balancer.
 
     :param lb_host: inventory hostname of the load balancer.
-    :param host_vars: its variables (only ``LB_VARS`` are read), already rendered.
+    :param host_vars: its variables (only ``LB_VARS`` and ``LB_IDENTITY_VARS`` are read), already rendered.
     :param group_members: group name -> list of inventory hostnames (Ansible's ``groups``).
     :param backend_hostvars: hostname -> that host's variables (only ``BACKEND_VARS``
         are read); looked up for the members of a service's backend_group.
@@ -970,6 +1027,7 @@ def build_model(
                 if service is not None:
                     services.append(service)
 
+    _check_self_references(lb_host, host_vars, services, check)
     if check.problems or engine is None or environment is None:
         return None, check.problems
     return {
@@ -1165,7 +1223,7 @@ def _adapt(
     if not isinstance(groups, Mapping):
         raise AnsibleFilterError(f"{filter_name}: the second argument must be Ansible's groups, got {_kind(groups)}")
     host = str(lb_host)
-    host_vars = _read_vars(hostvars[host], LB_VARS) if host in hostvars else None
+    host_vars = _read_vars(hostvars[host], LB_VARS + LB_IDENTITY_VARS) if host in hostvars else None
     return host, host_vars, _GroupsView(groups), _BackendVarsView(hostvars)
 
 

@@ -128,8 +128,11 @@ RULES: dict[tuple[str, str], str] = {
         "required; 1-63 letters, digits, `_`, `.` or `-`, starting with a letter or digit; unique in the service"
     ),
     ("server", "address"): (
-        "required; IPv4, IPv6 or DNS host name, syntax only, never resolved; no two servers of a service on the "
-        "same address and port"
+        "required; IPv4, IPv6 or DNS host name, syntax only, never resolved; compared in canonical form "
+        "(IPv4-mapped IPv6 as IPv4, names in lower case without the trailing dot): no two servers of a service on "
+        "the same address and port; refused: loopback, `localhost`, unspecified, multicast and broadcast addresses, "
+        "IPv6 zone ids, names libc reads as a number (`0x0a000001`), and the load balancer itself (its inventory "
+        "name, `ansible_host` or `lb_address`)"
     ),
     ("server", "port"): "required; integer 1-65535",
     ("server", "weight"): (

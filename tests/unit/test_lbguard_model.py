@@ -560,8 +560,9 @@ def test_backend_address_fallback_to_hostname_validated() -> None:
         ("2001:DB8:0:0::1", "2001:db8::1"),
         ("web1.staging.example", "web1.staging.example"),
         ("Web1.Example.", "web1.example"),
-        ("localhost", "localhost"),
         ("3com.example", "3com.example"),
+        ("::ffff:10.0.0.1", "10.0.0.1"),
+        ("0xcafe.example", "0xcafe.example"),
     ],
 )
 def test_valid_addresses(address: str, canonical: str) -> None:
@@ -590,6 +591,23 @@ def test_valid_addresses(address: str, canonical: str) -> None:
         ("web.123", "last label is numeric"),
         (None, "not an IP address or host name"),
         (10, "not an IP address or host name"),
+        # Not a server: the LB itself, any address, a group of hosts.
+        ("127.0.0.1", "is a loopback address"),
+        ("127.8.9.10", "is a loopback address"),
+        ("::1", "is a loopback address"),
+        ("::ffff:127.0.0.1", "is a loopback address"),
+        ("localhost", "is a loopback name"),
+        ("Web.LOCALHOST.", "is a loopback name"),
+        ("0.0.0.0", "is the unspecified address"),
+        ("::", "is the unspecified address"),
+        ("224.0.0.1", "is a multicast address"),
+        ("ff02::1", "is a multicast address"),
+        ("255.255.255.255", "is the broadcast address"),
+        ("fe80::1%eth0", "has an IPv6 zone id"),
+        ("fe80::1%25eth0#x", "has an IPv6 zone id"),
+        # Numbers libc reads as an address, spelled as a host name.
+        ("0x0a000001", "is a numeric address libc reads as 10.0.0.1"),
+        ("0X7F000001", "is a numeric address libc reads as 127.0.0.1"),
     ],
 )
 def test_invalid_addresses(address: Any, reason: str) -> None:
@@ -1290,3 +1308,28 @@ def test_inventory_groups_completes_the_mapping_and_refuses_a_typo() -> None:
     assert m.lbguard_inventory_groups({"production": "live"})["production"] == "live"
     with pytest.raises(AnsibleFilterError, match="'stagin' is not a group role; did you mean 'staging'"):
         m.lbguard_inventory_groups({"stagin": "preprod"})
+
+
+def test_two_spellings_of_one_endpoint_are_one_server() -> None:
+    entries = servers(1, 1)
+    entries[0]["address"], entries[1]["address"] = "10.0.0.7", "::ffff:10.0.0.7"
+    one(problems([svc(servers=entries)]), "servers web1 and web2 both point to 10.0.0.7:8080")
+    entries[0]["address"], entries[1]["address"] = "web7.example", "WEB7.example."
+    one(problems([svc(servers=entries)]), "servers web1 and web2 both point to web7.example:8080")
+
+
+@pytest.mark.parametrize(("identity", "address"), [
+    ({}, "lb1"),
+    ({"ansible_host": "192.0.2.10"}, "192.0.2.10"),
+    ({"lb_address": "lb1.prod.example"}, "LB1.prod.example."),
+    ({"ansible_host": "2001:db8::10"}, "::ffff:192.0.2.99"),  # not the LB: accepted
+])
+def test_a_server_that_is_the_load_balancer_itself_is_refused(identity: dict[str, str], address: str) -> None:
+    entries = servers(1, 1)
+    entries[0]["address"] = address
+    found = problems([svc(servers=entries)], **identity)
+    looped = [p for p in found if "points to this load balancer itself" in p]
+    if address.startswith("::ffff:"):
+        assert looped == [], found
+    else:
+        assert len(looped) == 1 and "server web1" in looped[0] and "requests would loop back into it" in looped[0], found
