@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Benchmark of the production gate, the verification after a reload (not a test: it prints figures).
 
 Measures on lb-prod-1 of the lab, because the gate that guards production

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Zero-downtime benchmark on the lab (not a test: it prints figures).
 
 Drives steady HTTP load through lb-stg-1 (from inside the container, to

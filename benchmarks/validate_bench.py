@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Benchmark `playbooks/validate.yml` against an empty play on a large inventory.
 
 Not a test. Generates, in a temporary directory, an inventory of N load balancers

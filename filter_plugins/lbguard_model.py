@@ -199,7 +199,15 @@ SERVICE_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}")
 RESERVED_SERVICE_PREFIX = "lbguard"
 SERVER_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 INTERVAL_RE = re.compile(r"([0-9]+)(ms|s|m)")
-PATH_RE = re.compile(r"/[^\s'\"`\\#\x00-\x1f\x7f]*")
+#: Printable ASCII URL characters only: an invisible or look-alike character passes the engine's
+#: check and then fails every health check.
+PATH_RE = re.compile(r"/[A-Za-z0-9._~!$&()*+,;=:@%/?-]*")
+#: Health-check interval: from INTERVAL_MIN_MS (more often floods the servers with checks)
+#: to INTERVAL_MAX_MS (an hour without a check is no health check).
+INTERVAL_MIN_MS = 100
+INTERVAL_MAX_MS = 3_600_000
+#: Health-check keys only mode http uses: a tcp service's check is a TCP connect.
+HTTP_HEALTH_KEYS: tuple[str, ...] = ("path", "expect_status")
 HOST_LABEL_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _IPV4_CHARS = frozenset("0123456789.")
 _INTERVAL_MS = {"ms": 1, "s": 1000, "m": 60000}
@@ -491,7 +499,15 @@ def _merge_policy(base: dict[str, Any], raw: Any, where: str, prefix: str, check
     return policy
 
 
-def _health_check(raw: Any, label: str, check: _Checker) -> dict[str, Any]:
+def _invisible(value: str) -> str | None:
+    """The first character of ``value`` that is not printable ASCII, described, or None."""
+    for position, char in enumerate(value):
+        if not " " <= char <= "~":
+            return f"U+{ord(char):04X} at position {position}"
+    return None
+
+
+def _health_check(raw: Any, label: str, mode: Any, check: _Checker) -> dict[str, Any]:
     health = dict(HEALTH_DEFAULTS)
     if raw is _MISSING:
         return health
@@ -500,6 +516,13 @@ def _health_check(raw: Any, label: str, check: _Checker) -> dict[str, Any]:
         return health
     where = f"{label}: health_check"
     check.unknown_keys(where, data, HEALTH_KEYS)
+    if mode == "tcp":
+        for key in HTTP_HEALTH_KEYS:
+            if key in data:
+                check.add(
+                    f"{where}.{key} applies only to mode http: a tcp service's health check is a TCP connect; "
+                    f"remove {key}"
+                )
     if "enabled" in data:
         value = check.boolean(label, "health_check.enabled", data["enabled"])
         if value is not None:
@@ -509,10 +532,16 @@ def _health_check(raw: Any, label: str, check: _Checker) -> dict[str, Any]:
         if check.rendered(label, "health_check.path", value):
             if isinstance(value, str) and PATH_RE.fullmatch(value):
                 health["path"] = str(value)
+            elif isinstance(value, str) and _invisible(value):
+                check.add(
+                    f"{label}: health_check.path {value!r} contains a character that is not printable ASCII "
+                    f"({_invisible(value)}): the engine would send it as written and every check would fail"
+                )
             else:
                 check.add(
-                    f"{label}: health_check.path {value!r} is not valid: it must start with '/' and contain "
-                    "no whitespace, quotes, backslashes, '#' or control characters"
+                    f"{label}: health_check.path {value!r} is not valid: it must start with '/' and use only "
+                    "letters, digits and the URL characters -._~!$&()*+,;=:@%/? (no spaces, quotes, "
+                    "backslashes or '#')"
                 )
     if "expect_status" in data:
         value = check.integer(label, "health_check.expect_status", data["expect_status"], 100, 599)
@@ -522,10 +551,15 @@ def _health_check(raw: Any, label: str, check: _Checker) -> dict[str, Any]:
         value = data["interval"]
         if check.rendered(label, "health_check.interval", value):
             text, millis = parse_interval(value)
-            if text is None:
+            if text is None or millis is None:
                 check.add(
                     f"{label}: health_check.interval {value!r} is not a positive duration; use a number "
                     "followed by ms, s or m (e.g. '2s', '500ms') or an integer number of seconds"
+                )
+            elif not INTERVAL_MIN_MS <= millis <= INTERVAL_MAX_MS:
+                check.add(
+                    f"{label}: health_check.interval {value!r} is out of range; expected from "
+                    f"{INTERVAL_MIN_MS}ms to {INTERVAL_MAX_MS // 60000}m"
                 )
             else:
                 health["interval"], health["interval_ms"] = text, millis
@@ -625,6 +659,11 @@ def _server(
         server[flag] = value
         if value is None:
             server["valid_types"] = False
+    if server["backup"] and not server["disabled"] and server["weight"] == 0:
+        check.add(
+            f"{where}: a backup server with {field('weight')} 0 never takes over when the others fail; "
+            "give it a weight of at least 1 (or disable it)"
+        )
     return server
 
 
@@ -825,7 +864,7 @@ def _service(
         if balance == "uri" and mode == "tcp":
             check.add(f"{label}: balance 'uri' needs mode http (a tcp service has no URI to hash)")
 
-    health = _health_check(raw.get("health_check", _MISSING), label, check)
+    health = _health_check(raw.get("health_check", _MISSING), label, mode, check)
 
     # servers: explicit list or backend_group
     raw_servers: list[tuple[Any, dict[str, str] | None]] | None = None

@@ -138,14 +138,18 @@ RULES: dict[tuple[str, str], str] = {
     ("server", "weight"): (
         f"integer, {_weight_ranges()}; nginx refuses 0 (use `disabled`); the policy's share limits apply"
     ),
-    ("server", "backup"): "boolean; nginx cannot combine it with balance "
-    + ", ".join(f"`{a}`" for a in sorted(m.NGINX_NO_BACKUP)),
+    ("server", "backup"): "boolean; a backup server needs a weight of at least 1 (else it never takes over); "
+    "nginx cannot combine it with balance " + ", ".join(f"`{a}`" for a in sorted(m.NGINX_NO_BACKUP)),
     ("server", "disabled"): "boolean",
     ("health_check", "enabled"): "boolean",
-    ("health_check", "path"): "starts with `/`; no whitespace, quotes, backslashes, `#` or control characters",
-    ("health_check", "expect_status"): "integer 100-599",
+    ("health_check", "path"): (
+        "starts with `/`; printable ASCII only: letters, digits and `-._~!$&()*+,;=:@%/?` (an invisible or "
+        "look-alike character is named with its code point); mode http only"
+    ),
+    ("health_check", "expect_status"): "integer 100-599; mode http only",
     ("health_check", "interval"): (
-        "a positive duration: a number followed by `ms`, `s` or `m` (`2s`, `500ms`), or an integer of seconds"
+        "a duration: a number followed by `ms`, `s` or `m` (`2s`, `500ms`), or an integer of seconds; "
+        f"from {m.INTERVAL_MIN_MS}ms to {m.INTERVAL_MAX_MS // 60000}m"
     ),
     ("health_check", "rise"): "integer 1-100",
     ("health_check", "fall"): "integer 1-100",

@@ -828,7 +828,12 @@ def test_lb_policy_applies_to_rules() -> None:
         ({"path": "/he alth"}, "health_check.path '/he alth' is not valid"),
         ({"path": '/x"y'}, "health_check.path"),
         ({"path": "/x'y"}, "health_check.path"),
-        ({"path": "/x\ny"}, "health_check.path '/x\\ny' is not valid"),
+        ({"path": "/x\ny"}, "health_check.path '/x\\ny' contains a character that is not printable ASCII (U+000A at position 2)"),
+        ({"path": "/health\u200b"}, "health_check.path '/health\\u200b' contains a character that is not printable ASCII (U+200B at position 7)"),
+        ({"path": "/h\u0435alth"}, "health_check.path '/hеalth' contains a character that is not printable ASCII (U+0435 at position 2)"),  # Cyrillic e
+        ({"interval": "1ms"}, "health_check.interval '1ms' is out of range; expected from 100ms to 60m"),
+        ({"interval": "61m"}, "health_check.interval '61m' is out of range"),
+        ({"interval": 86400}, "health_check.interval 86400 is out of range"),
         ({"path": ""}, "health_check.path '' is not valid"),
         ({"path": 5}, "health_check.path 5 is not valid"),
         ({"expect_status": 99}, "health_check.expect_status 99 is out of range; expected an integer from 100 to 599"),
@@ -1333,3 +1338,15 @@ def test_a_server_that_is_the_load_balancer_itself_is_refused(identity: dict[str
         assert looped == [], found
     else:
         assert len(looped) == 1 and "server web1" in looped[0] and "requests would loop back into it" in looped[0], found
+
+
+def test_a_backup_server_without_weight_is_refused() -> None:
+    entries = servers(1, 1, 0)
+    entries[2]["backup"] = True
+    one(problems([svc(servers=entries)]), "server web3: a backup server with weight 0 never takes over")
+
+
+def test_http_health_check_keys_on_a_tcp_service_are_refused() -> None:
+    found = problems([svc(mode="tcp", health_check={"path": "/health", "expect_status": 204, "interval": "2s"})])
+    one(found, "health_check.path applies only to mode http")
+    one(found, "health_check.expect_status applies only to mode http")

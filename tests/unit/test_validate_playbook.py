@@ -156,6 +156,17 @@ def test_an_inventory_file_ansible_cannot_parse_fails_the_run(tmp_path: Path) ->
     assert "'lb-a: OK'" not in output(result)
 
 
+def test_a_key_written_twice_in_an_inventory_file_fails_the_run(tmp_path: Path) -> None:
+    inventory = tmp_path / "inventory"
+    (inventory / "host_vars").mkdir(parents=True)
+    (inventory / "hosts.yml").write_text(RENAMED_INVENTORY, encoding="utf-8")
+    # Both values pass the policy alone: only the duplicate itself can fail the run.
+    (inventory / "host_vars" / "app1.yml").write_text("lb_weight: 1\nlb_weight: 2\n", encoding="utf-8")
+    result = run(inventory, tmp_path, extra_vars=MAPPING)
+    assert result.returncode != 0, output(result)
+    assert "duplicate mapping key 'lb_weight'" in output(result), output(result)
+
+
 SHOW_MODEL_PLAY = """\
 - name: Write what templates would see
   hosts: localhost
