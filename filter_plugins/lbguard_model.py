@@ -167,6 +167,10 @@ WEIGHT_RANGE: dict[str, tuple[int, int]] = {"haproxy": (0, 256), "nginx": (1, 25
 LB_VARS: tuple[str, ...] = ("lb_engine", "lb_environment", "lb_policy", "lb_services")
 #: Where the LB itself is reached: no server may point there (requests would loop back into it).
 LB_IDENTITY_VARS: tuple[str, ...] = ("ansible_host", "lb_address")
+#: lbguard's own status listener on the LB (the engine role's variable, and its default):
+#: verification reads it, so no service may listen on its port.
+STATUS_BIND_VARS: dict[str, str] = {"haproxy": "haproxy_status_bind", "nginx": "nginx_status_bind"}
+STATUS_BIND_DEFAULT = "127.0.0.1:8405"
 BACKEND_VARS: tuple[str, ...] = ("lb_address", "ansible_host", "lb_weight", "lb_backup", "lb_disabled")
 
 SERVICE_KEYS: tuple[str, ...] = (
@@ -958,6 +962,37 @@ def _check_server_duplicates(label: str, servers: list[dict[str, Any]], check: _
                 by_endpoint[endpoint] = shown
 
 
+def _check_engine_limits(
+    engine: str, host_vars: Mapping[str, Any], services: list[dict[str, Any]], check: _Checker
+) -> None:
+    """What the engine or lbguard's own listener would refuse on the host, refused here, before any host."""
+    status_var = STATUS_BIND_VARS[engine]
+    status_bind = host_vars.get(status_var, STATUS_BIND_DEFAULT)
+    status_port = str(status_bind).rsplit(":", 1)[-1]
+    seen: dict[str, str] = {}
+    for service in services:
+        label = f"service {service['name']}"
+        if str(service["listen"]) == status_port:
+            check.add(
+                f"{label}: listen port {service['listen']} is lbguard's status listener ({status_var} "
+                f"{status_bind}), which verification reads; choose another port"
+            )
+        if engine == "nginx":
+            if service["mode"] == "tcp":
+                check.add(
+                    f"{label}: mode tcp is not available with nginx (lbguard renders nginx's http module only); "
+                    "use mode http or lb_engine haproxy"
+                )
+            folded = service["name"].lower()
+            if folded in seen:
+                check.add(
+                    f"{label}: nginx names upstreams case-insensitively, so it collides with service {seen[folded]}; "
+                    "rename one of them"
+                )
+            else:
+                seen[folded] = service["name"]
+
+
 def _check_self_references(
     lb_host: str, host_vars: Mapping[str, Any], services: list[dict[str, Any]], check: _Checker
 ) -> None:
@@ -1067,6 +1102,8 @@ def build_model(
                     services.append(service)
 
     _check_self_references(lb_host, host_vars, services, check)
+    if engine is not None:
+        _check_engine_limits(engine, host_vars, services, check)
     if check.problems or engine is None or environment is None:
         return None, check.problems
     return {
@@ -1262,7 +1299,11 @@ def _adapt(
     if not isinstance(groups, Mapping):
         raise AnsibleFilterError(f"{filter_name}: the second argument must be Ansible's groups, got {_kind(groups)}")
     host = str(lb_host)
-    host_vars = _read_vars(hostvars[host], LB_VARS + LB_IDENTITY_VARS) if host in hostvars else None
+    host_vars = (
+        _read_vars(hostvars[host], LB_VARS + LB_IDENTITY_VARS + tuple(STATUS_BIND_VARS.values()))
+        if host in hostvars
+        else None
+    )
     return host, host_vars, _GroupsView(groups), _BackendVarsView(hostvars)
 
 

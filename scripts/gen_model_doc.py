@@ -98,11 +98,14 @@ RULES: dict[tuple[str, str], str] = {
         "`lbguard_group_names` maps them to); a contradiction is refused"
     ),
     ("service", "name"): (
-        "required; 1-63 letters, digits, `_` or `-`, starting with a letter; unique per LB; names starting with "
-        f"`{m.RESERVED_SERVICE_PREFIX}` are reserved for lbguard's status listener"
+        "required; 1-63 letters, digits, `_` or `-`, starting with a letter; unique per LB (with nginx, unique "
+        f"ignoring case); names starting with `{m.RESERVED_SERVICE_PREFIX}` are reserved for lbguard's status listener"
     ),
-    ("service", "mode"): f"one of {', '.join(f'`{x}`' for x in m.MODES)}",
-    ("service", "listen"): "required; integer 1-65535, unique per LB",
+    ("service", "mode"): f"one of {', '.join(f'`{x}`' for x in m.MODES)}; nginx: `http` only",
+    ("service", "listen"): (
+        "required; integer 1-65535, unique per LB, and not the port of lbguard's status listener "
+        f"(`haproxy_status_bind` / `nginx_status_bind`, default `{m.STATUS_BIND_DEFAULT}`)"
+    ),
     ("service", "balance"): (
         f"one of {_algorithms()}; a typo gets the closest name; `first` needs `policy.allow_first` (and "
         f"`max_server_share: 1.0`); nginx has no {', '.join(f'`{a}`' for a in _no_equivalent('nginx'))}; "

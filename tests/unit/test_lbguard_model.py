@@ -7,12 +7,16 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from ansible.errors import AnsibleFilterError
 
 import lbguard_model as m
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 from conftest import COLLECTIONS
 
 LB = "lb1"
@@ -1350,3 +1354,28 @@ def test_http_health_check_keys_on_a_tcp_service_are_refused() -> None:
     found = problems([svc(mode="tcp", health_check={"path": "/health", "expect_status": 204, "interval": "2s"})])
     one(found, "health_check.path applies only to mode http")
     one(found, "health_check.expect_status applies only to mode http")
+
+
+@pytest.mark.parametrize("engine", ["haproxy", "nginx"])
+def test_a_service_on_lbguards_status_port_is_refused(engine: str) -> None:
+    one(problems([svc(listen=8405)], lb_engine=engine), f"listen port 8405 is lbguard's status listener ({engine}_status_bind 127.0.0.1:8405)")
+    moved = {f"{engine}_status_bind": "127.0.0.1:9405"}
+    assert problems([svc(listen=8405)], lb_engine=engine, **moved) == []
+    one(problems([svc(listen=9405)], lb_engine=engine, **moved), "listen port 9405 is lbguard's status listener")
+
+
+def test_the_status_port_default_is_the_engine_roles_default() -> None:
+    for engine, var in m.STATUS_BIND_VARS.items():
+        defaults = yaml.safe_load((REPO_ROOT / "roles" / engine / "defaults" / "main.yml").read_text())
+        assert defaults[var] == m.STATUS_BIND_DEFAULT, engine
+
+
+def test_nginx_refuses_tcp_services_before_any_host_is_touched() -> None:
+    one(problems([svc(mode="tcp", health_check={"interval": "2s"})], lb_engine="nginx"), "mode tcp is not available with nginx")
+    assert problems([svc(mode="tcp", health_check={"interval": "2s"})], lb_engine="haproxy") == []
+
+
+def test_nginx_service_names_that_differ_only_in_case_collide() -> None:
+    found = problems([svc(name="Shop"), svc(name="shop", listen=8081)], lb_engine="nginx")
+    one(found, "service shop: nginx names upstreams case-insensitively, so it collides with service Shop")
+    assert problems([svc(name="Shop"), svc(name="shop", listen=8081)], lb_engine="haproxy") == []
