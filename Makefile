@@ -10,7 +10,7 @@ LB_ENGINE ?= haproxy
 # Every Molecule scenario, each timed on its own.
 SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: bootstrap doctor lab lab-up lab-down test lint sanity unit molecule bench bench-gate collection
+.PHONY: bootstrap doctor lab lab-up lab-down test lint sanity unit fuzz molecule bench bench-gate collection
 
 bootstrap:
 	$(TIMED) bootstrap scripts/bootstrap.sh
@@ -41,6 +41,13 @@ sanity: bootstrap
 
 unit:
 	$(ENV) $(TIMED) unit pytest -q tests/unit tests/awx
+
+## fuzz: the engine-acceptance property test with a larger budget (FUZZ_EXAMPLES models, FUZZ_SEED)
+FUZZ_EXAMPLES ?= 2000
+FUZZ_SEED ?= $(shell date +%s)
+fuzz: bootstrap
+	$(ENV) LBGUARD_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) LBGUARD_FUZZ_SEED=$(FUZZ_SEED) \
+	  $(TIMED) fuzz pytest -q -s tests/unit/test_engine_acceptance.py
 
 # Runs every scenario even when one fails, so one CI run shows every failure.
 molecule:
