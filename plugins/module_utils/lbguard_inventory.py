@@ -18,7 +18,7 @@ ENVIRONMENTS: tuple[str, ...] = ("staging", "production")
 
 #: lbguard's group roles -> the default inventory group name. A repository with
 #: its own names maps them with the extra var ``lbguard_group_names``; the
-#: playbooks select their hosts by the same mapping (playbooks/vars/lbguard_groups.yml).
+#: playbooks select their hosts by the same mapping (playbooks/vars/lbguard.yml).
 GROUP_ROLES: dict[str, str] = {"loadbalancers": "loadbalancers", "staging": "staging", "production": "production"}
 
 #: An inventory group name Ansible accepts without a warning.
