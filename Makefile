@@ -29,11 +29,12 @@ lab-up: bootstrap
 lab-down:
 	$(ENV) ansible-playbook -i $(LAB_INVENTORY) lab/down.yml
 
-## test: every test: linters, ansible-test sanity, filter unit tests, Molecule scenarios
-test: doctor lint sanity unit molecule
+## test: every test: linters and ansible-test sanity, filter unit tests, Molecule scenarios
+test: doctor lint unit molecule
 
+## lint: yamllint, ansible-lint (production profile) and the offline ansible-test sanity checks
 lint:
-	$(ENV) $(TIMED) lint bash -c 'yamllint -s . && ansible-lint'
+	$(ENV) $(TIMED) lint bash -c 'yamllint -s . && ansible-lint && scripts/sanity.sh'
 
 ## sanity: ansible-test sanity on the collection, the checks that run offline
 sanity: bootstrap

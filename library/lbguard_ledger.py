@@ -31,16 +31,6 @@ options:
     type: str
     required: true
     choices: [lock, unlock, adopt, begin, record, mark, confirm, restore]
-  root:
-    description: Folder of the ledger. The lock lives here, one per host.
-    type: path
-    default: /var/lib/lbguard
-  engine:
-    description:
-      - Keep releases and pointers under O(root)/ENGINE, so that each engine on
-        a host has its own history and a rollback never writes one engine's
-        configuration into the other's file.
-    type: str
   config_path:
     description: Live configuration file (adopt, record, restore).
     type: path
@@ -97,6 +87,7 @@ options:
     default: 10
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - lbguard.core.ledger
 attributes:
   check_mode:
     support: full
@@ -201,7 +192,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import ConnectionError as UrlConnectionError
 from ansible.module_utils.urls import open_url
-from ansible_collections.lbguard.core.plugins.module_utils.lbguard_ledger_store import Ledger
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_ledger_store import DEFAULT_ROOT, ENGINES, Ledger
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_ledger_store import atomic_write as _atomic_write
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_ledger_store import now as _now
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_ledger_store import sha_of as _sha_of
@@ -585,8 +576,8 @@ def main() -> None:
         argument_spec=dict(
             action=dict(type="str", required=True,
                         choices=["lock", "unlock", "adopt", "begin", "record", "mark", "confirm", "restore"]),
-            root=dict(type="path", default="/var/lib/lbguard"),
-            engine=dict(type="str", choices=["haproxy", "nginx"]),
+            root=dict(type="path", default=DEFAULT_ROOT),
+            engine=dict(type="str", choices=list(ENGINES)),
             config_path=dict(type="path"),
             run_id=dict(type="str"),
             owner=dict(type="str", default="unknown"),

@@ -13,17 +13,9 @@ description:
     commit-confirm timer a run armed and has not confirmed yet (C(pending)), and
     the record the timer leaves when it restored a release (C(expired)).
   - A host that was never deployed gives empty values, not an error.
-options:
-  root:
-    description: Folder of the ledger, as for M(lbguard.core.lbguard_ledger).
-    type: path
-    default: /var/lib/lbguard
-  engine:
-    description: The engine whose releases are read (each engine keeps its own under O(root)/ENGINE).
-    type: str
-    choices: [haproxy, nginx]
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - lbguard.core.ledger
 attributes:
   check_mode:
     support: full
@@ -86,7 +78,7 @@ import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.lbguard.core.plugins.module_utils.lbguard_ledger_store import Ledger
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_ledger_store import DEFAULT_ROOT, ENGINES, Ledger
 
 
 def read_json(path: str) -> dict | None:
@@ -115,8 +107,8 @@ def main() -> None:
     """Ansible entry point."""
     module = AnsibleModule(
         argument_spec={
-            "root": {"type": "path", "default": "/var/lib/lbguard"},
-            "engine": {"type": "str", "choices": ["haproxy", "nginx"]},
+            "root": {"type": "path", "default": DEFAULT_ROOT},
+            "engine": {"type": "str", "choices": list(ENGINES)},
         },
         supports_check_mode=True,
     )

@@ -19,6 +19,11 @@ import shutil
 import tempfile
 
 
+#: Where the ledger lives on a host unless lbguard_ledger_root says otherwise.
+DEFAULT_ROOT = "/var/lib/lbguard"
+#: The engines that keep releases in a ledger, each under ROOT/ENGINE.
+ENGINES = ("haproxy", "nginx")
+
 def now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
