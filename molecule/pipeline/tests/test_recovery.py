@@ -77,25 +77,34 @@ def wait_for(condition, timeout, every=0.2):
 
 
 def kill_deploy_after_its_reload(tmp_path, confirm_timeout):
-    """Start a deploy of the change, SIGKILL it once the new config runs; return (before, run id, kill time)."""
+    """Start a deploy of the change, SIGKILL it once the new config runs; return (before, run id, kill time).
+
+    The kill comes when the run prints its first verification task: its release
+    is reloaded and recorded, its lock held and its release not confirmed.
+    Watching the run's own output, not polling the host, keeps that moment
+    exact however busy the machine is.
+    """
     before = state()
     command = playbook_command("deploy.yml", *overlay(tmp_path), *STAGING_ONLY, "-e",
                                f"lb_deploy_confirm_timeout={confirm_timeout}", "-e",
                                f"lbguard_report_dir={tmp_path}")
     # Its own session, so the kill takes ansible-playbook's workers and SSH connections too.
-    run = subprocess.Popen(command, env=ansible_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                           start_new_session=True)
+    run = subprocess.Popen(command, env=dict(ansible_env(), PYTHONUNBUFFERED="1"), stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    seen = []
     try:
-        # Killed once the new config runs and is recorded; confirm follows only after verification.
-        reloaded = wait_for(lambda: run.poll() is not None or running_model() != before["running_model"],
-                            timeout=240)
-        assert reloaded and run.poll() is None, f"the deploy ended before its reload: {run.communicate()[0][-4000:]}"
-        recorded = wait_for(lambda: run.poll() is not None or current_release() != before["current"], timeout=30)
-        assert recorded and run.poll() is None, f"the deploy ended before it recorded: {run.communicate()[0][-4000:]}"
+        for line in run.stdout:
+            seen.append(line)
+            if line.startswith("TASK [lbguard.core.lb_verify : "):
+                break
+        else:
+            raise AssertionError(f"the deploy ended before its verification: {''.join(seen)[-4000:]}")
     finally:
         os.killpg(run.pid, signal.SIGKILL)
         run.wait(timeout=30)
     killed_at = time.monotonic()
+    assert running_model() != before["running_model"], "killed before the reload"
+    assert current_release() != before["current"], "killed before the record"
     lock = json.loads(lb(LB).file(LOCK).content_string)
     return before, lock["run_id"], killed_at
 
