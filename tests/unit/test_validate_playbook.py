@@ -11,6 +11,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from lbguard_test_tools import ansible_playbook
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -165,6 +167,19 @@ def test_a_key_written_twice_in_an_inventory_file_fails_the_run(tmp_path: Path) 
     result = run(inventory, tmp_path, extra_vars=MAPPING)
     assert result.returncode != 0, output(result)
     assert "duplicate mapping key 'lb_weight'" in output(result), output(result)
+
+
+@pytest.mark.parametrize(("written", "read_as"), [("010", "the octal number 8"), ("1:30", "the base-60 number 90")])
+def test_a_number_yaml_reads_otherwise_than_it_looks_fails_validation(tmp_path: Path, written: str, read_as: str) -> None:
+    inventory = tmp_path / "inventory"
+    (inventory / "host_vars").mkdir(parents=True)
+    (inventory / "hosts.yml").write_text(RENAMED_INVENTORY, encoding="utf-8")
+    (inventory / "host_vars" / "app2.yml").write_text(f"lb_address: 192.0.2.2\nlb_weight: {written}\n", encoding="utf-8")
+    result = run(inventory, tmp_path, extra_vars=MAPPING)
+    assert result.returncode != 0, output(result)
+    assert f"app2.yml:2: {written} is read as {read_as} (YAML 1.1)" in output(result), output(result)
+    (inventory / "host_vars" / "app2.yml").write_text(f"lb_address: 192.0.2.2\nlb_weight: '{written}'\n", encoding="utf-8")
+    assert "is read as" not in output(run(inventory, tmp_path, extra_vars=MAPPING))
 
 
 SHOW_MODEL_PLAY = """\
