@@ -9,7 +9,10 @@ export ANSIBLE_CONFIG="$LBGUARD_ROOT/ansible.cfg"
 # .collections the collections requirements.yml names.
 export ANSIBLE_COLLECTIONS_PATH="$LBGUARD_ROOT/collections:$LBGUARD_ROOT/.collections"
 export LBGUARD_IMAGE="${LBGUARD_IMAGE:-localhost/lbguard-debian:bookworm}"
-# Ansible's home (its tmp, ssh control sockets, and the copy of lbguard.core that
+# Ansible's home (its tmp, and the copy of lbguard.core that
 # molecule and ansible-lint install and put first on the collection path) inside
 # the checkout: another checkout's copy, or a stale one, is never used.
 export ANSIBLE_HOME="$LBGUARD_ROOT/.cache/ansible-home"
+# SSH control sockets stay in Ansible's usual short folder: a unix socket path
+# has at most 107 bytes, which a checkout deep in a file system would exceed.
+export ANSIBLE_SSH_CONTROL_PATH_DIR="${ANSIBLE_SSH_CONTROL_PATH_DIR:-$HOME/.ansible/cp}"
