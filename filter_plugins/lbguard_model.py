@@ -123,6 +123,7 @@ from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import pct_exact, pct_label
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_inventory import (
     ENVIRONMENTS,
+    complete_group_names,
     environments_of,
     group_names,
 )
@@ -1330,12 +1331,9 @@ def lbguard_validated_model(
 def lbguard_inventory_groups(names: Mapping[str, Any] | None) -> dict[str, str]:
     """Filter: ``lbguard_group_names`` completed with lbguard's default group names.
 
-    Raises AnsibleFilterError naming every problem of the mapping.
+    Raises ValueError naming every problem of the mapping (AnsibleFilterError through Ansible).
     """
-    complete, problems = group_names(names)
-    if problems:
-        raise AnsibleFilterError("lbguard_inventory_groups: " + "; ".join(problems))
-    return complete
+    return complete_group_names(names)
 
 
 def lbguard_environment(
@@ -1347,9 +1345,7 @@ def lbguard_environment(
     host is in no environment group or in both: ``unknown`` when given, else
     AnsibleFilterError.
     """
-    groups_of, problems = group_names(names)
-    if problems:
-        raise AnsibleFilterError("lbguard_environment: " + "; ".join(problems))
+    groups_of = complete_group_names(names)
     if not isinstance(groups, Mapping):
         raise AnsibleFilterError(f"lbguard_environment: the argument must be Ansible's groups, got {_kind(groups)}")
     found = environments_of(str(host), _GroupsView(groups), groups_of)

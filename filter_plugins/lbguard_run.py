@@ -25,14 +25,15 @@ printed once each, labelled with their release; ``warnings`` (see
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import active_servers, pct_exact, pct_label
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_inventory import (
+    complete_group_names,
     environments_of,
-    group_names,
     hosts_in_environment,
 )
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_policy import over_share
@@ -92,8 +93,7 @@ def host_result(fields: Mapping[str, Any]) -> dict[str, Any]:
         raise AnsibleFilterError(f"lbguard_host_result: {', '.join(missing)} must be set")
     if fields["status"] not in STATUSES:
         raise AnsibleFilterError(f"lbguard_host_result: status {fields['status']!r} is not one of {', '.join(STATUSES)}")
-    result = {key: (list(default) if isinstance(default, list) else dict(default) if isinstance(default, dict)
-                    else default) for key, default in RESULT_FIELDS.items()}
+    result = copy.deepcopy(RESULT_FIELDS)  # a fresh list or dict per result
     result.update(fields)
     return result
 
@@ -173,14 +173,6 @@ def _result(hostvars: Mapping[str, Any], host: str, fact: str = "lb_deploy_resul
     return dict(value) if value else None
 
 
-def _names(raw: Any) -> dict[str, str]:
-    """lbguard_group_names completed with the defaults; validate.yml has refused a bad mapping."""
-    names, problems = group_names(raw)
-    if problems:
-        raise AnsibleFilterError("; ".join(problems))
-    return names
-
-
 def failed_hosts(lb_hosts: Sequence[str], hostvars: Mapping[str, Any], environment: str) -> list[str]:
     """Load balancers of one environment whose deploy in this run did not pass."""
     failed = []
@@ -203,7 +195,7 @@ def production_gate(lb_hosts: Sequence[str], groups: Mapping[str, Sequence[str]]
     """
     if "production" not in stages:
         return {"allowed": False, "reason": "production is not among lbguard_stages in this run"}
-    staging = hosts_in_environment(lb_hosts, groups, _names(names), "staging")
+    staging = hosts_in_environment(lb_hosts, groups, complete_group_names(names), "staging")
     if not staging:
         return {"allowed": False, "reason": "refusing production: the inventory has no staging load balancer "
                                             "to prove the change first"}
@@ -306,7 +298,7 @@ def run_report(lb_hosts: Sequence[str], hostvars: Mapping[str, Any], groups: Map
     holds each outcome. A host of a stage that ran but left no result counts
     as failed. ``run.group_names`` is lbguard_group_names.
     """
-    names = _names(run.get("group_names"))
+    names = complete_group_names(run.get("group_names"))
     stages = list(run.get("stages") or [])
     gate = run.get("gate")
     fact = run.get("result_fact") or "lb_deploy_result"

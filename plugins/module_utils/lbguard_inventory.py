@@ -57,6 +57,14 @@ def group_names(raw: Any) -> tuple[dict[str, str], list[str]]:
     return names, problems
 
 
+def complete_group_names(raw: Any) -> dict[str, str]:
+    """``group_names`` for a caller that cannot go on with a bad mapping: ValueError naming every problem."""
+    names, problems = group_names(raw)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return names
+
+
 def environments_of(host: str, group_members: Mapping[str, Sequence[str]], names: Mapping[str, str]) -> list[str]:
     """The environments whose groups list ``host``: exactly one for a host lbguard may use."""
     return [env for env in ENVIRONMENTS if host in (group_members.get(names[env]) or ())]

@@ -1315,8 +1315,9 @@ def test_environment_filter_uses_the_same_rule() -> None:
 def test_inventory_groups_completes_the_mapping_and_refuses_a_typo() -> None:
     assert m.lbguard_inventory_groups(None) == {"loadbalancers": "loadbalancers", "staging": "staging", "production": "production"}
     assert m.lbguard_inventory_groups({"production": "live"})["production"] == "live"
+    through_ansible = m.FilterModule().filters()["lbguard_inventory_groups"]
     with pytest.raises(AnsibleFilterError, match="'stagin' is not a group role; did you mean 'staging'"):
-        m.lbguard_inventory_groups({"stagin": "preprod"})
+        through_ansible({"stagin": "preprod"})
 
 
 def test_two_spellings_of_one_endpoint_are_one_server() -> None:
