@@ -132,7 +132,9 @@ from ansible_collections.lbguard.core.plugins.module_utils.lbguard_policy import
     too_few_active,
     weight_shares,
 )
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge import probe_targets, read_frontend, read_pem_pair
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_filter_errors import guarded_filters
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_tls import inspect_pair
 
 try:  # jinja2 is always present with Ansible; keep the core importable without it
     from jinja2 import Undefined as _JinjaUndefined
@@ -165,7 +167,7 @@ NGINX_NO_BACKUP: frozenset[str] = frozenset({"source", "uri", "random"})
 
 WEIGHT_RANGE: dict[str, tuple[int, int]] = {"haproxy": (0, 256), "nginx": (1, 256)}
 
-LB_VARS: tuple[str, ...] = ("lb_engine", "lb_environment", "lb_policy", "lb_services")
+LB_VARS: tuple[str, ...] = ("lb_engine", "lb_environment", "lb_policy", "lb_services", "lb_frontends", "lb_pools")
 #: Where the LB itself is reached: no server may point there (requests would loop back into it).
 LB_IDENTITY_VARS: tuple[str, ...] = ("ansible_host", "lb_address")
 #: lbguard's own status listener on the LB (the engine role's variable, and its default):
@@ -185,6 +187,8 @@ SERVICE_KEYS: tuple[str, ...] = (
     "health_check",
     "policy",
 )
+#: A pool of lb_pools is a service without its own frontend: lb_frontends route to it.
+POOL_KEYS: tuple[str, ...] = tuple(k for k in SERVICE_KEYS if k not in ("mode", "listen"))
 SERVER_KEYS: tuple[str, ...] = ("name", "address", "port", "weight", "backup", "disabled")
 HEALTH_KEYS: tuple[str, ...] = ("enabled", "path", "expect_status", "interval", "rise", "fall")
 POLICY_KEYS: tuple[str, ...] = ("min_active_servers", "max_server_share", "allow_first")
@@ -806,39 +810,44 @@ def _service(
     group_members: Mapping[str, Sequence[str]],
     backend_hostvars: Mapping[str, Mapping[str, Any]],
     check: _Checker,
+    pool_mode: str | None = None,
 ) -> dict[str, Any] | None:
+    """One item of lb_services, or with ``pool_mode`` (the mode of the frontends using it) of lb_pools."""
+    noun, list_name = ("pool", "lb_pools") if pool_mode else ("service", "lb_services")
     if isinstance(raw, Unrenderable):
-        check.add(f"lb_services[{index}] cannot be rendered: {raw.reason}")
+        check.add(f"{list_name}[{index}] cannot be rendered: {raw.reason}")
         return None
     if not isinstance(raw, Mapping):
         check.add(
-            f"lb_services[{index}] must be a mapping (a service with name, listen, servers...), " f"got {_kind(raw)}"
+            f"{list_name}[{index}] must be a mapping (a {noun} with name, servers...), got {_kind(raw)}"
         )
         return None
     name = raw.get("name", _MISSING)
     valid_name = isinstance(name, str) and SERVICE_NAME_RE.fullmatch(name) is not None
-    label = f"service {name}" if valid_name else f"lb_services[{index}]"
+    label = f"{noun} {name}" if valid_name else f"{list_name}[{index}]"
     if name is _MISSING:
         check.add(f"{label}: name is missing")
     elif check.rendered(label, "name", name) and not valid_name:
         check.add(
-            f"{label}: service name {name!r} is invalid: use 1-63 letters, digits, '_' or '-' starting "
+            f"{label}: {noun} name {name!r} is invalid: use 1-63 letters, digits, '_' or '-' starting "
             "with a letter (no spaces, dots, quotes or newlines)"
         )
     elif valid_name and name.lower().startswith(RESERVED_SERVICE_PREFIX):
         check.add(
-            f"{label}: service name {name!r} is reserved: names starting with '{RESERVED_SERVICE_PREFIX}' "
+            f"{label}: {noun} name {name!r} is reserved: names starting with '{RESERVED_SERVICE_PREFIX}' "
             "belong to lbguard's own status listener"
         )
-    check.unknown_keys(label, raw, SERVICE_KEYS)
+    check.unknown_keys(label, raw, POOL_KEYS if pool_mode else SERVICE_KEYS)
 
-    mode = raw.get("mode", "http")
+    mode = pool_mode or raw.get("mode", "http")
     if check.rendered(label, "mode", mode) and not (isinstance(mode, str) and mode in MODES):
         check.add(f"{label}: mode {mode!r} is not valid; use 'http' or 'tcp'")
         mode = None
 
     listen = None
-    if "listen" not in raw:
+    if pool_mode:
+        listen = 0  # set from the frontend that reaches the pool (its probe target)
+    elif "listen" not in raw:
         check.add(f"{label}: listen is missing: set the port this service listens on (1-65535)")
     else:
         listen = check.integer(label, "listen", raw["listen"], 1, 65535)
@@ -943,6 +952,93 @@ def _service(
     }
 
 
+def _raw_list(host_vars: Mapping[str, Any], var: str, check: _Checker) -> list[Any]:
+    """The items of an optional list variable (empty when absent or invalid, reported)."""
+    value = host_vars.get(var, [])
+    if not check.rendered(var, "", value):
+        return []
+    if not isinstance(value, (list, tuple)):
+        check.add(f"{var} must be a list, got {_kind(value)}")
+        return []
+    return list(value)
+
+
+def _frontends_and_pools(
+    host_vars: Mapping[str, Any],
+    engine: str | None,
+    environment: str | None,
+    base_policy: dict[str, Any],
+    names: Mapping[str, str],
+    group_members: Mapping[str, Sequence[str]],
+    backend_hostvars: Mapping[str, Mapping[str, Any]],
+    check: _Checker,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``lb_frontends`` and the ``lb_pools`` they route to; each pool carries its probe target."""
+    raw_frontends = _raw_list(host_vars, "lb_frontends", check)
+    raw_pools = _raw_list(host_vars, "lb_pools", check)
+    if raw_pools and not raw_frontends:
+        check.add("lb_pools is set but lb_frontends is not: pools take traffic only through a frontend's routes")
+    pool_names = [p.get("name") for p in raw_pools if isinstance(p, Mapping) and isinstance(p.get("name"), str)]
+    base_dir = host_vars.get("inventory_dir")
+    frontends = []
+    for index, raw in enumerate(raw_frontends):
+        frontend = read_frontend(check, index, raw, pool_names, base_dir if isinstance(base_dir, str) else None)
+        if frontend is not None:
+            frontends.append(frontend)
+    seen: dict[str, int] = {}
+    for index, frontend in enumerate(frontends):
+        if frontend["name"] in seen:
+            check.add(f"frontend {frontend['name']}: duplicate frontend name")
+        seen[frontend["name"]] = index
+    modes: dict[str, set[str]] = {}
+    for frontend in frontends:
+        for pool in frontend["pools"]:
+            modes.setdefault(pool, set()).add(frontend["mode"])
+    targets = probe_targets(frontends)
+    # Pools named anywhere in lb_frontends, valid or not: an invalid frontend's pools are not "unused".
+    referenced = {
+        value
+        for raw in raw_frontends if isinstance(raw, Mapping)
+        for value in [raw.get("default_pool")] + [r.get("pool") for r in raw.get("routes") or []
+                                                   if isinstance(raw.get("routes"), list) and isinstance(r, Mapping)]
+    }
+    pools: list[dict[str, Any]] = []
+    first_index: dict[str, int] = {}
+    for index, raw in enumerate(raw_pools):
+        name = raw.get("name") if isinstance(raw, Mapping) else None
+        if isinstance(name, str) and name in first_index:
+            check.add(f"pool {name}: duplicate pool name (lb_pools[{first_index[name]}] and lb_pools[{index}])")
+        elif isinstance(name, str):
+            first_index[name] = index
+        used = modes.get(name, set()) if isinstance(name, str) else set()
+        if len(used) > 1:
+            check.add(f"pool {name}: both http and tcp frontends send to it; give each mode its own pool")
+        elif raw_frontends and isinstance(name, str) and name not in referenced:
+            check.add(f"pool {name}: no frontend routes to it; remove it or add a route")
+        pool = _service(index, raw, engine, environment, base_policy, names, group_members, backend_hostvars,
+                        check, pool_mode=min(used) if used else "http")
+        if pool is not None and pool["name"] in targets:
+            target = targets[pool["name"]]
+            pools.append({**pool, "listen": target["port"], "probe": target})
+    return frontends, pools
+
+
+def _listeners(services: list[dict[str, Any]], frontends: list[dict[str, Any]], check: _Checker) -> None:
+    """No two listeners on one port of one address (an empty address is every address)."""
+    taken: list[tuple[str, int, str]] = [("", s["listen"], f"service {s['name']}")
+                                         for s in services if "probe" not in s]
+    checked_from = len(taken)  # services among themselves are checked with lb_services
+    for frontend in frontends:
+        taken += [(b["address"], b["port"], f"frontend {frontend['name']}") for b in frontend["binds"]]
+    for i, (address, port, owner) in enumerate(taken):
+        if i < checked_from:
+            continue
+        for other_address, other_port, other in taken[:i]:
+            if port == other_port and (not address or not other_address or address == other_address):
+                check.add(f"{owner}: port {port}{' on ' + address if address else ''} is already used by {other}")
+                break
+
+
 def _check_server_duplicates(label: str, servers: list[dict[str, Any]], check: _Checker) -> None:
     by_name: dict[str, int] = {}
     by_endpoint: dict[tuple[str, int], str] = {}
@@ -964,22 +1060,36 @@ def _check_server_duplicates(label: str, servers: list[dict[str, Any]], check: _
 
 
 def _check_engine_limits(
-    engine: str, host_vars: Mapping[str, Any], services: list[dict[str, Any]], check: _Checker
+    engine: str,
+    host_vars: Mapping[str, Any],
+    services: list[dict[str, Any]],
+    frontends: list[dict[str, Any]],
+    check: _Checker,
 ) -> None:
     """What the engine or lbguard's own listener would refuse on the host, refused here, before any host."""
     status_var = STATUS_BIND_VARS[engine]
     status_bind = host_vars.get(status_var, STATUS_BIND_DEFAULT)
     status_port = str(status_bind).rsplit(":", 1)[-1]
+    for frontend in frontends:
+        label = f"frontend {frontend['name']}"
+        if any(str(b["port"]) == status_port for b in frontend["binds"]):
+            check.add(f"{label}: port {status_port} is lbguard's status listener ({status_var} {status_bind}), "
+                      "which verification reads; choose another port")
+        if engine == "nginx" and frontend["mode"] == "tcp":
+            check.add(f"{label}: mode tcp is not available with nginx (lbguard renders nginx's http module only); "
+                      "use mode http or lb_engine haproxy")
     seen: dict[str, str] = {}
     for service in services:
-        label = f"service {service['name']}"
-        if str(service["listen"]) == status_port:
+        label = f"pool {service['name']}" if "probe" in service else f"service {service['name']}"
+        if "probe" in service:
+            pass  # reached through a frontend, whose binds are checked above
+        elif str(service["listen"]) == status_port:
             check.add(
                 f"{label}: listen port {service['listen']} is lbguard's status listener ({status_var} "
                 f"{status_bind}), which verification reads; choose another port"
             )
         if engine == "nginx":
-            if service["mode"] == "tcp":
+            if service["mode"] == "tcp" and "probe" not in service:
                 check.add(
                     f"{label}: mode tcp is not available with nginx (lbguard renders nginx's http module only); "
                     "use mode http or lb_engine haproxy"
@@ -987,11 +1097,11 @@ def _check_engine_limits(
             folded = service["name"].lower()
             if folded in seen:
                 check.add(
-                    f"{label}: nginx names upstreams case-insensitively, so it collides with service {seen[folded]}; "
+                    f"{label}: nginx names upstreams case-insensitively, so it collides with {seen[folded]}; "
                     "rename one of them"
                 )
             else:
-                seen[folded] = service["name"]
+                seen[folded] = label
 
 
 def _check_self_references(
@@ -1014,10 +1124,17 @@ def _check_self_references(
                 )
 
 
-def model_digest(engine: str, services: list[dict[str, Any]]) -> str:
-    """sha256 hex of the canonical JSON of ``{"engine": engine, "services": services}``."""
+def model_digest(engine: str, services: list[dict[str, Any]], frontends: list[dict[str, Any]] | None = None) -> str:
+    """sha256 hex of the canonical JSON of ``{"engine": engine, "services": services}``.
+
+    With frontends, ``"frontends"`` is part of it too; without, a model of lb_services
+    keeps the digest it had before frontends existed (no reload on upgrade).
+    """
+    payload: dict[str, Any] = {"engine": engine, "services": services}
+    if frontends:
+        payload["frontends"] = frontends
     canonical = json.dumps(
-        {"engine": engine, "services": services},
+        payload,
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=True,
@@ -1065,12 +1182,15 @@ def build_model(
 
     services: list[dict[str, Any]] = []
     raw_services = host_vars.get("lb_services", _MISSING)
+    if raw_services is _MISSING and "lb_frontends" in host_vars:
+        raw_services = []
     if raw_services is _MISSING:
-        check.add("lb_services is not defined: list the services this load balancer serves")
+        check.add("lb_services is not defined: list the services this load balancer serves (or lb_frontends "
+                  "and lb_pools)")
     elif check.rendered("lb_services", "", raw_services):
         if not isinstance(raw_services, (list, tuple)):
             check.add(f"lb_services must be a list of services, got {_kind(raw_services)}")
-        elif not raw_services:
+        elif not raw_services and "lb_frontends" not in host_vars:
             check.add("lb_services is empty: a load balancer needs at least one service")
         else:
             names: dict[str, int] = {}
@@ -1102,9 +1222,24 @@ def build_model(
                 if service is not None:
                     services.append(service)
 
+    frontends, pools = _frontends_and_pools(
+        host_vars, engine, environment, base_policy, groups_of, group_members, backend_hostvars, check
+    )
+    if "lb_frontends" in host_vars and not frontends and not check.problems:
+        check.add("lb_frontends is empty: remove it or list the frontends this load balancer serves")
+    for pool in pools:
+        if any(s["name"] == pool["name"] for s in services):
+            check.add(f"pool {pool['name']}: a service of lb_services has this name; pools and services share "
+                      "the engine's backend names")
+    for frontend in frontends:
+        if any(s["name"] == frontend["name"] for s in services):
+            check.add(f"frontend {frontend['name']}: a service of lb_services has this name; frontends and "
+                      "services share the engine's frontend names")
+    _listeners(services, frontends, check)
+    services += pools
     _check_self_references(lb_host, host_vars, services, check)
     if engine is not None:
-        _check_engine_limits(engine, host_vars, services, check)
+        _check_engine_limits(engine, host_vars, services, frontends, check)
     if check.problems or engine is None or environment is None:
         return None, check.problems
     return {
@@ -1112,7 +1247,8 @@ def build_model(
         "engine": engine,
         "environment": environment,
         "services": services,
-        "digest": model_digest(engine, services),
+        "frontends": frontends,
+        "digest": model_digest(engine, services, frontends),
     }, []
 
 
@@ -1301,7 +1437,7 @@ def _adapt(
         raise AnsibleFilterError(f"{filter_name}: the second argument must be Ansible's groups, got {_kind(groups)}")
     host = str(lb_host)
     host_vars = (
-        _read_vars(hostvars[host], LB_VARS + LB_IDENTITY_VARS + tuple(STATUS_BIND_VARS.values()))
+        _read_vars(hostvars[host], LB_VARS + LB_IDENTITY_VARS + tuple(STATUS_BIND_VARS.values()) + ("inventory_dir",))
         if host in hostvars
         else None
     )
@@ -1376,6 +1512,37 @@ def lbguard_change_id(
     return hashlib.sha256(" ".join(parts).encode()).hexdigest()
 
 
+def lbguard_tls_files(model: Mapping[str, Any], hostvars: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Filter: the PEM text of every certificate of a validated model, to install on its LB.
+
+    ``[{"file": basename, "certificate": PEM chain, "key": PEM key}]``, in frontend
+    order. The text is read again from the LB's ``lb_frontends`` and must be the
+    certificate the model validated (same fingerprint). Secret: use with no_log.
+    """
+    host = model["host"]
+    host_vars = _read_vars(hostvars[host], ("lb_frontends", "inventory_dir"))
+    raw_frontends = {f.get("name"): f for f in host_vars.get("lb_frontends") or [] if isinstance(f, Mapping)}
+    base_dir = host_vars.get("inventory_dir") if isinstance(host_vars.get("inventory_dir"), str) else None
+    files = []
+    for frontend in model["frontends"]:
+        if not frontend["tls"]:
+            continue
+        raw_items = raw_frontends[frontend["name"]]["tls"]["certificates"]
+        raw_by_name = {item.get("name", f"cert{i}"): item for i, item in enumerate(raw_items)}
+        for certificate in frontend["tls"]["certificates"]:
+            check = _Checker()
+            pem, key = read_pem_pair(check, f"frontend {frontend['name']}", raw_by_name[certificate["name"]],
+                                     base_dir)
+            info = inspect_pair(pem, key)[0] if pem and key else None
+            if info is None or info.fingerprint != certificate["fingerprint"]:
+                raise AnsibleFilterError(
+                    f"lbguard_tls_files: {host}: frontend {frontend['name']}: certificate {certificate['name']} is "
+                    "no longer the one the model validated; validate the model again"
+                )
+            files.append({"file": certificate["file"], "certificate": pem.strip() + "\n", "key": key.strip() + "\n"})
+    return files
+
+
 def lbguard_share_summary(service: Mapping[str, Any]) -> str:
     """Filter: ``"web1=33%, web2=33%, web3=33%"`` for a normalised service."""
     return share_summary(service)
@@ -1389,6 +1556,7 @@ class FilterModule:
             "lbguard_model_problems": lbguard_model_problems,
             "lbguard_validated_model": lbguard_validated_model,
             "lbguard_share_summary": lbguard_share_summary,
+            "lbguard_tls_files": lbguard_tls_files,
             "lbguard_change_id": lbguard_change_id,
             "lbguard_environment": lbguard_environment,
             "lbguard_inventory_groups": lbguard_inventory_groups,

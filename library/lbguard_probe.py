@@ -51,6 +51,11 @@ options:
       - Services to probe. Each item needs C(name), C(listen) (port) and C(mode)
         (C(http) or C(tcp), default C(http)); other keys are ignored, so the
         C(services) list of the lbguard model can be passed as it is.
+      - A pool of C(lb_pools) carries C(probe), the request that reaches it
+        through its frontend, with C(address), C(host), C(path) and C(tls). The probe
+        sends C(host) as Host header and SNI name, over TLS when C(tls) is true,
+        to C(address) when set (else O(address)), and C(path) instead of O(path).
+        The certificate is not checked here.
     type: list
     elements: dict
     required: true
@@ -248,10 +253,12 @@ settle_missing:
 """
 
 import csv
+import functools
 import http.client
 import io
 import os
 import socket
+import ssl
 import time
 import urllib.parse
 from typing import Any, Callable, Iterable, Mapping
@@ -675,8 +682,12 @@ def record(traffic: dict[str, Any], status: int | None, served_by: str | None) -
         traffic[kind] += 1
 
 
-def http_request(address: str, port: int, path: str, header: str, timeout: float) -> tuple[int | None, str | None]:
+def http_request(address: str, port: int, path: str, header: str, timeout: float,
+                 host: str = "", tls: bool = False) -> tuple[int | None, str | None]:
     """Send one GET on a new connection; return (status, served_by header) or (None, None).
+
+    ``host`` is sent as the Host header and, with ``tls``, as the SNI name. The
+    probe measures routing and the split, so it accepts any certificate.
 
     Each socket operation has ``timeout`` seconds. The body is read (so the load
     balancer logs a complete exchange, not a client abort) in chunks, up to
@@ -685,9 +696,17 @@ def http_request(address: str, port: int, path: str, header: str, timeout: float
     """
     start = time.monotonic()
     conn = http.client.HTTPConnection(address, port, timeout=timeout)
+    headers = {"Connection": "close", "User-Agent": "lbguard-probe", "Accept": "*/*"}
+    if host:
+        headers["Host"] = host
     try:
-        conn.request("GET", path, headers={"Connection": "close", "User-Agent": "lbguard-probe",
-                                           "Accept": "*/*"})
+        if tls:  # http.client connects only when it has no socket yet
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            conn.sock = context.wrap_socket(socket.create_connection((address, port), timeout=timeout),
+                                            server_hostname=host or None)
+        conn.request("GET", path, headers=headers)
         response = conn.getresponse()
         status = response.status
         served_by = response.getheader(header)
@@ -760,7 +779,11 @@ def normalise_services(services: Iterable[Any]) -> tuple[list[dict[str, Any]], l
             problems.append(f"{where} ({name}): mode must be http or tcp, got {mode!r}")
             continue
         servers = [s for s in raw.get("servers") or [] if isinstance(s, Mapping)]
-        result.append({"name": name, "listen": listen, "mode": mode, "servers": servers})
+        # A pool behind lb_frontends: the request that reaches it (its route's host, path, TLS).
+        probe = raw.get("probe") if isinstance(raw.get("probe"), Mapping) else {}
+        result.append({"name": name, "listen": listen, "mode": mode, "servers": servers,
+                       "address": str(probe.get("address") or ""), "host": str(probe.get("host") or ""),
+                       "path": str(probe.get("path") or ""), "tls": probe.get("tls") is True})
     return result, problems
 
 
@@ -832,13 +855,15 @@ def run_probe(params: Mapping[str, Any]) -> dict[str, Any]:
         names = addresses_to_names(service["servers"]) if not haproxy else {}
         log_path = split_log.replace("{service}", name) if split_log else ""
         log_before = read_log_mark(log_path) if log_path else None
+        address = service["address"] or params["address"]
         if service["mode"] == "http":
-            traffic[name] = probe_http(params["address"], service["listen"], requests, params["path"],
-                                       params["served_by_header"], timeout)
+            send = functools.partial(http_request, host=service["host"], tls=service["tls"])
+            traffic[name] = probe_http(address, service["listen"], requests, service["path"] or params["path"],
+                                       params["served_by_header"], timeout, send=send)
             if params.get("served_by", "name") == "address":
                 name_upstream_counts(traffic[name], names)
         else:
-            traffic[name] = probe_tcp(params["address"], service["listen"], requests, timeout)
+            traffic[name] = probe_tcp(address, service["listen"], requests, timeout)
         # A TCP connect that closes at once may end before the balancer picks a server.
         answers = sum(traffic[name]["counts"].values()) if service["mode"] == "http" else None
         if reading is not None:

@@ -48,6 +48,7 @@ DOC_FILE = Path("docs/model.md")
 # The filter, and the collection it imports its shared code from (collections/ links the checkout in).
 sys.path[:0] = [str(ROOT / "filter_plugins"), str(ROOT / "collections")]
 import lbguard_model as m  # noqa: E402  (needs the path above)
+from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_edge as edge  # noqa: E402
 
 
 class SpecError(Exception):
@@ -91,6 +92,12 @@ RULES: dict[tuple[str, str], str] = {
     ),
     ("lb", "lb_services"): (
         "a list of mappings with the keys of [Service keys](#service-keys); every problem is reported at once"
+    ),
+    ("lb", "lb_frontends"): (
+        "a list of mappings with the keys of [Frontend keys](#frontend-keys); with it, `lb_services` may be left out"
+    ),
+    ("lb", "lb_pools"): (
+        "a list of mappings with the keys of [Pool keys](#pool-keys); every pool must be used by a frontend"
     ),
     ("lb", "lb_environment"): (
         f"one of {', '.join(f'`{e}`' for e in m.ENVIRONMENTS)}, and the environment group the LB is in "
@@ -158,6 +165,58 @@ RULES: dict[tuple[str, str], str] = {
     ("health_check", "fall"): "integer 1-100",
 }
 
+RULES.update({
+    ("frontend", "name"): (
+        "required; 1-63 letters, digits, `_` or `-`, starting with a letter; unique per LB and not the name of a "
+        "service of `lb_services`; names starting with `lbguard` are reserved"
+    ),
+    ("frontend", "mode"): "`http` or `tcp`; a tcp frontend has only binds and `default_pool`; nginx: `http` only",
+    ("frontend", "binds"): (
+        "a non-empty list of mappings with the keys of [Bind keys](#bind-keys); no two listeners on one port of one "
+        "address (an empty address is every address), services' `listen` included; not lbguard's status port"
+    ),
+    ("frontend", "tls"): (
+        "a mapping with the keys of [TLS keys](#tls-keys); required when a bind has `tls: true`, refused without one"
+    ),
+    ("frontend", "redirect_to_https"): "boolean; needs a tls bind and a plain bind",
+    ("frontend", "hsts"): "a mapping with the keys of [HSTS keys](#hsts-keys); needs a tls bind",
+    ("frontend", "routes"): (
+        "a list of mappings with the keys of [Route keys](#route-keys), tried in order; a route that an earlier "
+        "route leaves no request to match (shadowed) is refused, naming the earlier routes; every host of a "
+        "frontend with TLS must be covered by one of its certificates"
+    ),
+    ("frontend", "default_pool"): "required; a pool of `lb_pools` (a typo gets the closest name)",
+    ("bind", "address"): "an IP address (not multicast, not unspecified); left out or empty: every address",
+    ("bind", "port"): "required; integer 1-65535",
+    ("bind", "tls"): "boolean",
+    ("tls", "certificates"): (
+        "a non-empty list of mappings with the keys of [Certificate keys](#certificate-keys); each certificate must "
+        "be valid now (not expired, not before its start), have DNS names in subjectAltName, and match its key"
+    ),
+    ("tls", "min_version"): f"one of {', '.join(f'`{v}`' for v in edge.TLS_VERSIONS)}",
+    ("tls", "alpn"): f"distinct protocols out of {', '.join(f'`{p}`' for p in edge.ALPN_PROTOCOLS)}",
+    ("certificate", "name"): "1-63 letters, digits, `_`, `.` or `-`; unique in the frontend",
+    ("certificate", "certificate"): "PEM text; exactly one of `certificate` and `certificate_file`",
+    ("certificate", "key"): (
+        "PEM text of an unencrypted private key matching the certificate; exactly one of `key` and `key_file`; "
+        "never shown, never stored in the model"
+    ),
+    ("certificate", "certificate_file"): "a file readable on the controller",
+    ("certificate", "key_file"): "a file readable on the controller",
+    ("hsts", "max_age"): f"required; integer 1-{edge.HSTS_MAX_AGE}",
+    ("hsts", "include_subdomains"): "boolean",
+    ("route", "hosts"): (
+        "a list of lower-case host names, exact or `*.` + name (every name that ends with `.` + name); no IP "
+        "addresses; a route without hosts needs a `path_prefix` other than `/` (a route matching everything is refused)"
+    ),
+    ("route", "path_prefix"): "starts with `/`; letters, digits and `-._~%/` only",
+    ("route", "pool"): "required; a pool of `lb_pools` (a typo gets the closest name)",
+})
+RULES.update({("pool", key): RULES[("service", key)] for key in m.POOL_KEYS if key != "name"})
+RULES[("pool", "name")] = (
+    "required; the rules of a service's name; unique among pools and the services of `lb_services`"
+)
+
 #: Defaults the filter applies where the argument spec states none.
 DEFAULTS: dict[str, dict[str, str]] = {
     "lb": {"lb_policy": "built-in policy of the environment"},
@@ -169,6 +228,10 @@ DEFAULTS: dict[str, dict[str, str]] = {
     "health_check": {key: _value(value) for key, value in m.HEALTH_DEFAULTS.items() if key in m.HEALTH_KEYS},
     "policy": {key: f"built-in ({_builtin(key)})" for key in m.POLICY_KEYS},
     "service_policy": {key: "from `lb_policy`" for key in m.POLICY_KEYS},
+    "pool": {"health_check": "on, with every default of [Health check keys](#health-check-keys)",
+             "policy": "`lb_policy`"},
+    "bind": {"address": "every address"},
+    "certificate": {"name": "`cert` + its index"},
 }
 
 
@@ -445,6 +508,34 @@ def render(root: Path = ROOT) -> str:
         ["host variable", "server key", "gives"],
         [[f"`{var}`", f"`{BACKEND_VAR_ROWS[var][0]}`", BACKEND_VAR_ROWS[var][1]] for var in m.BACKEND_VARS],
     )
+
+    frontends_spec = (spec.get("lb_frontends") or {}).get("options") or {}
+    tls_spec = (frontends_spec.get("tls") or {}).get("options") or {}
+
+    def front(name: str) -> Mapping[str, Any] | None:
+        return (frontends_spec.get(name) or {}).get("options")
+
+    out += ["", "## Frontend keys", "", "Each item of `lb_frontends`. "
+            "Routes are tried in order and the first match picks the pool, else `default_pool`, on both engines. "
+            "A route matches when the request's host (the Host header without its port, in lower case) is one of "
+            "`hosts` (or `hosts` is empty) and its path starts with `path_prefix`.", ""]
+    out += _key_table("frontend", edge.FRONTEND_KEYS, frontends_spec, "some rows", "lb_frontends")
+    out += ["", "## Bind keys", "", "Each item of a frontend's `binds`.", ""]
+    out += _key_table("bind", edge.BIND_KEYS, front("binds"), "these rows", "lb_frontends.binds")
+    out += ["", "## TLS keys", "", "A frontend's `tls` mapping.", ""]
+    out += _key_table("tls", edge.TLS_KEYS, tls_spec, "these rows", "lb_frontends.tls")
+    out += ["", "## Certificate keys", "", "Each item of `tls.certificates`. The model keeps only public facts "
+            "(fingerprint, names, expiry); the engine roles install each certificate in a file named by its "
+            "fingerprint, so releases in the ledger keep theirs.", ""]
+    out += _key_table("certificate", edge.CERTIFICATE_KEYS, (tls_spec.get("certificates") or {}).get("options"),
+                      "these rows", "lb_frontends.tls.certificates")
+    out += ["", "## HSTS keys", "", "A frontend's `hsts` mapping.", ""]
+    out += _key_table("hsts", edge.HSTS_KEYS, front("hsts"), "these rows", "lb_frontends.hsts")
+    out += ["", "## Route keys", "", "Each item of a frontend's `routes`.", ""]
+    out += _key_table("route", edge.ROUTE_KEYS, front("routes"), "these rows", "lb_frontends.routes")
+    out += ["", "## Pool keys", "", "Each item of `lb_pools`: a service without `mode` and `listen` (the frontends "
+            "that use it decide its mode), under the same server, health-check and policy rules.", ""]
+    out += _key_table("pool", m.POOL_KEYS, (spec.get("lb_pools") or {}).get("options"), "some rows", "lb_pools")
 
     out += ["", "## Health check keys", "", "A service's `health_check` mapping.", ""]
     out += _key_table("health_check", m.HEALTH_KEYS, sub("health_check"), "these rows", "lb_services.health_check")

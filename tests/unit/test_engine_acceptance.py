@@ -67,8 +67,11 @@ def build(host_vars: dict) -> tuple[dict | None, list[str]]:
     return m.build_model("lb1", host_vars, groups, {})
 
 
-def engine_refusals(models: list[dict], tmp_path: Path) -> dict[int, str]:
-    """Render every model and ask its engine: index -> the engine's refusal, for each one refused."""
+def engine_refusals(models: list[dict], tmp_path: Path, tls_dirs: dict[str, Path] | None = None) -> dict[int, str]:
+    """Render every model and ask its engine: index -> the engine's refusal, for each one refused.
+
+    ``tls_dirs`` maps a folder in the engines' container (the roles' tls_dir) to one here.
+    """
     out = tmp_path / "rendered"
     out.mkdir()
     models_file = tmp_path / "models.json"
@@ -83,7 +86,8 @@ def engine_refusals(models: list[dict], tmp_path: Path) -> dict[int, str]:
     assert len(texts) == len(models)
     for index, (model, text) in enumerate(zip(models, texts)):
         (out / f"{index}.{model['engine']}").write_text(text)
-    checked = subprocess.run(["podman", "run", "--rm", "--network", "none", "-v", f"{out}:/models:ro,Z",
+    mounts = [arg for inside, here in (tls_dirs or {}).items() for arg in ("-v", f"{here}:{inside}:ro,Z")]
+    checked = subprocess.run(["podman", "run", "--rm", "--network", "none", "-v", f"{out}:/models:ro,Z", *mounts,
                               IMAGE, "sh", "-c", CHECK_SCRIPT],
                              capture_output=True, text=True, timeout=900, check=False)
     assert checked.returncode == 0 and "CHECKED" in checked.stdout, checked.stdout + checked.stderr

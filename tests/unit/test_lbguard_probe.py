@@ -147,9 +147,10 @@ def test_normalise_services_ignores_model_extras_and_reports_bad_items() -> None
         "shop",
         {"name": "udp", "listen": 53, "mode": "udp"},
     ])
-    assert services == [{"name": "shop", "listen": 8080, "mode": "http", "servers": []},
-                        {"name": "db", "listen": 5432, "mode": "tcp", "servers": []},
-                        {"name": "api", "listen": 9000, "mode": "http", "servers": []}]
+    plain = {"address": "", "host": "", "path": "", "tls": False}
+    assert services == [{"name": "shop", "listen": 8080, "mode": "http", "servers": [], **plain},
+                        {"name": "db", "listen": 5432, "mode": "tcp", "servers": [], **plain},
+                        {"name": "api", "listen": 9000, "mode": "http", "servers": [], **plain}]
     assert len(problems) == 4
 
 
@@ -856,3 +857,46 @@ def test_split_log_with_fewer_requests_than_the_probes_answers_is_unusable(tmp_p
     window = probe.log_window(str(log), before, probe.read_log_mark(str(log)), {}, probe_answers=3)
     assert window["usable"] is False
     assert window["unusable_reason"] == "the split log counted 1 requests, fewer than the probe's own 3 answers"
+
+
+class _EchoHandler(http.server.BaseHTTPRequestHandler):
+    """Answers with the SNI name, Host header and path it saw, in X-Served-By."""
+
+    def do_GET(self) -> None:  # noqa: N802 - the base class's name
+        sni = getattr(self.connection, "lbguard_sni", None)
+        self.send_response(200)
+        self.send_header("X-Served-By", f"{sni}|{self.headers.get('Host')}|{self.path}")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base class
+        """Keep test output quiet."""
+
+
+def test_a_pool_is_probed_through_its_route_over_tls(tmp_path: Path) -> None:
+    """A pool's probe target decides the Host header, the SNI name, the path and TLS."""
+    import ssl
+
+    from lbguard_certs import CertificateAuthority
+
+    certificate, key = CertificateAuthority().issue("api.example.com")
+    (tmp_path / "cert.pem").write_text(certificate + key)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem")
+
+    def remember_sni(sock: ssl.SSLSocket, name: str | None, _context: ssl.SSLContext) -> None:
+        sock.lbguard_sni = name  # type: ignore[attr-defined]
+
+    context.sni_callback = remember_sni
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _EchoHandler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        pool = {"name": "api", "listen": server.server_address[1], "mode": "http",
+                "probe": {"address": "127.0.0.1", "host": "api.example.com", "path": "/api/", "tls": True}}
+        result = probe.run_probe(_params(engine="nginx", requests=2, services=[pool]))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result["traffic"]["api"]["counts"] == {"api.example.com|api.example.com|/api/": 2}

@@ -1,0 +1,408 @@
+"""Frontends of the lbguard model: binds, TLS, redirects and routing to pools.
+
+The rules for ``lb_frontends``, in one place. ``lbguard_model`` calls
+``read_frontends`` with its problem collector (``check``: ``add``, ``rendered``,
+``integer``, ``boolean``, ``mapping``, ``unknown_keys``) and turns its pools into
+the model's services. Routing semantics, the same on both engines: the routes of
+a frontend are tried in order and the first that matches picks the pool, else
+``default_pool``. A route matches when the request's host (the Host header
+without its port, lower case) is one of ``hosts`` (``*.example.com``: any name
+ending in ``.example.com``) or ``hosts`` is empty, and its path starts with
+``path_prefix`` (default ``/``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import closest, kind
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_tls import covers, inspect_pair
+
+FRONTEND_KEYS: tuple[str, ...] = ("name", "mode", "binds", "tls", "redirect_to_https", "hsts", "routes",
+                                  "default_pool")
+BIND_KEYS: tuple[str, ...] = ("address", "port", "tls")
+TLS_KEYS: tuple[str, ...] = ("certificates", "min_version", "alpn")
+CERTIFICATE_KEYS: tuple[str, ...] = ("name", "certificate", "key", "certificate_file", "key_file")
+HSTS_KEYS: tuple[str, ...] = ("max_age", "include_subdomains")
+ROUTE_KEYS: tuple[str, ...] = ("hosts", "path_prefix", "pool")
+
+TLS_VERSIONS: tuple[str, ...] = ("TLSv1.2", "TLSv1.3")
+ALPN_PROTOCOLS: tuple[str, ...] = ("h2", "http/1.1")
+TLS_DEFAULTS: dict[str, Any] = {"min_version": "TLSv1.2", "alpn": ["h2", "http/1.1"]}
+#: Two years, the longest max-age browsers' preload lists ask for.
+HSTS_MAX_AGE = 63_072_000
+NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}")
+CERTIFICATE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+HOST_LABEL_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+#: Route path prefixes: the characters both engines match literally, no escaping needed.
+ROUTE_PATH_RE = re.compile(r"/[A-Za-z0-9._~%/-]*")
+#: The probe's stand-in for a wildcard host: ``*.shop.example.com`` -> ``lbguard-probe.shop.example.com``.
+WILDCARD_PROBE_LABEL = "lbguard-probe"
+
+
+def host_pattern_problem(value: Any) -> str | None:
+    """Why ``value`` is not a route host (``shop.example.com`` or ``*.example.com``), or None."""
+    if not isinstance(value, str):
+        return f"is {kind(value)}, not a host name"
+    name = value[2:] if value.startswith("*.") else value
+    if not name or name != name.lower():
+        return "must be a lower-case host name, optionally starting with '*.'"
+    labels = name.split(".")
+    if any(not HOST_LABEL_RE.fullmatch(label) for label in labels):
+        return "is not a host name: labels are 1-63 letters, digits or '-' ('*.' only as the first label)"
+    if labels[-1].isdigit():
+        return "is an IP address or ends in a number: routes match host names"
+    return None
+
+
+def host_matches(pattern: str, host: str) -> bool:
+    """Whether a route host pattern matches a request host (both lower case)."""
+    if pattern.startswith("*."):
+        return host.endswith(pattern[1:]) and len(host) > len(pattern) - 1
+    return host == pattern
+
+
+def _pattern_covers(earlier: str, later: str) -> bool:
+    """Whether every host ``later`` matches is matched by ``earlier`` too."""
+    if later.startswith("*."):
+        return earlier.startswith("*.") and later[1:].endswith(earlier[1:])
+    return host_matches(earlier, later)
+
+
+def first_route(routes: Sequence[Mapping[str, Any]], host: str, path: str) -> int | None:
+    """Index of the route a request for ``host`` and ``path`` takes, None for the default pool."""
+    for index, route in enumerate(routes):
+        hosts = route["hosts"]
+        if (not hosts or any(host_matches(p, host) for p in hosts)) and path.startswith(route["path_prefix"]):
+            return index
+    return None
+
+
+def _probe_host(pattern: str) -> str:
+    return WILDCARD_PROBE_LABEL + pattern[1:] if pattern.startswith("*.") else pattern
+
+
+def _shadowing(routes: list[dict[str, Any]], index: int) -> str | None:
+    """Which earlier routes leave route ``index`` no request to match, described; None if it can match."""
+    route = routes[index]
+    earlier = routes[:index]
+    by: set[int] = set()
+    for pattern in route["hosts"] or [None]:
+        for i, other in enumerate(earlier):
+            host_taken = not other["hosts"] or (
+                pattern is not None and any(_pattern_covers(p, pattern) for p in other["hosts"])
+            )
+            if host_taken and route["path_prefix"].startswith(other["path_prefix"]):
+                by.add(i)
+                break
+        else:
+            return None
+    return ", ".join(f"routes[{i}]" for i in sorted(by))
+
+
+def _read_text(check: Any, where: str, field: str, value: Any) -> str | None:
+    if not check.rendered(where, field, value):
+        return None
+    if not isinstance(value, str) or not value.strip():
+        check.add(f"{where}: {field} must be PEM text, got {kind(value) if not isinstance(value, str) else 'an empty string'}")
+        return None
+    return str(value)
+
+
+def _read_file(check: Any, where: str, field: str, value: Any, base_dir: str | None) -> str | None:
+    if not check.rendered(where, field, value):
+        return None
+    if not isinstance(value, str) or not value:
+        check.add(f"{where}: {field} must be a file path, got {kind(value)}")
+        return None
+    path = value if os.path.isabs(value) or not base_dir else os.path.join(base_dir, value)
+    try:
+        with open(path, encoding="ascii") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not PEM text"
+        check.add(f"{where}: {field} {value!r} cannot be read on the controller ({reason}); relative paths "
+                  "start at the inventory's directory")
+        return None
+
+
+def read_pem_pair(check: Any, where: str, raw: Mapping[str, Any], base_dir: str | None) -> tuple[str | None, str | None]:
+    """The PEM certificate and key of one ``tls.certificates`` item, from content or files."""
+    pems: list[str | None] = []
+    for field in ("certificate", "key"):
+        content, path = raw.get(field), raw.get(f"{field}_file")
+        if (content is None) == (path is None):
+            check.add(f"{where}: set exactly one of {field} (PEM text, e.g. from Ansible Vault) and {field}_file")
+            pems.append(None)
+        elif content is not None:
+            pems.append(_read_text(check, where, field, content))
+        else:
+            pems.append(_read_file(check, where, f"{field}_file", path, base_dir))
+    return pems[0], pems[1]
+
+
+def _binds(check: Any, label: str, raw: Any) -> list[dict[str, Any]]:
+    if not check.rendered(label, "binds", raw):
+        return []
+    if not isinstance(raw, (list, tuple)) or not raw:
+        check.add(f"{label}: binds must be a non-empty list of {{port, address, tls}}, got {kind(raw)}")
+        return []
+    binds = []
+    for index, item in enumerate(raw):
+        where = f"{label}: binds[{index}]"
+        data = check.mapping(label, f"binds[{index}]", item)
+        if data is None:
+            continue
+        check.unknown_keys(where, data, BIND_KEYS)
+        port = check.integer(where, "port", data.get("port"), 1, 65535) if "port" in data else None
+        if "port" not in data:
+            check.add(f"{where}: port is missing")
+        tls = check.boolean(where, "tls", data.get("tls", False))
+        address = data.get("address", "")
+        if check.rendered(where, "address", address) and address not in ("", None):
+            try:
+                parsed = ipaddress.ip_address(address) if isinstance(address, str) else None
+            except ValueError:
+                parsed = None
+            if parsed is None or parsed.is_multicast or parsed.is_unspecified:
+                check.add(f"{where}: address {address!r} must be one IP address of this host; leave it out "
+                          "to listen on every address")
+                address = None
+            else:
+                address = str(parsed)
+        if port is not None and tls is not None and address is not None:
+            binds.append({"address": address or "", "port": port, "tls": tls})
+    return binds
+
+
+def _certificates(check: Any, label: str, raw: Any, base_dir: str | None, now: datetime) -> list[dict[str, Any]]:
+    if not check.rendered(label, "tls.certificates", raw):
+        return []
+    if not isinstance(raw, (list, tuple)) or not raw:
+        check.add(f"{label}: tls.certificates must be a non-empty list of certificates with their keys")
+        return []
+    result: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for index, item in enumerate(raw):
+        where = f"{label}: tls.certificates[{index}]"
+        data = check.mapping(label, f"tls.certificates[{index}]", item)
+        if data is None:
+            continue
+        check.unknown_keys(where, data, CERTIFICATE_KEYS)
+        name = data.get("name", f"cert{index}")
+        if not (isinstance(name, str) and CERTIFICATE_NAME_RE.fullmatch(name)):
+            check.add(f"{where}: name {name!r} must be 1-63 letters, digits, '_', '.' or '-'")
+            continue
+        where = f"{label}: certificate {name}"
+        if name in seen:
+            check.add(f"{where}: the name is used twice in this frontend")
+            continue
+        seen.add(name)
+        certificate, key = read_pem_pair(check, where, data, base_dir)
+        if certificate is None or key is None:
+            continue
+        info, problems = inspect_pair(certificate, key, now)
+        for problem in problems:
+            check.add(f"{where}: {problem}")
+        if info is not None and not problems:
+            result.append({
+                "name": name,
+                "file": f"{label.split()[-1]}-{name}-{info.fingerprint[:16]}",
+                "fingerprint": info.fingerprint,
+                "names": list(info.names),
+                "not_after": info.not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            })
+    return result
+
+
+def _tls(check: Any, label: str, raw: Any, base_dir: str | None, now: datetime) -> dict[str, Any] | None:
+    data = check.mapping(label, "tls", raw)
+    if data is None:
+        return None
+    check.unknown_keys(f"{label}: tls", data, TLS_KEYS)
+    tls: dict[str, Any] = {**TLS_DEFAULTS, "certificates": []}
+    if "certificates" not in data:
+        check.add(f"{label}: tls.certificates is missing: a TLS bind needs a certificate and its key")
+    else:
+        tls["certificates"] = _certificates(check, label, data["certificates"], base_dir, now)
+    version = data.get("min_version", TLS_DEFAULTS["min_version"])
+    if check.rendered(label, "tls.min_version", version) and version not in TLS_VERSIONS:
+        check.add(f"{label}: tls.min_version {version!r} is not offered; use one of {', '.join(TLS_VERSIONS)}")
+    else:
+        tls["min_version"] = version
+    alpn = data.get("alpn", TLS_DEFAULTS["alpn"])
+    if check.rendered(label, "tls.alpn", alpn):
+        if (not isinstance(alpn, (list, tuple)) or not alpn or len(set(map(str, alpn))) != len(alpn)
+                or any(p not in ALPN_PROTOCOLS for p in alpn)):
+            check.add(f"{label}: tls.alpn {alpn!r} must list distinct protocols out of {', '.join(ALPN_PROTOCOLS)}")
+        else:
+            tls["alpn"] = [str(p) for p in alpn]
+    return tls
+
+
+def _hsts(check: Any, label: str, raw: Any) -> dict[str, Any] | None:
+    data = check.mapping(label, "hsts", raw)
+    if data is None:
+        return None
+    check.unknown_keys(f"{label}: hsts", data, HSTS_KEYS)
+    if "max_age" not in data:
+        check.add(f"{label}: hsts.max_age is missing: seconds browsers keep to HTTPS (e.g. 31536000)")
+        return None
+    max_age = check.integer(label, "hsts.max_age", data["max_age"], 1, HSTS_MAX_AGE)
+    subdomains = check.boolean(label, "hsts.include_subdomains", data.get("include_subdomains", False))
+    if max_age is None or subdomains is None:
+        return None
+    return {"max_age": max_age, "include_subdomains": subdomains}
+
+
+def _routes(check: Any, label: str, raw: Any, pools: Sequence[str]) -> list[dict[str, Any]]:
+    if not check.rendered(label, "routes", raw):
+        return []
+    if not isinstance(raw, (list, tuple)):
+        check.add(f"{label}: routes must be a list of {{hosts, path_prefix, pool}}, got {kind(raw)}")
+        return []
+    routes: list[dict[str, Any]] = []
+    for index, item in enumerate(raw):
+        where = f"{label}: routes[{index}]"
+        data = check.mapping(label, f"routes[{index}]", item)
+        if data is None:
+            continue
+        check.unknown_keys(where, data, ROUTE_KEYS)
+        ok = True
+        hosts = data.get("hosts", [])
+        if not check.rendered(where, "hosts", hosts):
+            ok = False
+        elif not isinstance(hosts, (list, tuple)):
+            check.add(f"{where}: hosts must be a list of host names, got {kind(hosts)}")
+            ok = False
+        else:
+            for host in hosts:
+                problem = host_pattern_problem(host)
+                if problem:
+                    check.add(f"{where}: host {host!r} {problem}")
+                    ok = False
+        prefix = data.get("path_prefix", "/")
+        if check.rendered(where, "path_prefix", prefix) and not (isinstance(prefix, str)
+                                                                 and ROUTE_PATH_RE.fullmatch(prefix)):
+            check.add(f"{where}: path_prefix {prefix!r} must start with '/' and use only letters, digits and "
+                      "-._~%/")
+            ok = False
+        pool = data.get("pool")
+        if pool is None:
+            check.add(f"{where}: pool is missing: name the pool this route sends to")
+            ok = False
+        elif pool not in pools:
+            near = closest(pool, list(pools))
+            hint = f"; did you mean {near!r}?" if near else ""
+            check.add(f"{where}: pool {pool!r} is not defined in lb_pools{hint}")
+            ok = False
+        if ok and not hosts and prefix == "/":
+            check.add(f"{where}: the route matches every request, so default_pool would never be used; give it "
+                      "hosts or a path_prefix, or make its pool the default_pool")
+            ok = False
+        if ok:
+            routes.append({"hosts": list(dict.fromkeys(str(h) for h in hosts)),
+                           "path_prefix": str(prefix), "pool": str(pool)})
+            shadowed_by = _shadowing(routes, len(routes) - 1)
+            if shadowed_by:
+                check.add(f"{where} (pool {pool}) is shadowed by {shadowed_by}: every request it matches is "
+                          "taken earlier; put the more specific route first")
+    return routes
+
+
+def read_frontend(
+    check: Any, index: int, raw: Any, pools: Sequence[str], base_dir: str | None, now: datetime | None = None
+) -> dict[str, Any] | None:
+    """Validate one item of ``lb_frontends``; the normalised frontend, or None when it has problems."""
+    now = now or datetime.now(timezone.utc)
+    before = len(check.problems)
+    data = check.mapping("lb_frontends", f"[{index}]", raw)
+    if data is None:
+        return None
+    name = data.get("name")
+    valid_name = isinstance(name, str) and NAME_RE.fullmatch(name) is not None
+    label = f"frontend {name}" if valid_name else f"lb_frontends[{index}]"
+    if not valid_name:
+        check.add(f"{label}: name {name!r} must be 1-63 letters, digits, '_' or '-' starting with a letter")
+    elif name.lower().startswith("lbguard"):
+        check.add(f"{label}: names starting with 'lbguard' belong to lbguard's own status listener")
+    check.unknown_keys(label, data, FRONTEND_KEYS)
+    mode = data.get("mode", "http")
+    if mode not in ("http", "tcp"):
+        check.add(f"{label}: mode {mode!r} is not valid; use 'http' or 'tcp'")
+    binds = _binds(check, label, data.get("binds"))
+    has_tls = any(b["tls"] for b in binds)
+    tls = None
+    if "tls" in data:
+        tls = _tls(check, label, data["tls"], base_dir, now)
+        if not has_tls:
+            check.add(f"{label}: tls is set but no bind has tls: true")
+    elif has_tls:
+        check.add(f"{label}: a bind has tls: true but tls (certificates) is missing")
+    redirect = check.boolean(label, "redirect_to_https", data.get("redirect_to_https", False))
+    if redirect and (not has_tls or all(b["tls"] for b in binds)):
+        check.add(f"{label}: redirect_to_https needs a tls bind to send clients to and a plain bind to redirect")
+    hsts = _hsts(check, label, data["hsts"]) if "hsts" in data else None
+    if hsts is not None and not has_tls:
+        check.add(f"{label}: hsts needs a tls bind (browsers ignore the header over plain HTTP)")
+    routes = _routes(check, label, data.get("routes", []), pools)
+    default_pool = data.get("default_pool")
+    if default_pool is None:
+        check.add(f"{label}: default_pool is missing: the pool for requests no route matches")
+    elif default_pool not in pools:
+        near = closest(default_pool, list(pools))
+        hint = f"; did you mean {near!r}?" if near else ""
+        check.add(f"{label}: default_pool {default_pool!r} is not defined in lb_pools{hint}")
+    if mode == "tcp":
+        for key in ("routes", "tls", "redirect_to_https", "hsts"):
+            if key in data:
+                check.add(f"{label}: {key} applies only to mode http; a tcp frontend forwards to default_pool")
+    if tls is not None:
+        for route_index, route in enumerate(routes):
+            for host in route["hosts"]:
+                if not any(covers(c["names"], host) for c in tls["certificates"]):
+                    names = "; ".join(f"{c['name']}: {', '.join(c['names'])}" for c in tls["certificates"])
+                    check.add(f"{label}: routes[{route_index}] host {host} is not covered by any certificate of "
+                              f"this frontend ({names or 'none valid'})")
+    if len(check.problems) > before:
+        return None
+    used = list(dict.fromkeys([r["pool"] for r in routes] + [default_pool]))
+    return {
+        "name": name,
+        "mode": mode,
+        "binds": binds,
+        "tls": tls,
+        "https_port": next((b["port"] for b in binds if b["tls"]), None),
+        "redirect_to_https": bool(redirect),
+        "hsts": hsts,
+        "routes": routes,
+        "default_pool": default_pool,
+        "pools": used,
+    }
+
+
+def probe_targets(frontends: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per pool, one request that reaches it: the first route to it in frontend order, else a default.
+
+    ``{"port", "address", "tls", "host", "path"}``: TLS binds are preferred, since a
+    redirecting frontend answers plain requests itself; ``host`` is also the SNI name
+    ("" for none).
+    """
+    targets: dict[str, dict[str, Any]] = {}
+    for frontend in frontends:
+        bind = next((b for b in frontend["binds"] if b["tls"]), frontend["binds"][0])
+        base = {"port": bind["port"], "address": bind["address"], "tls": bind["tls"]}
+        routes = frontend["routes"]
+        for index, route in enumerate(routes):
+            for pattern in route["hosts"] or [""]:
+                host = _probe_host(pattern)
+                if route["pool"] not in targets and first_route(routes, host, route["path_prefix"]) == index:
+                    targets[route["pool"]] = {**base, "host": host, "path": route["path_prefix"]}
+        if frontend["default_pool"] not in targets:
+            targets[frontend["default_pool"]] = {**base, "host": "", "path": "/"}
+    return targets

@@ -1,0 +1,351 @@
+"""lb_frontends and lb_pools: validation, probe targets, secrets, and what the engines accept (#14)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lbguard_certs import CertificateAuthority, key_pem
+from test_engine_acceptance import engine_refusals
+
+import lbguard_model as m
+
+from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_edge as edge
+
+LB = "lb1"
+CA = CertificateAuthority()
+SHOP = CA.issue("shop.example.com", "www.shop.example.com")
+API = CA.issue("api.example.com")
+
+
+def pool(name: str, first: int, count: int = 3, **extra: Any) -> dict[str, Any]:
+    servers = [{"name": f"{name}{i}", "address": f"10.0.{first}.{i}", "port": 8080} for i in range(1, count + 1)]
+    return {"name": name, "servers": servers, **extra}
+
+
+def frontend(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "name": "edge",
+        "binds": [{"port": 80}, {"port": 443, "tls": True}],
+        "tls": {"certificates": [{"name": "shop", "certificate": SHOP[0], "key": SHOP[1]},
+                                 {"name": "api", "certificate": API[0], "key": API[1]}]},
+        "redirect_to_https": True,
+        "hsts": {"max_age": 31536000},
+        "routes": [
+            {"hosts": ["api.example.com"], "pool": "api"},
+            {"hosts": ["shop.example.com", "www.shop.example.com"], "path_prefix": "/static/", "pool": "static"},
+        ],
+        "default_pool": "shop",
+    }
+    data.update(overrides)
+    return data
+
+
+def lb_vars(frontends: list[Any] | None = None, pools: list[Any] | None = None, **extra: Any) -> dict[str, Any]:
+    return {"lb_frontends": frontends if frontends is not None else [frontend()],
+            "lb_pools": pools if pools is not None else [pool("shop", 1), pool("api", 2), pool("static", 3)],
+            **extra}
+
+
+def build(host_vars: dict[str, Any], env: str = "staging") -> tuple[dict | None, list[str]]:
+    groups = {"all": [LB], "loadbalancers": [LB], env: [LB]}
+    return m.build_model(LB, host_vars, groups, {})
+
+
+def problems(host_vars: dict[str, Any], env: str = "staging") -> list[str]:
+    return build(host_vars, env)[1]
+
+
+def one(found: list[str], *fragments: str) -> str:
+    hits = [p for p in found if all(f in p for f in fragments)]
+    assert len(hits) == 1, f"expected one problem with {fragments}, got {found}"
+    return hits[0]
+
+
+def valid() -> dict[str, Any]:
+    model, found = build(lb_vars())
+    assert found == [] and model is not None, found
+    return model
+
+
+# ------------------------------------------------------------------ the valid model
+
+
+def test_a_routed_frontend_normalises_to_frontends_and_pools() -> None:
+    model = valid()
+    (front,) = model["frontends"]
+    assert [b for b in front["binds"]] == [{"address": "", "port": 80, "tls": False},
+                                          {"address": "", "port": 443, "tls": True}]
+    assert front["pools"] == ["api", "static", "shop"] and front["https_port"] == 443
+    assert [c["names"] for c in front["tls"]["certificates"]] == [["shop.example.com", "www.shop.example.com"],
+                                                                  ["api.example.com"]]
+    assert [s["name"] for s in model["services"]] == ["shop", "api", "static"]
+    assert all(s["mode"] == "http" for s in model["services"])
+
+
+def test_every_pool_has_a_probe_that_reaches_it_through_its_route() -> None:
+    model = valid()
+    probes = {s["name"]: s["probe"] for s in model["services"]}
+    assert probes["api"] == {"port": 443, "address": "", "tls": True, "host": "api.example.com", "path": "/"}
+    assert probes["static"]["host"] == "shop.example.com" and probes["static"]["path"] == "/static/"
+    assert probes["shop"] == {"port": 443, "address": "", "tls": True, "host": "", "path": "/"}
+    routes = model["frontends"][0]["routes"]
+    for name, probe in probes.items():
+        index = edge.first_route(routes, probe["host"], probe["path"])
+        assert (routes[index]["pool"] if index is not None else "shop") == name
+
+
+def test_the_model_keeps_no_secret_and_the_digest_follows_the_certificate() -> None:
+    model = valid()
+    text = json.dumps(model)
+    assert "PRIVATE KEY" not in text and "BEGIN CERTIFICATE" not in text
+    renewed = CA.issue("shop.example.com", "www.shop.example.com")
+    changed = lb_vars(frontends=[frontend(tls={"certificates": [
+        {"name": "shop", "certificate": renewed[0], "key": renewed[1]},
+        {"name": "api", "certificate": API[0], "key": API[1]}]})])
+    other, found = build(changed)
+    assert found == [] and other is not None
+    assert other["digest"] != model["digest"]
+    assert other["frontends"][0]["tls"]["certificates"][0]["file"] != model["frontends"][0]["tls"]["certificates"][0]["file"]
+
+
+def test_a_model_of_lb_services_keeps_its_digest() -> None:
+    services = [{"name": "shop", "listen": 80, "servers": pool("shop", 1)["servers"]}]
+    model, found = build({"lb_services": services})
+    assert found == [] and model is not None and model["frontends"] == []
+    assert model["digest"] == m.model_digest("haproxy", model["services"])
+
+
+def test_tls_files_give_the_pem_text_to_install() -> None:
+    model = valid()
+    files = m.lbguard_tls_files(model, {LB: lb_vars()})
+    assert [f["file"] for f in files] == [c["file"] for c in model["frontends"][0]["tls"]["certificates"]]
+    assert files[0]["certificate"].strip() == SHOP[0].strip() and files[0]["key"].strip() == SHOP[1].strip()
+
+
+def test_tls_files_refuse_a_certificate_changed_since_validation() -> None:
+    model = valid()
+    renewed = CA.issue("shop.example.com", "www.shop.example.com")
+    changed = lb_vars(frontends=[frontend(tls={"certificates": [
+        {"name": "shop", "certificate": renewed[0], "key": renewed[1]},
+        {"name": "api", "certificate": API[0], "key": API[1]}]})])
+    with pytest.raises(m.AnsibleFilterError, match="certificate shop is no longer the one the model validated"):
+        m.lbguard_tls_files(model, {LB: changed})
+
+
+def test_certificate_files_are_read_relative_to_the_inventory(tmp_path: Path) -> None:
+    (tmp_path / "certs").mkdir()
+    (tmp_path / "certs" / "api.crt").write_text(API[0])
+    (tmp_path / "certs" / "api.key").write_text(API[1])
+    host_vars = lb_vars(frontends=[frontend(
+        routes=[{"hosts": ["api.example.com"], "pool": "api"}],
+        tls={"certificates": [{"name": "api", "certificate_file": "certs/api.crt", "key_file": "certs/api.key"}]})],
+        pools=[pool("shop", 1), pool("api", 2)], inventory_dir=str(tmp_path))
+    model, found = build(host_vars)
+    assert found == [] and model is not None
+    assert m.lbguard_tls_files(model, {LB: host_vars})[0]["key"].strip() == API[1].strip()
+
+
+# ------------------------------------------------------------------- refusals
+
+
+def test_a_route_to_an_unknown_pool_is_refused_with_a_hint() -> None:
+    routes = [{"hosts": ["api.example.com"], "pool": "apii"}]
+    found = problems(lb_vars(frontends=[frontend(routes=routes)], pools=[pool("shop", 1), pool("api", 2)]))
+    one(found, "frontend edge: routes[0]", "pool 'apii' is not defined in lb_pools", "did you mean 'api'?")
+
+
+@pytest.mark.parametrize(
+    ("routes", "shadowed", "by"),
+    [
+        ([{"path_prefix": "/api/", "pool": "api"}, {"path_prefix": "/api/v2/", "pool": "static"}], 1, "routes[0]"),
+        ([{"hosts": ["*.example.com"], "pool": "api"}, {"hosts": ["api.example.com"], "pool": "static"}], 1,
+         "routes[0]"),
+        ([{"hosts": ["*.example.com"], "pool": "api"}, {"hosts": ["*.shop.example.com"], "pool": "static"}], 1,
+         "routes[0]"),
+        ([{"hosts": ["a.example.com"], "pool": "api"}, {"hosts": ["b.example.com"], "path_prefix": "/x", "pool": "api"},
+          {"hosts": ["a.example.com", "b.example.com"], "path_prefix": "/x/", "pool": "static"}], 2,
+         "routes[0], routes[1]"),
+    ],
+)
+def test_a_route_no_request_can_reach_is_refused(routes: list[dict[str, Any]], shadowed: int, by: str) -> None:
+    found = problems(lb_vars(frontends=[frontend(routes=routes, tls=None, binds=[{"port": 80}], redirect_to_https=False)
+                                        | {"tls": None}], pools=[pool("shop", 1), pool("api", 2), pool("static", 3)]))
+    found = [p for p in found if "tls" not in p]
+    one(found, f"routes[{shadowed}]", f"is shadowed by {by}")
+
+
+def test_routes_that_only_overlap_are_allowed() -> None:
+    routes = [{"hosts": ["a.example.com"], "pool": "api"},
+              {"hosts": ["a.example.com", "b.example.com"], "pool": "static"},
+              {"path_prefix": "/api/", "pool": "api"}]
+    fr = {k: v for k, v in frontend(routes=routes, binds=[{"port": 80}]).items()
+          if k not in ("tls", "hsts", "redirect_to_https")}
+    model, found = build(lb_vars(frontends=[fr]))
+    assert found == [] and model is not None
+    assert {s["name"]: s["probe"]["host"] for s in model["services"]}["static"] == "b.example.com"
+
+
+def test_an_unused_pool_and_a_catch_all_route_are_refused() -> None:
+    routes = [{"pool": "api"}]
+    found = problems(lb_vars(frontends=[frontend(routes=routes)],
+                             pools=[pool("shop", 1), pool("api", 2), pool("static", 3), pool("spare", 4)]))
+    one(found, "frontend edge: routes[0]", "matches every request")
+    one(found, "pool spare: no frontend routes to it")
+
+
+def test_the_share_policy_applies_per_pool() -> None:
+    pools = [pool("shop", 1), pool("api", 2, count=1), pool("static", 3)]
+    found = problems(lb_vars(pools=pools), env="production")
+    one(found, "pool api:", "only 1 active server", "min_active_servers is 2")
+    weighted = [pool("shop", 1), pool("api", 2), pool("static", 3)]
+    weighted[1]["servers"][0]["weight"] = 10
+    one(problems(lb_vars(pools=weighted), env="production"), "pool api: server api1 would receive", "50%")
+
+
+@pytest.mark.parametrize(
+    ("certificate", "fragment"),
+    [
+        (CA.issue("shop.example.com", "www.shop.example.com", days=10, start_days=-20), "the certificate expired on"),
+        (CA.issue("shop.example.com", "www.shop.example.com", days=10, start_days=5), "is not valid before"),
+        ((SHOP[0], API[1]), "the private key does not match the certificate"),
+        ((SHOP[0], "not a key"), "the private key is not a PEM private key"),
+        (("garbage", SHOP[1]), "the certificate is not a PEM X.509 certificate"),
+    ],
+)
+def test_a_certificate_that_cannot_be_served_is_refused(certificate: tuple[str, str], fragment: str) -> None:
+    certificates = [{"name": "shop", "certificate": certificate[0], "key": certificate[1]},
+                    {"name": "api", "certificate": API[0], "key": API[1]}]
+    found = problems(lb_vars(frontends=[frontend(tls={"certificates": certificates})]))
+    message = one(found, "frontend edge: certificate shop:", fragment)
+    secret_lines = [line for text in certificate for line in text.splitlines() if line and "-----" not in line]
+    assert not [line for line in secret_lines if line in message]
+
+
+def test_an_encrypted_key_is_refused_without_showing_it() -> None:
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+    encrypted = key_pem(load_pem_private_key(SHOP[1].encode(), None), password=b"secret")  # type: ignore[arg-type]
+    certificates = [{"name": "shop", "certificate": SHOP[0], "key": encrypted},
+                    {"name": "api", "certificate": API[0], "key": API[1]}]
+    message = one(problems(lb_vars(frontends=[frontend(tls={"certificates": certificates})])),
+                  "certificate shop", "the private key is encrypted")
+    assert "ENCRYPTED" not in message
+
+
+def test_a_host_no_certificate_covers_is_refused() -> None:
+    routes = [{"hosts": ["api.example.com"], "pool": "api"},
+              {"hosts": ["admin.example.com", "x.api.example.com"], "pool": "static"}]
+    found = problems(lb_vars(frontends=[frontend(routes=routes)]))
+    one(found, "routes[1] host admin.example.com is not covered by any certificate", "api: api.example.com")
+    one(found, "routes[1] host x.api.example.com is not covered")
+
+
+@pytest.mark.parametrize(
+    ("names", "host", "covered"),
+    [
+        (("*.example.com",), "shop.example.com", True),
+        (("*.example.com",), "a.shop.example.com", False),
+        (("*.example.com",), "example.com", False),
+        (("*.example.com",), "*.example.com", True),
+        (("shop.example.com",), "*.example.com", False),
+    ],
+)
+def test_certificate_coverage_follows_rfc_6125(names: tuple[str, ...], host: str, covered: bool) -> None:
+    assert edge.covers(names, host) is covered
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragment"),
+    [
+        ({"redirect_to_https": True, "binds": [{"port": 443, "tls": True}]}, "redirect_to_https needs"),
+        ({"tls": None, "binds": [{"port": 80}], "redirect_to_https": False}, "hsts needs a tls bind"),
+        ({"binds": [{"port": 80}, {"port": 443, "tls": True}], "tls": {"certificates": []}},
+         "tls.certificates must be a non-empty list"),
+        ({"binds": [{"port": 8405}, {"port": 443, "tls": True}]}, "port 8405 is lbguard's status listener"),
+        ({"binds": [{"port": 80, "address": "10.0.0.300"}, {"port": 443, "tls": True}]},
+         "address '10.0.0.300' must be one IP address"),
+        ({"binds": []}, "binds must be a non-empty list"),
+        ({"tls": {"certificates": [{"name": "shop", "certificate": SHOP[0], "key": SHOP[1]}], "min_version": "TLSv1.1"}},
+         "tls.min_version 'TLSv1.1' is not offered"),
+        ({"tls": {"certificates": [{"name": "shop", "certificate": SHOP[0], "key": SHOP[1]}], "alpn": ["spdy"]}},
+         "tls.alpn"),
+        ({"routes": [{"hosts": ["Shop.example.com"], "pool": "api"}]}, "must be a lower-case host name"),
+        ({"routes": [{"hosts": ["10.0.0.1"], "pool": "api"}]}, "routes match host names"),
+        ({"routes": [{"path_prefix": "/a b", "pool": "api"}]}, "path_prefix '/a b' must start with '/'"),
+        ({"default_pool": "shpo"}, "default_pool 'shpo' is not defined in lb_pools; did you mean 'shop'?"),
+        ({"mode": "tcp", "redirect_to_https": False}, "routes applies only to mode http"),
+        ({"name": "lbguard_edge"}, "belong to lbguard's own status listener"),
+        ({"route": []}, "unknown key 'route'; did you mean 'routes'?"),
+    ],
+)
+def test_frontend_mistakes_are_refused_by_name(overrides: dict[str, Any], fragment: str) -> None:
+    data = frontend(**overrides)
+    data = {k: v for k, v in data.items() if v is not None}
+    found = problems(lb_vars(frontends=[data]))
+    assert any(fragment in p for p in found), found
+    assert all(p.startswith(("frontend ", "lb_frontends", "pool ")) for p in found), found
+
+
+def test_a_pool_name_used_twice_is_refused() -> None:
+    one(problems(lb_vars(pools=[pool("shop", 1), pool("api", 2), pool("static", 3), pool("api", 4)])),
+        "pool api: duplicate pool name (lb_pools[1] and lb_pools[3])")
+
+
+def test_a_frontend_port_taken_by_a_service_is_refused() -> None:
+    services = [{"name": "legacy", "listen": 443, "servers": pool("legacy", 9)["servers"]}]
+    one(problems(lb_vars(lb_services=services)), "frontend edge: port 443 is already used by service legacy")
+
+
+def test_two_frontends_may_share_a_port_on_different_addresses_only() -> None:
+    second = {"name": "internal", "binds": [{"port": 80, "address": "10.9.9.9"}], "default_pool": "shop"}
+    one(problems(lb_vars(frontends=[frontend(), second])), "frontend internal: port 80 on 10.9.9.9 is already used")
+    first = frontend(binds=[{"port": 80, "address": "10.9.9.8"}, {"port": 443, "tls": True, "address": "10.9.9.8"}])
+    model, found = build(lb_vars(frontends=[first, second]))
+    assert found == [] and model is not None
+
+
+def test_nginx_refuses_a_tcp_frontend() -> None:
+    tcp = {"name": "db", "mode": "tcp", "binds": [{"port": 5432}], "default_pool": "db"}
+    found = problems(lb_vars(frontends=[frontend(), tcp], pools=[pool("shop", 1), pool("api", 2), pool("static", 3),
+                                                                 pool("db", 4)], lb_engine="nginx"))
+    one(found, "frontend db: mode tcp is not available with nginx")
+
+
+def test_a_pool_used_by_http_and_tcp_frontends_is_refused() -> None:
+    tcp = {"name": "raw", "mode": "tcp", "binds": [{"port": 9000}], "default_pool": "shop"}
+    one(problems(lb_vars(frontends=[frontend(), tcp])), "pool shop: both http and tcp frontends send to it")
+
+
+# ------------------------------------------------------------------- the engines
+
+
+def test_the_engines_accept_what_validation_accepts_with_tls(tmp_path: Path) -> None:
+    """Both engines check the rendered TLS frontends with the real certificate files in place."""
+    models = []
+    for engine in ("haproxy", "nginx"):
+        base = lb_vars(lb_engine=engine)
+        second = {"name": "plain", "binds": [{"port": 8080}],
+                  "routes": [{"hosts": ["*.shop.example.com"], "path_prefix": "/api/", "pool": "api"}],
+                  "default_pool": "shop"}
+        base["lb_frontends"].append(second)
+        base["lb_services"] = [{"name": "legacy", "listen": 9090, "servers": pool("legacy", 9)["servers"]}]
+        model, found = build(base)
+        assert found == [] and model is not None, found
+        models.append(model)
+        files = m.lbguard_tls_files(model, {LB: base})
+        tls_dir = tmp_path / "tls" / engine
+        tls_dir.mkdir(parents=True, exist_ok=True)
+        for item in files:
+            if engine == "haproxy":
+                (tls_dir / f"{item['file']}.pem").write_text(item["certificate"] + item["key"])
+            else:
+                (tls_dir / f"{item['file']}.crt").write_text(item["certificate"])
+                (tls_dir / f"{item['file']}.key").write_text(item["key"])
+    broken = copy.deepcopy(models[0])
+    broken["frontends"][0]["tls"]["certificates"][0]["file"] = "missing"
+    refused = engine_refusals(models + [broken], tmp_path, tls_dirs={
+        "/etc/haproxy/lbguard-tls": tmp_path / "tls" / "haproxy", "/etc/nginx/lbguard-tls": tmp_path / "tls" / "nginx"})
+    assert list(refused) == [2], refused
