@@ -240,13 +240,14 @@ def _figures_line(figures: Mapping[str, Any]) -> str:
     """Per service, the requests judged and the observed shares.
 
     "shop: 60 req [web1 33%, web2 33%, web3 33%]" when the probe's answers were
-    judged; "shop: 2431 req counted by HAProxy [...]" when the counters were.
+    judged; "shop: 2431 req counted by the LB [...]" when the LB's own counts were (HAProxy's
+    counters, nginx's split log).
     """
     parts = []
     for service, data in figures.items():
         observed = ", ".join(f"{s} {pct_label(v)}" for s, v in (data.get("observed") or {}).items())
         if data.get("source") == "counters":
-            parts.append(f"{service}: {data.get('counted', 0)} req counted by HAProxy [{observed}]")
+            parts.append(f"{service}: {data.get('counted', 0)} req counted by the LB [{observed}]")
         else:
             parts.append(f"{service}: {data.get('requests', 0)} req [{observed}]")
     return "; ".join(parts)

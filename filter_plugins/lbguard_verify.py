@@ -99,6 +99,8 @@ ERROR_FIELDS = ("status_5xx", "connection_errors", "other_errors", "missing_head
 DEFAULTS: dict[str, Any] = {"tolerance": 0.10, "max_error_rate": 0.01, "random_sigmas": 3.0, "alpha": 0.001}
 # Largest alpha accepted: above it the "confidence" would be a coin toss.
 MAX_ALPHA = 0.5
+#: Certificate fingerprints are shown by their first characters.
+SHORT = 12
 
 
 # ----------------------------------------------------------------------- settings
@@ -547,6 +549,53 @@ def error_problem(service: Mapping[str, Any], traffic: Mapping[str, Any] | None,
     return message
 
 
+def _route_text(target: Mapping[str, Any]) -> str:
+    host = target.get("host") or "no Host name"
+    return f"{'https' if target.get('tls') else 'http'} port {target.get('port')}, {host}, path {target.get('path')}"
+
+
+def route_problems(service: Mapping[str, Any], traffic: Mapping[str, Any] | None, label: str) -> list[str]:
+    """A pool of lb_pools: its route's answers came from another pool, or with the wrong certificate."""
+    target = service.get("probe")
+    if not isinstance(target, Mapping) or not traffic:
+        return []
+    name = service.get("name")
+    problems = []
+    answers = sum((traffic.get("pools") or {}).values())
+    others = {pool: count for pool, count in (traffic.get("pools") or {}).items() if pool != name}
+    if others:
+        seen = ", ".join(f"{f'pool {pool}' if pool else 'no pool header'} {count}" for pool, count in others.items())
+        problems.append(f"{label} pool {name}: {sum(others.values())} of {answers} requests of its route "
+                        f"({_route_text(target)}) were answered elsewhere ({seen}): the route does not reach "
+                        "this pool")
+    expected = target.get("certificate")
+    presented = traffic.get("certificates") or {}
+    wrong = {fingerprint: count for fingerprint, count in presented.items() if fingerprint != expected}
+    if target.get("tls") and expected and wrong:
+        shown = ", ".join(f"{fingerprint[:SHORT]} ({count})" for fingerprint, count in wrong.items())
+        problems.append(f"{label} pool {name}: for {target.get('host') or 'clients without SNI'} the load "
+                        f"balancer presented certificate {shown}, not {expected[:SHORT]} of the model")
+    return problems
+
+
+def redirect_problems(model: Mapping[str, Any], probe: Mapping[str, Any], label: str) -> list[str]:
+    """A frontend with redirect_to_https whose plain request was not redirected where it should be."""
+    problems = []
+    redirects = probe.get("redirects") or {}
+    for frontend in model.get("frontends") or []:
+        if not frontend.get("redirect_to_https"):
+            continue
+        name = frontend.get("name")
+        seen = redirects.get(name)
+        if not isinstance(seen, Mapping):
+            problems.append(f"{label} frontend {name}: the probe did not check its redirect to HTTPS")
+        elif seen.get("status") not in (301, 308) or seen.get("location") != seen.get("expected"):
+            problems.append(f"{label} frontend {name}: plain HTTP is not redirected to HTTPS: status "
+                            f"{seen.get('status')}, Location {seen.get('location')}; expected 301 to "
+                            f"{seen.get('expected')}")
+    return problems
+
+
 def verify_problems(model: Mapping[str, Any], probe: Mapping[str, Any],
                     settings: Mapping[str, Any] | None = None) -> list[str]:
     """All problems of one load balancer; empty list when it does what the model says."""
@@ -581,7 +630,8 @@ def verify_problems(model: Mapping[str, Any], probe: Mapping[str, Any],
         message = error_problem(service, traffic_all.get(service.get("name")), conf["max_error_rate"], label)
         if message:
             problems.append(message)
-    return problems
+        problems += route_problems(service, traffic_all.get(service.get("name")), label)
+    return problems + redirect_problems(model, probe, label)
 
 
 def verify_summary(model: Mapping[str, Any], probe: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

@@ -59,6 +59,15 @@ options:
     type: list
     elements: dict
     required: true
+  frontends:
+    description:
+      - The C(frontends) of the lbguard model. For each one with
+        C(redirect_to_https), one plain request goes to its first plain bind
+        (Host of its first exact route host) and its status and C(Location) are
+        returned in RV(redirects).
+    type: list
+    elements: dict
+    default: []
   requests:
     description: Requests (HTTP) or connections (TCP) per service, 0..10000.
     type: int
@@ -208,11 +217,25 @@ traffic:
       (refused, reset, timeout, malformed response) and C(missing_header) (2xx/3xx
       without the header) count failed requests. TCP services only fill
       C(requests) and C(connection_errors).
+    - A pool of C(lb_pools) also has C(pools), answers per value of the
+      C(X-Lbguard-Pool) response header (the pool that answered, empty when
+      absent), and C(certificates), TLS handshakes per sha256 fingerprint of the
+      certificate the load balancer presented.
   returned: always
   type: dict
   sample:
     shop: {"mode": "http", "requests": 60, "counts": {"web1": 20, "web2": 20, "web3": 20},
            "status_5xx": 0, "other_errors": 0, "connection_errors": 0, "missing_header": 0}
+redirects:
+  description:
+    - Per frontend with C(redirect_to_https), the plain request's C(status),
+      C(location) (the Location header, null without one) and the C(expected)
+      Location.
+  returned: always
+  type: dict
+  sample:
+    edge: {"status": 301, "location": "https://shop.example.com/lbguard/redirect-check",
+           "expected": "https://shop.example.com/lbguard/redirect-check"}
 counters:
   description:
     - Per service, what the server counters of C(show stat) (HAProxy) or the
@@ -253,7 +276,7 @@ settle_missing:
 """
 
 import csv
-import functools
+import hashlib
 import http.client
 import io
 import os
@@ -275,6 +298,11 @@ REQUEST_BUDGET_FACTOR = 4.0
 MAX_SETTLE_SECONDS = 600.0
 # Digests are shown by their first characters, like git's short ids.
 SHORT_DIGEST = 12
+# The engine roles name the pool of lb_pools that answered in this response header.
+POOL_HEADER = "X-Lbguard-Pool"
+# The plain request that checks a frontend's redirect to HTTPS.
+REDIRECT_CHECK_HOST = "lbguard-probe.invalid"
+REDIRECT_CHECK_PATH = "/lbguard/redirect-check"
 
 
 # --------------------------------------------------------------------------- runtime
@@ -682,12 +710,15 @@ def record(traffic: dict[str, Any], status: int | None, served_by: str | None) -
         traffic[kind] += 1
 
 
-def http_request(address: str, port: int, path: str, header: str, timeout: float,
-                 host: str = "", tls: bool = False) -> tuple[int | None, str | None]:
-    """Send one GET on a new connection; return (status, served_by header) or (None, None).
+def exchange(address: str, port: int, path: str, timeout: float, host: str = "", tls: bool = False,
+             wanted: Iterable[str] = ()) -> dict[str, Any]:
+    """Send one GET on a new connection: ``{"status", "headers", "certificate"}``.
 
-    ``host`` is sent as the Host header and, with ``tls``, as the SNI name. The
-    probe measures routing and the split, so it accepts any certificate.
+    ``status`` is None when no HTTP response came; ``headers`` holds the ``wanted``
+    response headers that were present (stripped); ``certificate`` is the sha256
+    hex of the certificate the server presented over TLS, else None. ``host`` is
+    sent as the Host header and, with ``tls``, as the SNI name. The certificate is
+    recorded, not judged, so any certificate is accepted here.
 
     Each socket operation has ``timeout`` seconds. The body is read (so the load
     balancer logs a complete exchange, not a client abort) in chunks, up to
@@ -695,6 +726,7 @@ def http_request(address: str, port: int, path: str, header: str, timeout: float
     then the connection is closed whatever is left.
     """
     start = time.monotonic()
+    result: dict[str, Any] = {"status": None, "headers": {}, "certificate": None}
     conn = http.client.HTTPConnection(address, port, timeout=timeout)
     headers = {"Connection": "close", "User-Agent": "lbguard-probe", "Accept": "*/*"}
     if host:
@@ -706,11 +738,14 @@ def http_request(address: str, port: int, path: str, header: str, timeout: float
             context.verify_mode = ssl.CERT_NONE
             conn.sock = context.wrap_socket(socket.create_connection((address, port), timeout=timeout),
                                             server_hostname=host or None)
+            der = conn.sock.getpeercert(binary_form=True)
+            result["certificate"] = hashlib.sha256(der).hexdigest() if der else None
         conn.request("GET", path, headers=headers)
         response = conn.getresponse()
-        status = response.status
-        served_by = response.getheader(header)
-        served_by = served_by.strip() if served_by else None
+        for name in wanted:
+            value = response.getheader(name)
+            if value and value.strip():
+                result["headers"][name] = value.strip()
         deadline = start + timeout * REQUEST_BUDGET_FACTOR
         read = 0
         while read < MAX_BODY_BYTES and time.monotonic() < deadline:
@@ -718,11 +753,18 @@ def http_request(address: str, port: int, path: str, header: str, timeout: float
             if not chunk:
                 break
             read += len(chunk)
-        return status, served_by or None
+        result["status"] = response.status
     except (OSError, http.client.HTTPException):
-        return None, None
+        result["status"] = None
     finally:
         conn.close()
+    return result
+
+
+def http_request(address: str, port: int, path: str, header: str, timeout: float) -> tuple[int | None, str | None]:
+    """Send one GET on a new connection; return (status, served_by header) or (None, None)."""
+    result = exchange(address, port, path, timeout, wanted=(header,))
+    return result["status"], result["headers"].get(header)
 
 
 def tcp_connect(address: str, port: int, timeout: float) -> bool:
@@ -743,6 +785,50 @@ def probe_http(address: str, port: int, requests: int, path: str, header: str, t
         status, served_by = send(address, port, path, header, timeout)
         record(traffic, status, served_by)
     return traffic
+
+
+def probe_route(service: Mapping[str, Any], address: str, requests: int, header: str, timeout: float,
+                send: Callable[..., dict[str, Any]] = exchange) -> dict[str, Any]:
+    """Send ``requests`` requests of a pool's route (its Host, path, TLS) and count the outcomes.
+
+    Besides a service's counters: ``pools``, answers per value of POOL_HEADER (the
+    pool that answered, "" when absent), and ``certificates``, TLS handshakes per
+    certificate fingerprint presented.
+    """
+    traffic = {**empty_traffic("http", requests), "pools": {}, "certificates": {}}
+    for _ in range(requests):
+        answer = send(address, service["listen"], service["path"], timeout, service["host"], service["tls"],
+                      (header, POOL_HEADER))
+        record(traffic, answer["status"], answer["headers"].get(header))
+        if answer["status"] is not None:
+            pool = answer["headers"].get(POOL_HEADER, "")
+            traffic["pools"][pool] = traffic["pools"].get(pool, 0) + 1
+        if answer["certificate"]:
+            traffic["certificates"][answer["certificate"]] = traffic["certificates"].get(answer["certificate"], 0) + 1
+    return traffic
+
+
+def check_redirects(frontends: Iterable[Any], default_address: str, timeout: float,
+                    send: Callable[..., dict[str, Any]] = exchange) -> dict[str, dict[str, Any]]:
+    """One plain request per frontend with redirect_to_https: its status and Location, and the Location expected."""
+    results: dict[str, dict[str, Any]] = {}
+    for frontend in frontends:
+        if not isinstance(frontend, Mapping) or not frontend.get("redirect_to_https"):
+            continue
+        plain = next((b for b in frontend.get("binds") or [] if not b.get("tls")), None)
+        if plain is None:
+            continue
+        hosts = [h for route in frontend.get("routes") or [] for h in route.get("hosts") or [] if "*" not in h]
+        host = hosts[0] if hosts else REDIRECT_CHECK_HOST
+        port = int(frontend.get("https_port") or 443)
+        answer = send(plain.get("address") or default_address, int(plain["port"]), REDIRECT_CHECK_PATH, timeout,
+                      host, False, ("Location",))
+        results[str(frontend.get("name"))] = {
+            "status": answer["status"],
+            "location": answer["headers"].get("Location"),
+            "expected": f"https://{host}{'' if port == 443 else f':{port}'}{REDIRECT_CHECK_PATH}",
+        }
+    return results
 
 
 def probe_tcp(address: str, port: int, requests: int, timeout: float,
@@ -782,8 +868,9 @@ def normalise_services(services: Iterable[Any]) -> tuple[list[dict[str, Any]], l
         # A pool behind lb_frontends: the request that reaches it (its route's host, path, TLS).
         probe = raw.get("probe") if isinstance(raw.get("probe"), Mapping) else {}
         result.append({"name": name, "listen": listen, "mode": mode, "servers": servers,
-                       "address": str(probe.get("address") or ""), "host": str(probe.get("host") or ""),
-                       "path": str(probe.get("path") or ""), "tls": probe.get("tls") is True})
+                       "routed": bool(probe), "address": str(probe.get("address") or ""),
+                       "host": str(probe.get("host") or ""), "path": str(probe.get("path") or "/"),
+                       "tls": probe.get("tls") is True})
     return result, problems
 
 
@@ -856,10 +943,13 @@ def run_probe(params: Mapping[str, Any]) -> dict[str, Any]:
         log_path = split_log.replace("{service}", name) if split_log else ""
         log_before = read_log_mark(log_path) if log_path else None
         address = service["address"] or params["address"]
-        if service["mode"] == "http":
-            send = functools.partial(http_request, host=service["host"], tls=service["tls"])
-            traffic[name] = probe_http(address, service["listen"], requests, service["path"] or params["path"],
-                                       params["served_by_header"], timeout, send=send)
+        if service["mode"] == "http" and service["routed"]:
+            traffic[name] = probe_route(service, address, requests, params["served_by_header"], timeout)
+            if params.get("served_by", "name") == "address":
+                name_upstream_counts(traffic[name], names)
+        elif service["mode"] == "http":
+            traffic[name] = probe_http(address, service["listen"], requests, params["path"],
+                                       params["served_by_header"], timeout)
             if params.get("served_by", "name") == "address":
                 name_upstream_counts(traffic[name], names)
         else:
@@ -884,8 +974,10 @@ def run_probe(params: Mapping[str, Any]) -> dict[str, Any]:
                 time.sleep(LOG_LATE_SECONDS)
                 window = nginx_window()
             counters[name] = window
+    redirects = check_redirects(params.get("frontends") or [], params["address"], timeout)
     return {"runtime": runtime, "runtime_error": runtime_error, "running_model": running_model,
-            "running_model_error": running_model_error, "traffic": traffic, "counters": counters, **settled}
+            "running_model_error": running_model_error, "traffic": traffic, "counters": counters,
+            "redirects": redirects, **settled}
 
 
 def _describe(exc: BaseException) -> str:
@@ -900,6 +992,7 @@ def main() -> None:
         argument_spec={
             "engine": {"type": "str", "required": True, "choices": ["haproxy", "nginx"]},
             "services": {"type": "list", "elements": "dict", "required": True},
+            "frontends": {"type": "list", "elements": "dict", "default": []},
             "requests": {"type": "int", "default": 60},
             "address": {"type": "str", "default": "127.0.0.1"},
             "path": {"type": "str", "default": "/"},

@@ -363,6 +363,13 @@ def read_frontend(
             if key in data:
                 check.add(f"{label}: {key} applies only to mode http; a tcp frontend forwards to default_pool")
     if tls is not None:
+        owner: dict[str, str] = {}
+        for certificate in tls["certificates"]:
+            for dns_name in certificate["names"]:
+                if dns_name in owner:
+                    check.add(f"{label}: certificate {certificate['name']}: name {dns_name} is also in certificate "
+                              f"{owner[dns_name]}; the engines would choose between them differently")
+                owner.setdefault(dns_name, certificate["name"])
         for route_index, route in enumerate(routes):
             for host in route["hosts"]:
                 if not any(covers(c["names"], host) for c in tls["certificates"]):
@@ -386,12 +393,25 @@ def read_frontend(
     }
 
 
+def served_certificate(certificates: Sequence[Mapping[str, Any]], host: str) -> str:
+    """Fingerprint of the certificate both engines present for SNI ``host``.
+
+    An exact name first, then a wildcard name, else the first certificate (also
+    for clients without SNI, ``host`` "").
+    """
+    exact = [c for c in certificates if host and host in c["names"]]
+    wildcard = [c for c in certificates if host and covers(c["names"], host)]
+    chosen = (exact or wildcard or list(certificates))[0]
+    return str(chosen["fingerprint"])
+
+
 def probe_targets(frontends: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per pool, one request that reaches it: the first route to it in frontend order, else a default.
 
-    ``{"port", "address", "tls", "host", "path"}``: TLS binds are preferred, since a
-    redirecting frontend answers plain requests itself; ``host`` is also the SNI name
-    ("" for none).
+    ``{"port", "address", "tls", "host", "path", "certificate"}``: TLS binds are
+    preferred, since a redirecting frontend answers plain requests itself; ``host``
+    is also the SNI name ("" for none); ``certificate`` is the fingerprint of the
+    certificate the engine must present for it ("" without TLS).
     """
     targets: dict[str, dict[str, Any]] = {}
     for frontend in frontends:
@@ -405,4 +425,8 @@ def probe_targets(frontends: Sequence[Mapping[str, Any]]) -> dict[str, dict[str,
                     targets[route["pool"]] = {**base, "host": host, "path": route["path_prefix"]}
         if frontend["default_pool"] not in targets:
             targets[frontend["default_pool"]] = {**base, "host": "", "path": "/"}
+        for target in targets.values():
+            if target["tls"] and "certificate" not in target:
+                target["certificate"] = served_certificate(frontend["tls"]["certificates"], target["host"])
+            target.setdefault("certificate", "")
     return targets

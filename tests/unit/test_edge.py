@@ -89,9 +89,12 @@ def test_a_routed_frontend_normalises_to_frontends_and_pools() -> None:
 def test_every_pool_has_a_probe_that_reaches_it_through_its_route() -> None:
     model = valid()
     probes = {s["name"]: s["probe"] for s in model["services"]}
-    assert probes["api"] == {"port": 443, "address": "", "tls": True, "host": "api.example.com", "path": "/"}
+    fingerprints = [c["fingerprint"] for c in model["frontends"][0]["tls"]["certificates"]]
+    assert probes["api"] == {"port": 443, "address": "", "tls": True, "host": "api.example.com", "path": "/",
+                             "certificate": fingerprints[1]}
     assert probes["static"]["host"] == "shop.example.com" and probes["static"]["path"] == "/static/"
-    assert probes["shop"] == {"port": 443, "address": "", "tls": True, "host": "", "path": "/"}
+    assert probes["shop"] == {"port": 443, "address": "", "tls": True, "host": "", "path": "/",
+                              "certificate": fingerprints[0]}
     routes = model["frontends"][0]["routes"]
     for name, probe in probes.items():
         index = edge.first_route(routes, probe["host"], probe["path"])
@@ -349,3 +352,73 @@ def test_the_engines_accept_what_validation_accepts_with_tls(tmp_path: Path) -> 
     refused = engine_refusals(models + [broken], tmp_path, tls_dirs={
         "/etc/haproxy/lbguard-tls": tmp_path / "tls" / "haproxy", "/etc/nginx/lbguard-tls": tmp_path / "tls" / "nginx"})
     assert list(refused) == [2], refused
+
+
+# ------------------------------------------------------------------ verification
+
+
+def test_each_tls_probe_expects_the_certificate_the_engines_choose_by_sni() -> None:
+    wildcard = CA.issue("*.example.com")
+    certificates = [{"name": "shop", "certificate": SHOP[0], "key": SHOP[1]},
+                    {"name": "any", "certificate": wildcard[0], "key": wildcard[1]}]
+    routes = [{"hosts": ["api.example.com"], "pool": "api"},
+              {"hosts": ["shop.example.com"], "path_prefix": "/static/", "pool": "static"}]
+    model, found = build(lb_vars(frontends=[frontend(tls={"certificates": certificates}, routes=routes)]))
+    assert found == [] and model is not None
+    by_name = {c["name"]: c["fingerprint"] for c in model["frontends"][0]["tls"]["certificates"]}
+    probes = {s["name"]: s["probe"] for s in model["services"]}
+    # An exact name wins over a wildcard; a wildcard covers one label; no SNI gets the first certificate.
+    assert probes["static"]["certificate"] == by_name["shop"]
+    assert probes["api"]["certificate"] == by_name["any"]
+    assert probes["shop"]["certificate"] == by_name["shop"]
+
+
+def test_two_certificates_with_one_name_are_refused() -> None:
+    both = CA.issue("api.example.com", "shop.example.com")
+    certificates = [{"name": "shop", "certificate": SHOP[0], "key": SHOP[1]},
+                    {"name": "both", "certificate": both[0], "key": both[1]}]
+    one(problems(lb_vars(frontends=[frontend(tls={"certificates": certificates})])),
+        "certificate both: name shop.example.com is also in certificate shop")
+
+
+def _probe_result(model: dict[str, Any], **per_pool: dict[str, Any]) -> dict[str, Any]:
+    """A probe result in which each pool's route reached that pool with the model's certificate."""
+    traffic = {}
+    for service in model["services"]:
+        counts = {s["name"]: 20 for s in service["servers"]}
+        traffic[service["name"]] = {"mode": "http", "requests": 60, "counts": counts, "status_5xx": 0,
+                                    "other_errors": 0, "connection_errors": 0, "missing_header": 0,
+                                    "pools": {service["name"]: 60},
+                                    "certificates": {service["probe"]["certificate"]: 60}}
+        traffic[service["name"]].update(per_pool.get(service["name"], {}))
+    expected = "https://api.example.com/lbguard/redirect-check"
+    return {"running_model": model["digest"], "runtime": {}, "traffic": traffic, "counters": {},
+            "redirects": {"edge": {"status": 301, "location": expected, "expected": expected}}}
+
+
+def test_verification_passes_when_every_route_reaches_its_pool() -> None:
+    import lbguard_verify as v
+    model = valid()
+    assert v.verify_problems(model, _probe_result(model), {"label": "lb1", "check_runtime": False}) == []
+
+
+def test_verification_fails_a_route_that_reaches_another_pool_or_certificate() -> None:
+    import lbguard_verify as v
+    model = valid()
+    result = _probe_result(model, api={"pools": {"shop": 60}, "certificates": {"0" * 64: 60}})
+    found = v.verify_problems(model, result, {"label": "lb1", "check_runtime": False})
+    one(found, "pool api: 60 of 60 requests of its route (https port 443, api.example.com, path /)",
+        "answered elsewhere (pool shop 60)")
+    one(found, "pool api: for api.example.com the load balancer presented certificate 000000000000 (60)")
+
+
+def test_verification_fails_a_redirect_that_does_not_redirect() -> None:
+    import lbguard_verify as v
+    model = valid()
+    result = _probe_result(model)
+    result["redirects"]["edge"].update(status=200, location=None)
+    found = v.verify_problems(model, result, {"label": "lb1", "check_runtime": False})
+    one(found, "frontend edge: plain HTTP is not redirected to HTTPS: status 200")
+    del result["redirects"]["edge"]
+    one(v.verify_problems(model, result, {"label": "lb1", "check_runtime": False}),
+        "frontend edge: the probe did not check its redirect")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import hashlib
 import http.server
 import itertools
 import json
@@ -147,7 +148,7 @@ def test_normalise_services_ignores_model_extras_and_reports_bad_items() -> None
         "shop",
         {"name": "udp", "listen": 53, "mode": "udp"},
     ])
-    plain = {"address": "", "host": "", "path": "", "tls": False}
+    plain = {"routed": False, "address": "", "host": "", "path": "/", "tls": False}
     assert services == [{"name": "shop", "listen": 8080, "mode": "http", "servers": [], **plain},
                         {"name": "db", "listen": 5432, "mode": "tcp", "servers": [], **plain},
                         {"name": "api", "listen": 9000, "mode": "http", "servers": [], **plain}]
@@ -899,4 +900,40 @@ def test_a_pool_is_probed_through_its_route_over_tls(tmp_path: Path) -> None:
     finally:
         server.shutdown()
         server.server_close()
-    assert result["traffic"]["api"]["counts"] == {"api.example.com|api.example.com|/api/": 2}
+    traffic = result["traffic"]["api"]
+    assert traffic["counts"] == {"api.example.com|api.example.com|/api/": 2}
+    assert traffic["pools"] == {"": 2}  # this server sends no pool header
+    der = ssl.PEM_cert_to_DER_cert(certificate)
+    assert traffic["certificates"] == {hashlib.sha256(der).hexdigest(): 2}
+
+
+class _RedirectHandler(http.server.BaseHTTPRequestHandler):
+    """Redirects to https on port 8443, as a frontend with redirect_to_https does."""
+
+    def do_GET(self) -> None:  # noqa: N802 - the base class's name
+        self.send_response(301)
+        self.send_header("Location", f"https://{self.headers.get('Host')}:8443{self.path}")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base class
+        """Keep test output quiet."""
+
+
+def test_a_redirecting_frontend_is_asked_over_plain_http() -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RedirectHandler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        frontend = {"name": "edge", "redirect_to_https": True, "https_port": 8443,
+                    "binds": [{"address": "", "port": server.server_address[1], "tls": False},
+                              {"address": "", "port": 8443, "tls": True}],
+                    "routes": [{"hosts": ["*.example.com", "shop.example.com"], "pool": "shop"}]}
+        quiet = {"name": "plain", "redirect_to_https": False, "binds": [{"address": "", "port": 1, "tls": False}]}
+        result = probe.check_redirects([frontend, quiet], "127.0.0.1", 2.0)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result == {"edge": {"status": 301,
+                               "location": "https://shop.example.com:8443/lbguard/redirect-check",
+                               "expected": "https://shop.example.com:8443/lbguard/redirect-check"}}

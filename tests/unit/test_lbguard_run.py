@@ -330,7 +330,7 @@ def test_figures_line_says_when_haproxy_counters_were_judged():
     counted = {"shop": {"requests": 60, "source": "counters", "counted": 2431,
                         "observed": {"web1": 0.34, "web2": 0.33, "web3": 0.33}}}
     probed = {"shop": {"requests": 60, "source": "probe", "counted": 60, "observed": {"web1": 0.5, "web2": 0.5}}}
-    assert run._figures_line(counted) == "shop: 2431 req counted by HAProxy [web1 34%, web2 33%, web3 33%]"
+    assert run._figures_line(counted) == "shop: 2431 req counted by the LB [web1 34%, web2 33%, web3 33%]"
     assert run._figures_line(probed) == "shop: 60 req [web1 50%, web2 50%]"
 
 
