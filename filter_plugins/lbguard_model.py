@@ -132,7 +132,12 @@ from ansible_collections.lbguard.core.plugins.module_utils.lbguard_policy import
     too_few_active,
     weight_shares,
 )
-from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge import probe_targets, read_frontend, read_pem_pair
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge import (
+    probe_targets,
+    read_directives,
+    read_frontend,
+    read_pem_pair,
+)
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_filter_errors import guarded_filters
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_tls import inspect_pair
 
@@ -167,7 +172,15 @@ NGINX_NO_BACKUP: frozenset[str] = frozenset({"source", "uri", "random"})
 
 WEIGHT_RANGE: dict[str, tuple[int, int]] = {"haproxy": (0, 256), "nginx": (1, 256)}
 
-LB_VARS: tuple[str, ...] = ("lb_engine", "lb_environment", "lb_policy", "lb_services", "lb_frontends", "lb_pools")
+LB_VARS: tuple[str, ...] = (
+    "lb_engine",
+    "lb_environment",
+    "lb_policy",
+    "lb_services",
+    "lb_frontends",
+    "lb_pools",
+    "lb_global_directives",
+)
 #: Where the LB itself is reached: no server may point there (requests would loop back into it).
 LB_IDENTITY_VARS: tuple[str, ...] = ("ansible_host", "lb_address")
 #: lbguard's own status listener on the LB (the engine role's variable, and its default):
@@ -188,7 +201,7 @@ SERVICE_KEYS: tuple[str, ...] = (
     "policy",
 )
 #: A pool of lb_pools is a service without its own frontend: lb_frontends route to it.
-POOL_KEYS: tuple[str, ...] = tuple(k for k in SERVICE_KEYS if k not in ("mode", "listen"))
+POOL_KEYS: tuple[str, ...] = tuple(k for k in SERVICE_KEYS if k not in ("mode", "listen")) + ("extra_directives",)
 SERVER_KEYS: tuple[str, ...] = ("name", "address", "port", "weight", "backup", "disabled")
 HEALTH_KEYS: tuple[str, ...] = ("enabled", "path", "expect_status", "interval", "rise", "fall")
 POLICY_KEYS: tuple[str, ...] = ("min_active_servers", "max_server_share", "allow_first")
@@ -982,7 +995,8 @@ def _frontends_and_pools(
     base_dir = host_vars.get("inventory_dir")
     frontends = []
     for index, raw in enumerate(raw_frontends):
-        frontend = read_frontend(check, index, raw, pool_names, base_dir if isinstance(base_dir, str) else None)
+        frontend = read_frontend(check, index, raw, pool_names, base_dir if isinstance(base_dir, str) else None,
+                                 engine=engine)
         if frontend is not None:
             frontends.append(frontend)
     seen: dict[str, int] = {}
@@ -1017,9 +1031,11 @@ def _frontends_and_pools(
             check.add(f"pool {name}: no frontend routes to it; remove it or add a route")
         pool = _service(index, raw, engine, environment, base_policy, names, group_members, backend_hostvars,
                         check, pool_mode=min(used) if used else "http")
+        directives = read_directives(check, f"pool {name}", raw.get("extra_directives", []), engine) \
+            if isinstance(raw, Mapping) else []
         if pool is not None and pool["name"] in targets:
             target = targets[pool["name"]]
-            pools.append({**pool, "listen": target["port"], "probe": target})
+            pools.append({**pool, "listen": target["port"], "probe": target, "extra_directives": directives})
     return frontends, pools
 
 
@@ -1124,15 +1140,23 @@ def _check_self_references(
                 )
 
 
-def model_digest(engine: str, services: list[dict[str, Any]], frontends: list[dict[str, Any]] | None = None) -> str:
+def model_digest(
+    engine: str,
+    services: list[dict[str, Any]],
+    frontends: list[dict[str, Any]] | None = None,
+    global_directives: list[str] | None = None,
+) -> str:
     """sha256 hex of the canonical JSON of ``{"engine": engine, "services": services}``.
 
-    With frontends, ``"frontends"`` is part of it too; without, a model of lb_services
-    keeps the digest it had before frontends existed (no reload on upgrade).
+    With frontends or global directives, ``"frontends"`` / ``"global_directives"``
+    are part of it too; without, a model of lb_services keeps the digest it had
+    before they existed (no reload on upgrade).
     """
     payload: dict[str, Any] = {"engine": engine, "services": services}
     if frontends:
         payload["frontends"] = frontends
+    if global_directives:
+        payload["global_directives"] = global_directives
     canonical = json.dumps(
         payload,
         sort_keys=True,
@@ -1240,16 +1264,20 @@ def build_model(
     _check_self_references(lb_host, host_vars, services, check)
     if engine is not None:
         _check_engine_limits(engine, host_vars, services, frontends, check)
+    global_directives = read_directives(check, "lb_global_directives", host_vars.get("lb_global_directives", []),
+                                        engine)
     if check.problems or engine is None or environment is None:
         return None, check.problems
-    return {
+    model = {
         "host": str(lb_host),
         "engine": engine,
         "environment": environment,
         "services": services,
         "frontends": frontends,
-        "digest": model_digest(engine, services, frontends),
-    }, []
+        "global_directives": global_directives,
+    }
+    model["digest"] = model_digest(engine, services, frontends, global_directives)
+    return model, []
 
 
 def model_problems(

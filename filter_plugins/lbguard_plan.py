@@ -67,9 +67,19 @@ def policy_checks(model: Mapping[str, Any]) -> list[dict[str, Any]]:
     return checks
 
 
+def extra_directives(model: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Every directive the escape hatch passes through, with its section, for the reviewer."""
+    rows = [{"section": "global", "directive": d} for d in model.get("global_directives") or []]
+    rows += [{"section": f"frontend {f['name']}", "directive": d}
+             for f in model.get("frontends") or [] for d in f.get("extra_directives") or []]
+    rows += [{"section": f"pool {s['name']}", "directive": d}
+             for s in model.get("services", []) for d in s.get("extra_directives") or []]
+    return rows
+
+
 class FilterModule:
     """lbguard change-review filters."""
 
     def filters(self) -> dict[str, Any]:
         return guarded_filters({"lbguard_unified_diff": unified_diff, "lbguard_share_rows": share_rows,
-                "lbguard_policy_checks": policy_checks})
+                "lbguard_policy_checks": policy_checks, "lbguard_extra_directives": extra_directives})

@@ -72,6 +72,7 @@ RESULT_FIELDS: dict[str, Any] = {
     "diff": [],                     # plan and audit: the rendered file against the live one
     "shares": [],                   # plan: expected shares before and after (lbguard_share_rows)
     "policy": [],                   # plan: each policy rule's result (lbguard_policy_checks)
+    "directives": [],               # plan: the escape hatch's directives (lbguard_extra_directives)
 }
 REQUIRED_RESULT_FIELDS: tuple[str, ...] = ("host", "environment", "status")
 

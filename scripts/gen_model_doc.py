@@ -212,7 +212,17 @@ RULES.update({
     ("route", "path_prefix"): "starts with `/`; letters, digits and `-._~%/` only",
     ("route", "pool"): "required; a pool of `lb_pools` (a typo gets the closest name)",
 })
-RULES.update({("pool", key): RULES[("service", key)] for key in m.POOL_KEYS if key != "name"})
+DIRECTIVE_RULE = (
+    "a list of one-line printable ASCII strings, each one directive of the engine in use; nginx: without `{`, `}` "
+    "or `;` (the template adds the `;`); refused: directives whose first word sets what the model owns (HAProxy: "
+    + ", ".join(f"`{d}`" for d in sorted(edge.MODEL_OWNED_DIRECTIVES["haproxy"])) + "; nginx: "
+    + ", ".join(f"`{d}`" for d in sorted(edge.MODEL_OWNED_DIRECTIVES["nginx"]))
+    + ") and any mention of `weight`; the engine's check judges the rest, and the plan report lists them"
+)
+RULES[("frontend", "extra_directives")] = DIRECTIVE_RULE
+RULES[("lb", "lb_global_directives")] = DIRECTIVE_RULE
+RULES.update({("pool", key): RULES[("service", key)] for key in m.POOL_KEYS if key not in ("name", "extra_directives")})
+RULES[("pool", "extra_directives")] = DIRECTIVE_RULE
 RULES[("pool", "name")] = (
     "required; the rules of a service's name; unique among pools and the services of `lb_services`"
 )

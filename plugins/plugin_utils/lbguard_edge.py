@@ -24,7 +24,7 @@ from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_tls import covers, inspect_pair
 
 FRONTEND_KEYS: tuple[str, ...] = ("name", "mode", "binds", "tls", "redirect_to_https", "hsts", "routes",
-                                  "default_pool")
+                                  "default_pool", "extra_directives")
 BIND_KEYS: tuple[str, ...] = ("address", "port", "tls")
 TLS_KEYS: tuple[str, ...] = ("certificates", "min_version", "alpn")
 CERTIFICATE_KEYS: tuple[str, ...] = ("name", "certificate", "key", "certificate_file", "key_file")
@@ -41,6 +41,17 @@ CERTIFICATE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 HOST_LABEL_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 #: Route path prefixes: the characters both engines match literally, no escaping needed.
 ROUTE_PATH_RE = re.compile(r"/[A-Za-z0-9._~%/-]*")
+#: The escape hatch (``extra_directives``) never sets what the model owns and the policy judges:
+#: balance, servers and weights, routing, listeners. First words refused per engine:
+MODEL_OWNED_DIRECTIVES: dict[str, frozenset[str]] = {
+    "haproxy": frozenset({"balance", "hash-type", "hash-balance-factor", "server", "server-template",
+                          "default-server", "use-server", "use_backend", "default_backend", "bind", "mode",
+                          "global", "defaults", "frontend", "backend", "listen", "userlist", "peers"}),
+    "nginx": frozenset({"upstream", "server", "least_conn", "ip_hash", "hash", "random", "zone", "proxy_pass",
+                        "listen", "location", "map", "split_clients", "include", "server_name", "http",
+                        "events", "stream"}),
+}
+DIRECTIVE_MAX_LENGTH = 500
 #: The probe's stand-in for a wildcard host: ``*.shop.example.com`` -> ``lbguard-probe.shop.example.com``.
 WILDCARD_PROBE_LABEL = "lbguard-probe"
 
@@ -144,6 +155,46 @@ def read_pem_pair(check: Any, where: str, raw: Mapping[str, Any], base_dir: str 
         else:
             pems.append(_read_file(check, where, f"{field}_file", path, base_dir))
     return pems[0], pems[1]
+
+
+def read_directives(check: Any, where: str, raw: Any, engine: str | None) -> list[str]:
+    """``extra_directives``: engine directives passed through as written, one per line.
+
+    Printable ASCII, one line each; for nginx without ``{``, ``}`` or ``;`` (the
+    template ends each with ``;``, so no directive opens a block or chains another);
+    never a directive whose first word sets what the model owns, nor one that
+    mentions ``weight``.
+    """
+    if not check.rendered(where, "extra_directives", raw):
+        return []
+    if not isinstance(raw, (list, tuple)):
+        check.add(f"{where}: extra_directives must be a list of directives (strings), got {kind(raw)}")
+        return []
+    directives = []
+    for index, item in enumerate(raw):
+        field = f"extra_directives[{index}]"
+        if not isinstance(item, str) or not item.strip():
+            check.add(f"{where}: {field} must be a non-empty string, got {kind(item)}")
+            continue
+        text = item.strip()
+        words = text.split()
+        bad = next((f"U+{ord(c):04X}" for c in text if not " " <= c <= "~"), None)
+        if bad:
+            check.add(f"{where}: {field} contains {bad}: a directive is one line of printable ASCII")
+        elif len(text) > DIRECTIVE_MAX_LENGTH:
+            check.add(f"{where}: {field} is longer than {DIRECTIVE_MAX_LENGTH} characters")
+        elif engine == "nginx" and any(c in text for c in "{};"):
+            check.add(f"{where}: {field} {text!r} contains '{{', '}}' or ';': write one nginx directive without "
+                      "its ';' (the template adds it); blocks belong to the model")
+        elif engine in MODEL_OWNED_DIRECTIVES and words[0].lower() in MODEL_OWNED_DIRECTIVES[engine]:
+            check.add(f"{where}: {field} {text!r} sets {words[0]}, which the model owns (balance, servers, weights, "
+                      "routes and listeners are validated and judged by policy); use the model's keys")
+        elif "weight" in text.lower():
+            check.add(f"{where}: {field} {text!r} mentions weight: server weights belong to the model, where the "
+                      "policy judges them")
+        else:
+            directives.append(text)
+    return directives
 
 
 def _binds(check: Any, label: str, raw: Any) -> list[dict[str, Any]]:
@@ -316,7 +367,13 @@ def _routes(check: Any, label: str, raw: Any, pools: Sequence[str]) -> list[dict
 
 
 def read_frontend(
-    check: Any, index: int, raw: Any, pools: Sequence[str], base_dir: str | None, now: datetime | None = None
+    check: Any,
+    index: int,
+    raw: Any,
+    pools: Sequence[str],
+    base_dir: str | None,
+    now: datetime | None = None,
+    engine: str | None = None,
 ) -> dict[str, Any] | None:
     """Validate one item of ``lb_frontends``; the normalised frontend, or None when it has problems."""
     now = now or datetime.now(timezone.utc)
@@ -358,6 +415,7 @@ def read_frontend(
         near = closest(default_pool, list(pools))
         hint = f"; did you mean {near!r}?" if near else ""
         check.add(f"{label}: default_pool {default_pool!r} is not defined in lb_pools{hint}")
+    directives = read_directives(check, label, data.get("extra_directives", []), engine)
     if mode == "tcp":
         for key in ("routes", "tls", "redirect_to_https", "hsts"):
             if key in data:
@@ -390,6 +448,7 @@ def read_frontend(
         "routes": routes,
         "default_pool": default_pool,
         "pools": used,
+        "extra_directives": directives,
     }
 
 

@@ -329,7 +329,11 @@ def test_the_engines_accept_what_validation_accepts_with_tls(tmp_path: Path) -> 
     """Both engines check the rendered TLS frontends with the real certificate files in place."""
     models = []
     for engine in ("haproxy", "nginx"):
-        base = lb_vars(lb_engine=engine)
+        extras = {"haproxy": ("tune.bufsize 32768", "http-request set-header X-Edge 1", "retries 5"),
+                  "nginx": ("client_max_body_size 2m", "add_header X-Edge 1 always", "keepalive 16")}[engine]
+        base = lb_vars(lb_engine=engine, lb_global_directives=[extras[0]])
+        base["lb_frontends"][0]["extra_directives"] = [extras[1]]
+        base["lb_pools"][0]["extra_directives"] = [extras[2]]
         second = {"name": "plain", "binds": [{"port": 8080}],
                   "routes": [{"hosts": ["*.shop.example.com"], "path_prefix": "/api/", "pool": "api"}],
                   "default_pool": "shop"}
@@ -422,3 +426,42 @@ def test_verification_fails_a_redirect_that_does_not_redirect() -> None:
     del result["redirects"]["edge"]
     one(v.verify_problems(model, result, {"label": "lb1", "check_runtime": False}),
         "frontend edge: the probe did not check its redirect")
+
+
+# ------------------------------------------------------------------ escape hatch
+
+
+@pytest.mark.parametrize(
+    ("engine", "directive", "fragment"),
+    [
+        ("haproxy", "balance first", "sets balance, which the model owns"),
+        ("haproxy", "server extra 10.0.0.9:80", "sets server, which the model owns"),
+        ("haproxy", "use_backend api if TRUE", "sets use_backend"),
+        ("haproxy", "http-request set-var(txn.w) str(weight)", "mentions weight"),
+        ("haproxy", "option httplog\nbalance first", "contains U+000A"),
+        ("nginx", "least_conn", "sets least_conn"),
+        ("nginx", "client_max_body_size 1m; include /tmp/x", "contains '{', '}' or ';'"),
+        ("nginx", "location /admin { return 403", "contains '{', '}' or ';'"),
+    ],
+)
+def test_the_escape_hatch_never_sets_what_the_model_owns(engine: str, directive: str, fragment: str) -> None:
+    data = frontend(extra_directives=[directive])
+    found = problems(lb_vars(frontends=[data], lb_engine=engine))
+    one(found, "frontend edge: extra_directives[0]", fragment)
+    pools = [pool("shop", 1, extra_directives=[directive]), pool("api", 2), pool("static", 3)]
+    one(problems(lb_vars(pools=pools, lb_engine=engine)), "pool shop: extra_directives[0]", fragment)
+    one(problems(lb_vars(lb_global_directives=[directive], lb_engine=engine)), "lb_global_directives:", fragment)
+
+
+def test_extra_directives_are_listed_for_the_reviewer() -> None:
+    import lbguard_plan as plan
+    model, found = build(lb_vars(frontends=[frontend(extra_directives=["http-request set-header X-Edge 1"])],
+                                 pools=[pool("shop", 1, extra_directives=["retries 5"]), pool("api", 2),
+                                        pool("static", 3)],
+                                 lb_global_directives=["tune.bufsize 32768"]))
+    assert found == [] and model is not None
+    assert plan.extra_directives(model) == [
+        {"section": "global", "directive": "tune.bufsize 32768"},
+        {"section": "frontend edge", "directive": "http-request set-header X-Edge 1"},
+        {"section": "pool shop", "directive": "retries 5"},
+    ]

@@ -941,7 +941,7 @@ def test_first_mapping_on_haproxy() -> None:
 
 def test_output_contract_keys() -> None:
     result = model([svc()])
-    assert set(result) == {"host", "engine", "environment", "services", "frontends", "digest"}
+    assert set(result) == {"host", "engine", "environment", "services", "frontends", "global_directives", "digest"}
     assert result["frontends"] == []
     service = result["services"][0]
     assert set(service) == {

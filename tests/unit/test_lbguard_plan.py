@@ -57,10 +57,17 @@ def render_plan(*plans):
         lbguard_owner="alice", plan_results=list(plans))
 
 
-def plan_result(host, warnings):
+def plan_result(host, warnings, directives=()):
     return {"host": host, "environment": "staging", "status": "checked", "changed": True, "release": "r00001",
             "problems": [], "diff": "", "shares": plan.share_rows(None, model(1, 1)),
-            "policy": plan.policy_checks(model(1, 1)), "warnings": warnings}
+            "policy": plan.policy_checks(model(1, 1)), "warnings": warnings, "directives": list(directives)}
+
+
+def test_plan_report_lists_extra_directives_for_review():
+    rows = [{"section": "frontend edge", "directive": "http-request set-header X-A a|b"}]
+    text = render_plan(plan_result("lb-stg-1", [], rows))
+    assert "| frontend edge | `http-request set-header X-A a\\|b` |" in text
+    assert "Extra directives" not in render_plan(plan_result("lb-stg-1", []))
 
 
 def test_plan_report_puts_a_concentration_warning_at_the_top():
