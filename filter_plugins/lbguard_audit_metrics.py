@@ -11,7 +11,11 @@ Per audited load balancer (label lb_host = inventory hostname):
 * ``lbguard_config_drift``: 1 drift, 0 clean, only for hosts whose audit
   completed. A host that could not be audited is never reported as clean;
 * ``lbguard_audit_timestamp_seconds``: when the audit ran (Unix time), so a
-  stale file (schedule stopped) can be alerted on.
+  stale file (schedule stopped) can be alerted on;
+* ``lbguard_certificate_expiry_timestamp_seconds``: per certificate of the
+  host's TLS frontends (labels frontend, certificate), when it expires (Unix
+  time), from the model the audit compared the host with; the
+  LBCertificateExpiring rule alerts on the days left.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ _GAUGES = (
      "1 when lbguard's audit found the load balancer's live config or runtime state differing from the last "
      "verified release and the model, 0 when clean; absent when the audit failed."),
     ("lbguard_audit_timestamp_seconds", "Unix time of the lbguard drift audit that wrote these values."),
+    ("lbguard_certificate_expiry_timestamp_seconds",
+     "Unix time when a certificate of the load balancer's TLS frontend expires (lbguard model)."),
 )
 
 
@@ -44,6 +50,19 @@ def _host_state(hostvars: Mapping[str, Any], host: str) -> tuple[bool, bool]:
     return completed, bool(completed and result.get("status") == "drift")
 
 
+def _certificate_samples(hostvars: Mapping[str, Any], host: str) -> list[str]:
+    """One expiry sample per certificate of the host's model, when the audit validated it."""
+    model = (hostvars.get(host) or {}).get("audit_model")
+    samples = []
+    for frontend in (model or {}).get("frontends") or [] if isinstance(model, Mapping) else []:
+        for certificate in (frontend.get("tls") or {}).get("certificates") or []:
+            labels = (f'lb_host="{_label_value(host)}",frontend="{_label_value(frontend["name"])}",'
+                      f'certificate="{_label_value(certificate["name"])}"')
+            samples.append(f"lbguard_certificate_expiry_timestamp_seconds{{{labels}}} "
+                           f"{int(certificate['not_after_timestamp'])}")
+    return samples
+
+
 def audit_metrics(hosts: Iterable[str], hostvars: Mapping[str, Any], timestamp: float | None = None) -> str:
     """The text of the textfile: HELP/TYPE lines and one sample per host and gauge, hosts sorted."""
     when = time.time() if timestamp is None else float(timestamp)
@@ -55,6 +74,7 @@ def audit_metrics(hosts: Iterable[str], hostvars: Mapping[str, Any], timestamp: 
         if completed:
             samples["lbguard_config_drift"].append(f"lbguard_config_drift{label} {int(drift)}")
         samples["lbguard_audit_timestamp_seconds"].append(f"lbguard_audit_timestamp_seconds{label} {when:.3f}")
+        samples["lbguard_certificate_expiry_timestamp_seconds"] += _certificate_samples(hostvars, host)
     lines: list[str] = []
     for name, help_text in _GAUGES:
         lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", *samples[name]]

@@ -267,6 +267,7 @@ def _certificates(check: Any, label: str, raw: Any, base_dir: str | None, now: d
                 "fingerprint": info.fingerprint,
                 "names": list(info.names),
                 "not_after": info.not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "not_after_timestamp": int(info.not_after.timestamp()),
             })
     return result
 

@@ -10,7 +10,7 @@ model of tests/prometheus/inventory.yml, so a template change is tested. Then:
   rules by the playbook): normal traffic, the incident, the incident's weights set
   at runtime, an even surge, a surge with concentration, a server down, the last server standing, a hash-balanced service,
   config drift, half of the servers down, concentration while a server is down, a
-  failed and a stopped drift audit;
+  failed and a stopped drift audit, certificates expiring and expired;
 * the same unit tests against rules rendered with a broken threshold must fail,
   which proves they can.
 
@@ -37,13 +37,15 @@ INVENTORY = PROM_TESTS / "inventory.yml"
 PLAYBOOK = PROM_TESTS / "render.yml"
 UNIT_TESTS = PROM_TESTS / "lbguard_test.yml"
 
-ALERTS = ("LBTrafficConcentrated", "LBTrafficSurge", "LBBackendDown", "LBConfigDrift", "LBDriftAuditMissing")
+ALERTS = ("LBTrafficConcentrated", "LBTrafficSurge", "LBBackendDown", "LBConfigDrift", "LBDriftAuditMissing",
+          "LBCertificateExpiring")
 CAUSES = {
     "LBTrafficConcentrated": "internal_misconfiguration",
     "LBTrafficSurge": "external_traffic",
     "LBBackendDown": "backend_down",
     "LBConfigDrift": "config_drift",
     "LBDriftAuditMissing": "audit_missing",
+    "LBCertificateExpiring": "certificate_expiring",
 }
 
 
@@ -125,11 +127,14 @@ def test_rendered_files(rendered: Path) -> None:
         ("lb-prod-a", "api", "api1"): "vector(0.5)",
         ("lb-prod-a", "api", "api2"): "vector(0.5)",
         ("lb-stg-a", "shop", "web1"): "vector(1.0)",
+        ("lb-stg-a", "search", "s1"): "vector(0.75)",
+        ("lb-stg-a", "search", "s2"): "vector(0.25)",
     }
     checked = {
         (r["labels"]["lb_host"], r["labels"]["proxy"]) for r in records if r["record"] == "lbguard:share_checked"
     }
-    assert checked == {("lb-prod-a", "shop"), ("lb-prod-a", "cart"), ("lb-stg-a", "shop")}  # api: by source
+    assert checked == {("lb-prod-a", "shop"), ("lb-prod-a", "cart"), ("lb-stg-a", "shop"),
+                       ("lb-stg-a", "search")}  # api: by source
     # the nginx LB has model info only, and a note
     nginx_records = [r["record"] for r in records if r.get("labels", {}).get("lb_host") == "lb-stg-n"]
     assert nginx_records == ["lbguard:model_info"]
@@ -183,6 +188,8 @@ def test_promtool_unit_tests_pass(rendered: Path) -> None:
         ("lb_monitoring_share_tolerance=0.9", ["LBTrafficConcentrated", "LBTrafficSurge"]),
         # A maximum audit age of a day misses the stopped audit schedule.
         ("lb_monitoring_audit_max_age_seconds=86400", ["LBDriftAuditMissing"]),
+        # Warning 5 days ahead misses the certificate with 9.9 days left.
+        ("lb_monitoring_certificate_warn_days=5", ["LBCertificateExpiring"]),
     ],
 )
 def test_promtool_unit_tests_catch_a_broken_threshold(tmp_path: Path, broken_setting: str,
