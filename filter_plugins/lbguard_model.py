@@ -137,8 +137,10 @@ from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge import (
     read_directives,
     read_frontend,
     read_pem_pair,
+    read_stats,
 )
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_filter_errors import guarded_filters
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_secrets import page_password_hash
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_tls import inspect_pair
 
 try:  # jinja2 is always present with Ansible; keep the core importable without it
@@ -180,6 +182,7 @@ LB_VARS: tuple[str, ...] = (
     "lb_frontends",
     "lb_pools",
     "lb_global_directives",
+    "lb_stats",
 )
 #: Where the LB itself is reached: no server may point there (requests would loop back into it).
 LB_IDENTITY_VARS: tuple[str, ...] = ("ansible_host", "lb_address")
@@ -1055,6 +1058,28 @@ def _listeners(services: list[dict[str, Any]], frontends: list[dict[str, Any]], 
                 break
 
 
+def _stats_port_free(
+    stats: dict[str, Any],
+    services: list[dict[str, Any]],
+    frontends: list[dict[str, Any]],
+    engine: str | None,
+    host_vars: Mapping[str, Any],
+    check: _Checker,
+) -> None:
+    """The stats page's port is no service's, no bind's (on its address) and not lbguard's status port."""
+    port, address = stats["port"], stats["address"]
+    for service in services:
+        if "probe" not in service and service["listen"] == port:
+            check.add(f"lb_stats: port {port} is already used by service {service['name']}")
+    for frontend in frontends:
+        if any(b["port"] == port and b["address"] in ("", address) for b in frontend["binds"]):
+            check.add(f"lb_stats: port {port} on {address} is already used by frontend {frontend['name']}")
+    status_var = STATUS_BIND_VARS.get(engine or "haproxy", STATUS_BIND_VARS["haproxy"])
+    status_bind = str(host_vars.get(status_var, STATUS_BIND_DEFAULT))
+    if status_bind.rsplit(":", 1)[-1] == str(port):
+        check.add(f"lb_stats: port {port} is lbguard's status listener ({status_var} {status_bind}); choose another")
+
+
 def _check_server_duplicates(label: str, servers: list[dict[str, Any]], check: _Checker) -> None:
     by_name: dict[str, int] = {}
     by_endpoint: dict[tuple[str, int], str] = {}
@@ -1145,6 +1170,7 @@ def model_digest(
     services: list[dict[str, Any]],
     frontends: list[dict[str, Any]] | None = None,
     global_directives: list[str] | None = None,
+    stats: dict[str, Any] | None = None,
 ) -> str:
     """sha256 hex of the canonical JSON of ``{"engine": engine, "services": services}``.
 
@@ -1157,6 +1183,8 @@ def model_digest(
         payload["frontends"] = frontends
     if global_directives:
         payload["global_directives"] = global_directives
+    if stats:
+        payload["stats"] = stats
     canonical = json.dumps(
         payload,
         sort_keys=True,
@@ -1266,6 +1294,9 @@ def build_model(
         _check_engine_limits(engine, host_vars, services, frontends, check)
     global_directives = read_directives(check, "lb_global_directives", host_vars.get("lb_global_directives", []),
                                         engine)
+    stats = read_stats(check, str(lb_host), host_vars["lb_stats"]) if "lb_stats" in host_vars else None
+    if stats is not None:
+        _stats_port_free(stats, services, frontends, engine, host_vars, check)
     if check.problems or engine is None or environment is None:
         return None, check.problems
     model = {
@@ -1275,8 +1306,9 @@ def build_model(
         "services": services,
         "frontends": frontends,
         "global_directives": global_directives,
+        "stats": stats,
     }
-    model["digest"] = model_digest(engine, services, frontends, global_directives)
+    model["digest"] = model_digest(engine, services, frontends, global_directives, stats)
     return model, []
 
 
@@ -1571,6 +1603,24 @@ def lbguard_tls_files(model: Mapping[str, Any], hostvars: Mapping[str, Any]) -> 
     return files
 
 
+def lbguard_stats_password_hash(model: Mapping[str, Any], hostvars: Mapping[str, Any]) -> str:
+    """Filter: the SHA-512 crypt hash of the stats page's password, for the engine's user list.
+
+    Read again from the LB's ``lb_stats`` and checked against the model's
+    ``stats.credentials``. Derived from a secret: use with no_log.
+    """
+    host, stats = model["host"], model.get("stats")
+    if not stats:
+        raise AnsibleFilterError(f"lbguard_stats_password_hash: the model of {host} has no lb_stats")
+    raw = _read_vars(hostvars[host], ("lb_stats",)).get("lb_stats") or {}
+    password = raw.get("password") if isinstance(raw, Mapping) else None
+    digest = page_password_hash(host, stats["user"], password) if isinstance(password, str) else ""
+    if hashlib.sha256(digest.encode()).hexdigest()[:16] != stats["credentials"]:
+        raise AnsibleFilterError(f"lbguard_stats_password_hash: {host}: lb_stats changed since the model was "
+                                 "validated; validate it again")
+    return digest
+
+
 def lbguard_share_summary(service: Mapping[str, Any]) -> str:
     """Filter: ``"web1=33%, web2=33%, web3=33%"`` for a normalised service."""
     return share_summary(service)
@@ -1585,6 +1635,7 @@ class FilterModule:
             "lbguard_validated_model": lbguard_validated_model,
             "lbguard_share_summary": lbguard_share_summary,
             "lbguard_tls_files": lbguard_tls_files,
+            "lbguard_stats_password_hash": lbguard_stats_password_hash,
             "lbguard_change_id": lbguard_change_id,
             "lbguard_environment": lbguard_environment,
             "lbguard_inventory_groups": lbguard_inventory_groups,

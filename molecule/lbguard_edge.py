@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,9 @@ from lbguard_testlib import PROJECT, deploy, lb, problems, snapshot
 sys.path.insert(0, os.path.join(PROJECT, "scripts"))
 from lab_certs import CertificateAuthority  # noqa: E402  (path set just above)
 
+# The stats page's password, as it would come from Ansible Vault: made for this test run.
+STATS_PASSWORD = secrets.token_urlsafe(18)
+STATS = {"address": "127.0.0.1", "port": 8404, "user": "ops", "password": STATS_PASSWORD}
 SHOP_NAMES = ("shop.edge.test", "www.shop.edge.test")
 API_NAMES = ("api.edge.test",)
 HTTP_PORT, HTTPS_PORT = 8000, 8443
@@ -62,6 +66,7 @@ class EdgeCase:
                            {"hosts": list(SHOP_NAMES), "path_prefix": "/api/", "pool": "api"}],
                 "default_pool": "storefront",
             }],
+            "lb_stats": STATS,
             "lb_pools": [{"name": "storefront", "backend_group": "webservers", "backend_port": 80,
                           "health_check": health},
                          {"name": "api", "backend_group": "webservers", "backend_port": 80, "health_check": health}],
@@ -84,6 +89,13 @@ class EdgeCase:
             f"echo | openssl s_client -connect 127.0.0.1:{HTTPS_PORT} -servername {sni} 2>/dev/null"
             " | openssl x509 -noout -subject")
 
+    def alpn(self, offered: str) -> str:
+        """What the LB's TLS bind says about ALPN when the client offers ``offered``."""
+        out = lb(self.lb).check_output(
+            f"echo | openssl s_client -connect 127.0.0.1:{HTTPS_PORT} -servername shop.edge.test -alpn {offered}"
+            " 2>/dev/null | grep -i alpn || true")
+        return out.strip()
+
     # -------------------------------------------------------------------- tests
 
     def routes_tls_and_redirect_verified(self, tmp_path: Path) -> None:
@@ -100,6 +112,7 @@ class EdgeCase:
         assert plain["location"] == f"https://www.shop.edge.test:{HTTPS_PORT}/cart?id=1"
         assert "CN = api.edge.test" in self.subject("api.edge.test")
         assert "CN = shop.edge.test" in self.subject("www.shop.edge.test")
+        assert self.alpn("h2,http/1.1") == "ALPN protocol: h2"
         # The key is on the LB, root only, and nowhere in the run's output, report or ledger.
         key_lines = [line for line in (tmp_path / "api.key").read_text().splitlines() if "-----" not in line]
         host = lb(self.lb)
@@ -107,8 +120,16 @@ class EdgeCase:
         modes = host.check_output(f"stat -c '%a %U' {folder} {folder}/*").splitlines()
         assert modes[0] == "700 root" and all(m == "600 root" for m in modes[1:]), modes
         ledger = host.check_output(f"cat {self.ledger}/releases/*/meta.json")
-        for line in key_lines:
+        for line in key_lines + [STATS_PASSWORD]:
             assert line not in result.stdout + result.stderr and line not in json.dumps(report) and line not in ledger
+        # The stats page asks for the password, and only the right one opens it.
+        page = f"http://127.0.0.1:{STATS['port']}/"
+        code = "curl -s -o /dev/null -w '%{http_code}' "
+        assert host.check_output(code + page) == "401"
+        assert host.check_output(code + f"-u ops:wrong-{STATS_PASSWORD} " + page) == "401"
+        body = host.check_output(f"curl -s -u ops:{STATS_PASSWORD} {page}")
+        assert ("Statistics Report" if self.engine == "haproxy" else "Active connections") in body, body[:300]
+        assert STATS_PASSWORD not in host.check_output(f"cat {self.config}")
 
     def bad_certificates_refused_before_any_host(self, tmp_path: Path) -> None:
         before = snapshot(self.lb, self.config, self.ledger)

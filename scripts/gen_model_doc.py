@@ -220,6 +220,19 @@ DIRECTIVE_RULE = (
     + ") and any mention of `weight`; the engine's check judges the rest, and the plan report lists them"
 )
 RULES[("frontend", "extra_directives")] = DIRECTIVE_RULE
+RULES[("lb", "lb_stats")] = "a mapping with the keys of [Stats page keys](#stats-page-keys)"
+RULES.update({
+    ("stats", "address"): "required; one IP address, not unspecified or multicast (never every address)",
+    ("stats", "port"): (
+        "required; integer 1-65535; no service's `listen`, no frontend's bind on that address, not lbguard's status "
+        "port"
+    ),
+    ("stats", "user"): "required; 1-32 letters, digits, `.`, `_` or `-`",
+    ("stats", "password"): (
+        f"required; at least {edge.STATS_PASSWORD_MIN} printable ASCII characters; never shown in a message; the "
+        "model keeps only a digest of its hash (`stats.credentials`)"
+    ),
+})
 RULES[("lb", "lb_global_directives")] = DIRECTIVE_RULE
 RULES.update({("pool", key): RULES[("service", key)] for key in m.POOL_KEYS if key not in ("name", "extra_directives")})
 RULES[("pool", "extra_directives")] = DIRECTIVE_RULE
@@ -543,6 +556,11 @@ def render(root: Path = ROOT) -> str:
     out += _key_table("hsts", edge.HSTS_KEYS, front("hsts"), "these rows", "lb_frontends.hsts")
     out += ["", "## Route keys", "", "Each item of a frontend's `routes`.", ""]
     out += _key_table("route", edge.ROUTE_KEYS, front("routes"), "these rows", "lb_frontends.routes")
+    out += ["", "## Stats page keys", "", "The `lb_stats` mapping: HAProxy's stats page or nginx's `stub_status` "
+            "behind a password. The engine roles render a salted SHA-512 crypt hash of the password "
+            "(`lbguard_stats_password_hash`), never the password.", ""]
+    out += _key_table("stats", edge.STATS_KEYS, (spec.get("lb_stats") or {}).get("options"), "these rows",
+                      "lb_stats")
     out += ["", "## Pool keys", "", "Each item of `lb_pools`: a service without `mode` and `listen` (the frontends "
             "that use it decide its mode), under the same server, health-check and policy rules.", ""]
     out += _key_table("pool", m.POOL_KEYS, (spec.get("lb_pools") or {}).get("options"), "some rows", "lb_pools")

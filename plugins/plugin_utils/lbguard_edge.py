@@ -13,6 +13,7 @@ ending in ``.example.com``) or ``hosts`` is empty, and its path starts with
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 import re
@@ -21,6 +22,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import closest, kind
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_secrets import page_password_hash
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_tls import covers, inspect_pair
 
 FRONTEND_KEYS: tuple[str, ...] = ("name", "mode", "binds", "tls", "redirect_to_https", "hsts", "routes",
@@ -30,6 +32,9 @@ TLS_KEYS: tuple[str, ...] = ("certificates", "min_version", "alpn")
 CERTIFICATE_KEYS: tuple[str, ...] = ("name", "certificate", "key", "certificate_file", "key_file")
 HSTS_KEYS: tuple[str, ...] = ("max_age", "include_subdomains")
 ROUTE_KEYS: tuple[str, ...] = ("hosts", "path_prefix", "pool")
+STATS_KEYS: tuple[str, ...] = ("address", "port", "user", "password")
+STATS_USER_RE = re.compile(r"[A-Za-z0-9._-]{1,32}")
+STATS_PASSWORD_MIN = 12
 
 TLS_VERSIONS: tuple[str, ...] = ("TLSv1.2", "TLSv1.3")
 ALPN_PROTOCOLS: tuple[str, ...] = ("h2", "http/1.1")
@@ -195,6 +200,50 @@ def read_directives(check: Any, where: str, raw: Any, engine: str | None) -> lis
         else:
             directives.append(text)
     return directives
+
+
+def read_stats(check: Any, host: str, raw: Any) -> dict[str, Any] | None:
+    """``lb_stats``: the engine's stats (HAProxy) or status (nginx) page behind a password.
+
+    Returns ``{"address", "port", "user", "credentials"}``: ``credentials`` names
+    the password's hash (sha256 of it, 16 hex digits) so a new password is a new
+    model digest, and the model holds neither the password nor its hash.
+    """
+    data = check.mapping("lb_stats", "", raw)
+    if data is None:
+        return None
+    before = len(check.problems)
+    check.unknown_keys("lb_stats", data, STATS_KEYS)
+    for key in STATS_KEYS:
+        if key not in data:
+            check.add(f"lb_stats: {key} is missing")
+    address = data.get("address")
+    if "address" in data and check.rendered("lb_stats", "address", address):
+        try:
+            parsed = ipaddress.ip_address(address) if isinstance(address, str) else None
+        except ValueError:
+            parsed = None
+        if parsed is None or parsed.is_unspecified or parsed.is_multicast:
+            check.add(f"lb_stats: address {address!r} must be one IP address of this host on a management network "
+                      "(or 127.0.0.1); the page never listens on every address")
+        else:
+            address = str(parsed)
+    port = check.integer("lb_stats", "port", data["port"], 1, 65535) if "port" in data else None
+    user = data.get("user")
+    if "user" in data and check.rendered("lb_stats", "user", user) and not (
+            isinstance(user, str) and STATS_USER_RE.fullmatch(user)):
+        check.add(f"lb_stats: user {user!r} must be 1-32 letters, digits, '.', '_' or '-'")
+    password = data.get("password")
+    if "password" in data and check.rendered("lb_stats", "password", password):
+        if not isinstance(password, str) or len(password) < STATS_PASSWORD_MIN or any(
+                not " " <= c <= "~" for c in password):
+            check.add(f"lb_stats: password must be at least {STATS_PASSWORD_MIN} printable ASCII characters (keep "
+                      "it in Ansible Vault); its value is not shown")
+    if len(check.problems) > before:
+        return None
+    digest = page_password_hash(host, str(user), str(password))
+    return {"address": address, "port": port, "user": str(user),
+            "credentials": hashlib.sha256(digest.encode()).hexdigest()[:16]}
 
 
 def _binds(check: Any, label: str, raw: Any) -> list[dict[str, Any]]:

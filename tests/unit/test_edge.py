@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ LB = "lb1"
 CA = CertificateAuthority()
 SHOP = CA.issue("shop.example.com", "www.shop.example.com")
 API = CA.issue("api.example.com")
+STATS = {"address": "127.0.0.1", "port": 8404, "user": "ops", "password": "correct horse battery"}
 
 
 def pool(name: str, first: int, count: int = 3, **extra: Any) -> dict[str, Any]:
@@ -331,7 +333,7 @@ def test_the_engines_accept_what_validation_accepts_with_tls(tmp_path: Path) -> 
     for engine in ("haproxy", "nginx"):
         extras = {"haproxy": ("tune.bufsize 32768", "http-request set-header X-Edge 1", "retries 5"),
                   "nginx": ("client_max_body_size 2m", "add_header X-Edge 1 always", "keepalive 16")}[engine]
-        base = lb_vars(lb_engine=engine, lb_global_directives=[extras[0]])
+        base = lb_vars(lb_engine=engine, lb_global_directives=[extras[0]], lb_stats=STATS)
         base["lb_frontends"][0]["extra_directives"] = [extras[1]]
         base["lb_pools"][0]["extra_directives"] = [extras[2]]
         second = {"name": "plain", "binds": [{"port": 8080}],
@@ -341,7 +343,8 @@ def test_the_engines_accept_what_validation_accepts_with_tls(tmp_path: Path) -> 
         base["lb_services"] = [{"name": "legacy", "listen": 9090, "servers": pool("legacy", 9)["servers"]}]
         model, found = build(base)
         assert found == [] and model is not None, found
-        models.append(model)
+        # The template's one input besides the model (engine_refusals passes it on).
+        models.append({**model, "stats_password_hash": m.lbguard_stats_password_hash(model, {LB: base})})
         files = m.lbguard_tls_files(model, {LB: base})
         tls_dir = tmp_path / "tls" / engine
         tls_dir.mkdir(parents=True, exist_ok=True)
@@ -465,3 +468,48 @@ def test_extra_directives_are_listed_for_the_reviewer() -> None:
         {"section": "frontend edge", "directive": "http-request set-header X-Edge 1"},
         {"section": "pool shop", "directive": "retries 5"},
     ]
+
+
+# ------------------------------------------------------------------ stats page
+
+
+def test_sha512_crypt_matches_the_specification_and_glibc() -> None:
+    from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_secrets import sha512_crypt
+    # The test vector of the SHA-crypt specification (Drepper), 5000 rounds.
+    assert sha512_crypt("Hello world!", "saltstring") == (
+        "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1")
+    host = subprocess.run(["openssl", "passwd", "-6", "-salt", "abcdefgh", "pass word!"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    assert sha512_crypt("pass word!", "abcdefgh") == host
+
+
+def test_the_stats_page_keeps_the_password_out_of_the_model() -> None:
+    model, found = build(lb_vars(lb_stats=STATS))
+    assert found == [] and model is not None
+    assert model["stats"]["address"] == "127.0.0.1" and model["stats"]["user"] == "ops"
+    password_hash = m.lbguard_stats_password_hash(model, {LB: lb_vars(lb_stats=STATS)})
+    assert password_hash.startswith("$6$")
+    text = json.dumps(model)
+    assert STATS["password"] not in text and password_hash not in text
+    assert m.lbguard_stats_password_hash(model, {LB: lb_vars(lb_stats=STATS)}) == password_hash  # idempotent
+    other, _ = build(lb_vars(lb_stats=dict(STATS, password="another long password")))
+    assert other is not None and other["digest"] != model["digest"]
+    with pytest.raises(m.AnsibleFilterError, match="lb_stats changed since the model was validated"):
+        m.lbguard_stats_password_hash(model, {LB: lb_vars(lb_stats=dict(STATS, password="another long password"))})
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        ({"address": "0.0.0.0"}, "address '0.0.0.0' must be one IP address"),
+        ({"password": "short"}, "password must be at least 12 printable ASCII characters"),
+        ({"user": "ops:admin"}, "user 'ops:admin' must be 1-32 letters"),
+        ({"port": 443}, "lb_stats: port 443 on 127.0.0.1 is already used by frontend edge"),
+        ({"port": 8405}, "lb_stats: port 8405 is lbguard's status listener"),
+        ({"passwd": "x" * 20}, "unknown key 'passwd'; did you mean 'password'?"),
+    ],
+)
+def test_stats_page_mistakes_are_refused_without_showing_the_password(change: dict[str, Any], fragment: str) -> None:
+    found = problems(lb_vars(lb_stats={**STATS, **change}))
+    message = one(found, fragment)
+    assert STATS["password"] not in message and "short" not in message.replace("'short'", "")

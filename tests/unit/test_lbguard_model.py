@@ -941,7 +941,8 @@ def test_first_mapping_on_haproxy() -> None:
 
 def test_output_contract_keys() -> None:
     result = model([svc()])
-    assert set(result) == {"host", "engine", "environment", "services", "frontends", "global_directives", "digest"}
+    assert set(result) == {"host", "engine", "environment", "services", "frontends", "global_directives", "stats",
+                           "digest"}
     assert result["frontends"] == []
     service = result["services"][0]
     assert set(service) == {
@@ -1209,6 +1210,7 @@ def test_filter_module_exports() -> None:
         "lbguard_environment",
         "lbguard_inventory_groups",
         "lbguard_tls_files",
+        "lbguard_stats_password_hash",
     }
 
 
