@@ -1013,12 +1013,12 @@ def _frontends_and_pools(
             modes.setdefault(pool, set()).add(frontend["mode"])
     targets = probe_targets(frontends)
     # Pools named anywhere in lb_frontends, valid or not: an invalid frontend's pools are not "unused".
-    referenced = {
-        value
-        for raw in raw_frontends if isinstance(raw, Mapping)
-        for value in [raw.get("default_pool")] + [r.get("pool") for r in raw.get("routes") or []
-                                                   if isinstance(raw.get("routes"), list) and isinstance(r, Mapping)]
-    }
+    referenced: set[str] = set()
+    for raw in raw_frontends:
+        if isinstance(raw, Mapping):
+            routes = raw.get("routes") if isinstance(raw.get("routes"), list) else []
+            named = [raw.get("default_pool")] + [r.get("pool") for r in routes if isinstance(r, Mapping)]
+            referenced.update(value for value in named if isinstance(value, str))
     pools: list[dict[str, Any]] = []
     first_index: dict[str, int] = {}
     for index, raw in enumerate(raw_pools):
@@ -1034,8 +1034,9 @@ def _frontends_and_pools(
             check.add(f"pool {name}: no frontend routes to it; remove it or add a route")
         pool = _service(index, raw, engine, environment, base_policy, names, group_members, backend_hostvars,
                         check, pool_mode=min(used) if used else "http")
-        directives = read_directives(check, f"pool {name}", raw.get("extra_directives", []), engine) \
-            if isinstance(raw, Mapping) else []
+        directives = []
+        if isinstance(raw, Mapping):
+            directives = read_directives(check, f"pool {name}", raw.get("extra_directives", []), engine)
         if pool is not None and pool["name"] in targets:
             target = targets[pool["name"]]
             pools.append({**pool, "listen": target["port"], "probe": target, "extra_directives": directives})

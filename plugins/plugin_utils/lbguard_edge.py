@@ -103,8 +103,8 @@ def _probe_host(pattern: str) -> str:
     return WILDCARD_PROBE_LABEL + pattern[1:] if pattern.startswith("*.") else pattern
 
 
-def _shadowing(routes: list[dict[str, Any]], index: int) -> str | None:
-    """Which earlier routes leave route ``index`` no request to match, described; None if it can match."""
+def _shadowing(routes: list[dict[str, Any]], index: int) -> list[int] | None:
+    """Which earlier routes leave route ``index`` no request to match; None if it can match."""
     route = routes[index]
     earlier = routes[:index]
     by: set[int] = set()
@@ -118,7 +118,7 @@ def _shadowing(routes: list[dict[str, Any]], index: int) -> str | None:
                 break
         else:
             return None
-    return ", ".join(f"routes[{i}]" for i in sorted(by))
+    return sorted(by)
 
 
 def _read_text(check: Any, where: str, field: str, value: Any) -> str | None:
@@ -332,7 +332,9 @@ def _tls(check: Any, label: str, raw: Any, base_dir: str | None, now: datetime) 
     else:
         tls["certificates"] = _certificates(check, label, data["certificates"], base_dir, now)
     version = data.get("min_version", TLS_DEFAULTS["min_version"])
-    if check.rendered(label, "tls.min_version", version) and version not in TLS_VERSIONS:
+    if not check.rendered(label, "tls.min_version", version):
+        pass
+    elif version not in TLS_VERSIONS:
         check.add(f"{label}: tls.min_version {version!r} is not offered; use one of {', '.join(TLS_VERSIONS)}")
     else:
         tls["min_version"] = version
@@ -368,6 +370,7 @@ def _routes(check: Any, label: str, raw: Any, pools: Sequence[str]) -> list[dict
         check.add(f"{label}: routes must be a list of {{hosts, path_prefix, pool}}, got {kind(raw)}")
         return []
     routes: list[dict[str, Any]] = []
+    positions: list[int] = []  # each valid route's index in the raw list, for messages
     for index, item in enumerate(raw):
         where = f"{label}: routes[{index}]"
         data = check.mapping(label, f"routes[{index}]", item)
@@ -409,9 +412,11 @@ def _routes(check: Any, label: str, raw: Any, pools: Sequence[str]) -> list[dict
         if ok:
             routes.append({"hosts": list(dict.fromkeys(str(h) for h in hosts)),
                            "path_prefix": str(prefix), "pool": str(pool)})
+            positions.append(index)
             shadowed_by = _shadowing(routes, len(routes) - 1)
             if shadowed_by:
-                check.add(f"{where} (pool {pool}) is shadowed by {shadowed_by}: every request it matches is "
+                earlier = ", ".join(f"routes[{positions[i]}]" for i in shadowed_by)
+                check.add(f"{where} (pool {pool}) is shadowed by {earlier}: every request it matches is "
                           "taken earlier; put the more specific route first")
     return routes
 

@@ -513,3 +513,22 @@ def test_stats_page_mistakes_are_refused_without_showing_the_password(change: di
     found = problems(lb_vars(lb_stats={**STATS, **change}))
     message = one(found, fragment)
     assert STATS["password"] not in message and "short" not in message.replace("'short'", "")
+
+
+def test_a_shadowed_route_names_the_routes_as_written() -> None:
+    """An invalid route in between does not shift the indexes the message names."""
+    routes = [{"path_prefix": "/api/", "pool": "api"}, {"path_prefix": "/x/", "pool": "nope"},
+              {"path_prefix": "/api/v2/", "pool": "static"}]
+    found = problems(lb_vars(frontends=[frontend(routes=routes)]))
+    one(found, "routes[1]: pool 'nope' is not defined")
+    one(found, "routes[2] (pool static) is shadowed by routes[0]")
+
+
+@pytest.mark.parametrize("value", [{"pool": "shop"}, ["shop"], 7, None])
+def test_odd_values_in_frontends_are_problems_not_crashes(value: Any) -> None:
+    for overrides in ({"default_pool": value}, {"routes": [{"pool": value, "hosts": ["api.example.com"]}]},
+                      {"routes": value}, {"binds": value}, {"tls": value}, {"hsts": value}, {"name": value}):
+        found = problems(lb_vars(frontends=[frontend(**overrides)]))
+        assert found, overrides
+    assert problems(lb_vars(frontends=value if value is not None else "x"))
+    assert problems(lb_vars(pools=[value]))
