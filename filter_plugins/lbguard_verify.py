@@ -578,6 +578,38 @@ def route_problems(service: Mapping[str, Any], traffic: Mapping[str, Any] | None
     return problems
 
 
+def route_check_problems(model: Mapping[str, Any], probe: Mapping[str, Any], label: str) -> list[str]:
+    """Every route (and default) of every http frontend answered by its own pool, with the model's certificate."""
+    problems = []
+    checked = probe.get("routes") or {}
+    for frontend in model.get("frontends") or []:
+        if frontend.get("mode", "http") != "http":
+            continue
+        name = frontend.get("name")
+        items = checked.get(name)
+        if not isinstance(items, list):
+            problems.append(f"{label} frontend {name}: the probe did not check its routes")
+            continue
+        expected = [(f"routes[{i}]", r.get("probe") or {}) for i, r in enumerate(frontend.get("routes") or [])]
+        expected.append(("default", frontend.get("default_probe") or {}))
+        for item, (route, target) in zip(items, expected):
+            where = f"{label} frontend {name} {route} (host {item.get('host') or 'none'}, path {item.get('path')})"
+            pools = item.get("pools") or {}
+            others = {pool: count for pool, count in pools.items() if pool != item.get("pool")}
+            if others:
+                seen = ", ".join(f"{f'pool {p}' if p else 'no pool header'} {c}" for p, c in others.items())
+                problems.append(f"{where}: answered by {seen} of {sum(pools.values())}; the model sends it to pool "
+                                f"{item.get('pool')}")
+            elif not pools:
+                problems.append(f"{where}: no answer ({item.get('errors')} failed requests)")
+            wrong = {fp: c for fp, c in (item.get("certificates") or {}).items() if fp != target.get("certificate")}
+            if target.get("certificate") and wrong:
+                shown = ", ".join(f"{fp[:SHORT]} ({c})" for fp, c in wrong.items())
+                problems.append(f"{where}: the load balancer presented certificate {shown}, not "
+                                f"{target['certificate'][:SHORT]} of the model")
+    return problems
+
+
 def redirect_problems(model: Mapping[str, Any], probe: Mapping[str, Any], label: str) -> list[str]:
     """A frontend with redirect_to_https whose plain request was not redirected where it should be."""
     problems = []
@@ -631,7 +663,7 @@ def verify_problems(model: Mapping[str, Any], probe: Mapping[str, Any],
         if message:
             problems.append(message)
         problems += route_problems(service, traffic_all.get(service.get("name")), label)
-    return problems + redirect_problems(model, probe, label)
+    return problems + route_check_problems(model, probe, label) + redirect_problems(model, probe, label)
 
 
 def verify_summary(model: Mapping[str, Any], probe: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

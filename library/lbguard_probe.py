@@ -65,6 +65,8 @@ options:
         C(redirect_to_https), one plain request goes to its first plain bind
         (Host of its first exact route host) and its status and C(Location) are
         returned in RV(redirects).
+      - Every route of every http frontend, and its default pool, is checked with
+        a few requests of its own; see RV(routes).
     type: list
     elements: dict
     default: []
@@ -226,6 +228,20 @@ traffic:
   sample:
     shop: {"mode": "http", "requests": 60, "counts": {"web1": 20, "web2": 20, "web3": 20},
            "status_5xx": 0, "other_errors": 0, "connection_errors": 0, "missing_header": 0}
+routes:
+  description:
+    - Per http frontend of O(frontends), one item per route in order and a last
+      one for its default pool. Each has C(route), which is V(routes[N]) or
+      V(default), and counts what answered three requests of the route's own
+      C(probe) (Host, SNI and path, computed by the model). C(pool) is the pool the model expects,
+      C(pools) counts the answers per C(X-Lbguard-Pool) value, C(certificates)
+      the TLS handshakes per certificate fingerprint, C(errors) the requests
+      without an answer or with a 5xx.
+  returned: always
+  type: dict
+  sample:
+    edge: [{"route": "routes[0]", "pool": "api", "host": "api.example.com", "path": "/",
+            "pools": {"api": 3}, "certificates": {"55ab4a42...": 3}, "errors": 0}]
 redirects:
   description:
     - Per frontend with C(redirect_to_https), the plain request's C(status),
@@ -303,6 +319,8 @@ POOL_HEADER = "X-Lbguard-Pool"
 # The plain request that checks a frontend's redirect to HTTPS.
 REDIRECT_CHECK_HOST = "lbguard-probe.invalid"
 REDIRECT_CHECK_PATH = "/lbguard/redirect-check"
+# Requests per route (and per frontend's default) that check which pool answers.
+ROUTE_CHECK_REQUESTS = 3
 
 
 # --------------------------------------------------------------------------- runtime
@@ -808,6 +826,42 @@ def probe_route(service: Mapping[str, Any], address: str, requests: int, header:
     return traffic
 
 
+def check_routes(frontends: Iterable[Any], default_address: str, requests: int, timeout: float,
+                 send: Callable[..., dict[str, Any]] = exchange) -> dict[str, list[dict[str, Any]]]:
+    """Every route of every http frontend, and its default: ``requests`` requests each, what answered.
+
+    Per frontend, one item per route in order and a last one for the default pool:
+    ``{"route", "pool", "host", "path", "pools", "certificates", "errors"}``, where
+    ``pool`` is the pool the model expects, ``pools`` counts the answers per
+    POOL_HEADER value and ``certificates`` the handshakes per fingerprint.
+    """
+    results: dict[str, list[dict[str, Any]]] = {}
+    for frontend in frontends:
+        if not isinstance(frontend, Mapping) or frontend.get("mode", "http") != "http" or not frontend.get("binds"):
+            continue
+        bind = next((b for b in frontend["binds"] if b.get("tls")), frontend["binds"][0])
+        checks = [(f"routes[{i}]", route.get("pool"), route.get("probe") or {})
+                  for i, route in enumerate(frontend.get("routes") or [])]
+        checks.append(("default", frontend.get("default_pool"), frontend.get("default_probe") or {}))
+        items = []
+        for label, pool, probe in checks:
+            item = {"route": label, "pool": pool, "host": probe.get("host", ""), "path": probe.get("path", "/"),
+                    "pools": {}, "certificates": {}, "errors": 0}
+            for _ in range(requests):
+                answer = send(bind.get("address") or default_address, int(bind["port"]), item["path"], timeout,
+                              item["host"], bool(bind.get("tls")), (POOL_HEADER,))
+                if answer["status"] is None or answer["status"] >= 500:
+                    item["errors"] += 1
+                else:
+                    seen = answer["headers"].get(POOL_HEADER, "")
+                    item["pools"][seen] = item["pools"].get(seen, 0) + 1
+                if answer["certificate"]:
+                    item["certificates"][answer["certificate"]] = item["certificates"].get(answer["certificate"], 0) + 1
+            items.append(item)
+        results[str(frontend.get("name"))] = items
+    return results
+
+
 def check_redirects(frontends: Iterable[Any], default_address: str, timeout: float,
                     send: Callable[..., dict[str, Any]] = exchange) -> dict[str, dict[str, Any]]:
     """One plain request per frontend with redirect_to_https: its status and Location, and the Location expected."""
@@ -974,10 +1028,13 @@ def run_probe(params: Mapping[str, Any]) -> dict[str, Any]:
                 time.sleep(LOG_LATE_SECONDS)
                 window = nginx_window()
             counters[name] = window
-    redirects = check_redirects(params.get("frontends") or [], params["address"], timeout)
+    # After every counter window, so these requests are in none of them.
+    frontends = params.get("frontends") or []
+    redirects = check_redirects(frontends, params["address"], timeout)
+    routes = check_routes(frontends, params["address"], ROUTE_CHECK_REQUESTS if requests else 0, timeout)
     return {"runtime": runtime, "runtime_error": runtime_error, "running_model": running_model,
             "running_model_error": running_model_error, "traffic": traffic, "counters": counters,
-            "redirects": redirects, **settled}
+            "redirects": redirects, "routes": routes, **settled}
 
 
 def _describe(exc: BaseException) -> str:

@@ -492,6 +492,9 @@ def read_frontend(
     if len(check.problems) > before:
         return None
     used = list(dict.fromkeys([r["pool"] for r in routes] + [default_pool]))
+    certificates = tls["certificates"] if tls else []
+    for route_index, route in enumerate(routes):
+        route["probe"] = _route_probe(routes, route_index, certificates)
     return {
         "name": name,
         "mode": mode,
@@ -504,6 +507,9 @@ def read_frontend(
         "default_pool": default_pool,
         "pools": used,
         "extra_directives": directives,
+        # A request no route matches: to the address without a Host name, at "/".
+        "default_probe": {"host": "", "path": "/",
+                          "certificate": served_certificate(certificates, "") if certificates else ""},
     }
 
 
@@ -519,6 +525,20 @@ def served_certificate(certificates: Sequence[Mapping[str, Any]], host: str) -> 
     return str(chosen["fingerprint"])
 
 
+def _route_probe(routes: list[dict[str, Any]], index: int, certificates: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """One request that route ``index`` takes: its first host that no earlier route takes, its path prefix.
+
+    ``{"host", "path", "certificate"}``; ``host`` is also the SNI name, and
+    ``certificate`` the fingerprint the engine must present for it ("" without TLS).
+    Validation has refused shadowed routes, so one of its hosts always qualifies.
+    """
+    route = routes[index]
+    hosts = [_probe_host(pattern) for pattern in route["hosts"] or [""]]
+    host = next((h for h in hosts if first_route(routes, h, route["path_prefix"]) == index), hosts[0])
+    return {"host": host, "path": route["path_prefix"],
+            "certificate": served_certificate(certificates, host) if certificates else ""}
+
+
 def probe_targets(frontends: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per pool, one request that reaches it: the first route to it in frontend order, else a default.
 
@@ -531,16 +551,7 @@ def probe_targets(frontends: Sequence[Mapping[str, Any]]) -> dict[str, dict[str,
     for frontend in frontends:
         bind = next((b for b in frontend["binds"] if b["tls"]), frontend["binds"][0])
         base = {"port": bind["port"], "address": bind["address"], "tls": bind["tls"]}
-        routes = frontend["routes"]
-        for index, route in enumerate(routes):
-            for pattern in route["hosts"] or [""]:
-                host = _probe_host(pattern)
-                if route["pool"] not in targets and first_route(routes, host, route["path_prefix"]) == index:
-                    targets[route["pool"]] = {**base, "host": host, "path": route["path_prefix"]}
-        if frontend["default_pool"] not in targets:
-            targets[frontend["default_pool"]] = {**base, "host": "", "path": "/"}
-        for target in targets.values():
-            if target["tls"] and "certificate" not in target:
-                target["certificate"] = served_certificate(frontend["tls"]["certificates"], target["host"])
-            target.setdefault("certificate", "")
+        for route in frontend["routes"]:
+            targets.setdefault(route["pool"], {**base, **route["probe"]})
+        targets.setdefault(frontend["default_pool"], {**base, **frontend["default_probe"]})
     return targets

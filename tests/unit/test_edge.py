@@ -399,8 +399,15 @@ def _probe_result(model: dict[str, Any], **per_pool: dict[str, Any]) -> dict[str
                                     "certificates": {service["probe"]["certificate"]: 60}}
         traffic[service["name"]].update(per_pool.get(service["name"], {}))
     expected = "https://api.example.com/lbguard/redirect-check"
+    routes = {}
+    for front in model["frontends"]:
+        targets = [(f"routes[{i}]", r["pool"], r["probe"]) for i, r in enumerate(front["routes"])]
+        targets.append(("default", front["default_pool"], front["default_probe"]))
+        routes[front["name"]] = [{"route": label, "pool": pool_name, "host": probe["host"], "path": probe["path"],
+                                  "pools": {pool_name: 3}, "certificates": {probe["certificate"]: 3}, "errors": 0}
+                                 for label, pool_name, probe in targets]
     return {"running_model": model["digest"], "runtime": {}, "traffic": traffic, "counters": {},
-            "redirects": {"edge": {"status": 301, "location": expected, "expected": expected}}}
+            "redirects": {"edge": {"status": 301, "location": expected, "expected": expected}}, "routes": routes}
 
 
 def test_verification_passes_when_every_route_reaches_its_pool() -> None:
@@ -532,3 +539,28 @@ def test_odd_values_in_frontends_are_problems_not_crashes(value: Any) -> None:
         assert found, overrides
     assert problems(lb_vars(frontends=value if value is not None else "x"))
     assert problems(lb_vars(pools=[value]))
+
+
+def test_verification_checks_every_route_not_only_each_pools_first() -> None:
+    """routes[1] also sends to pool api; only its own check can see it reach another pool."""
+    import lbguard_verify as v
+    routes = [{"hosts": ["api.example.com"], "pool": "api"},
+              {"hosts": ["shop.example.com"], "path_prefix": "/api/", "pool": "api"},
+              {"hosts": ["www.shop.example.com"], "path_prefix": "/static/", "pool": "static"}]
+    model, found = build(lb_vars(frontends=[frontend(routes=routes)]))
+    assert found == [] and model is not None
+    assert model["frontends"][0]["routes"][1]["probe"] == {
+        "host": "shop.example.com", "path": "/api/",
+        "certificate": model["frontends"][0]["tls"]["certificates"][0]["fingerprint"]}
+    result = _probe_result(model)
+    assert v.verify_problems(model, result, {"label": "lb1", "check_runtime": False}) == []
+    result["routes"]["edge"][1]["pools"] = {"storefront": 3}
+    result["routes"]["edge"][3]["pools"] = {}
+    result["routes"]["edge"][3]["errors"] = 3
+    found = v.verify_problems(model, result, {"label": "lb1", "check_runtime": False})
+    one(found, "frontend edge routes[1] (host shop.example.com, path /api/): answered by pool storefront 3 of 3; "
+               "the model sends it to pool api")
+    one(found, "frontend edge default (host none, path /): no answer (3 failed requests)")
+    del result["routes"]["edge"]
+    one(v.verify_problems(model, result, {"label": "lb1", "check_runtime": False}),
+        "frontend edge: the probe did not check its routes")

@@ -937,3 +937,26 @@ def test_a_redirecting_frontend_is_asked_over_plain_http() -> None:
     assert result == {"edge": {"status": 301,
                                "location": "https://shop.example.com:8443/lbguard/redirect-check",
                                "expected": "https://shop.example.com:8443/lbguard/redirect-check"}}
+
+
+def test_every_route_and_the_default_are_checked_over_the_tls_bind() -> None:
+    sent = []
+
+    def send(address, port, path, timeout, host, tls, wanted):
+        sent.append((address, port, path, host, tls))
+        pool = {"api.example.com": "api", "": "shop"}.get(host, "storefront")
+        return {"status": 200 if host != "down.example.com" else None, "headers": {probe.POOL_HEADER: pool},
+                "certificate": "f" * 64 if tls else None}
+
+    frontend = {"name": "edge", "mode": "http",
+                "binds": [{"address": "", "port": 80, "tls": False}, {"address": "", "port": 443, "tls": True}],
+                "routes": [{"pool": "api", "probe": {"host": "api.example.com", "path": "/"}},
+                           {"pool": "static", "probe": {"host": "down.example.com", "path": "/s/"}}],
+                "default_pool": "shop", "default_probe": {"host": "", "path": "/"}}
+    tcp = {"name": "db", "mode": "tcp", "binds": [{"address": "", "port": 5432, "tls": False}], "default_pool": "db"}
+    result = probe.check_routes([frontend, tcp], "127.0.0.1", 2, 1.0, send=send)
+    assert list(result) == ["edge"]
+    assert [(i["route"], i["pools"], i["errors"]) for i in result["edge"]] == [
+        ("routes[0]", {"api": 2}, 0), ("routes[1]", {}, 2), ("default", {"shop": 2}, 0)]
+    assert result["edge"][0]["certificates"] == {"f" * 64: 2}
+    assert {(a, p, t) for a, p, _, _, t in sent} == {("127.0.0.1", 443, True)}
