@@ -554,28 +554,36 @@ def _route_text(target: Mapping[str, Any]) -> str:
     return f"{'https' if target.get('tls') else 'http'} port {target.get('port')}, {host}, path {target.get('path')}"
 
 
+def answer_problems(where: str, pool: Any, pools: Mapping[str, int], certificate: Any,
+                    certificates: Mapping[str, int]) -> list[str]:
+    """Answers of one route's requests that came from another pool, or with another certificate.
+
+    ``pools``: answers per pool header value; ``certificates``: TLS handshakes per
+    fingerprint; ``certificate``: the fingerprint the model expects ("" without TLS).
+    """
+    problems = []
+    others = {seen: count for seen, count in pools.items() if seen != pool}
+    if others:
+        shown = ", ".join(f"{f'pool {seen}' if seen else 'no pool header'} {count}" for seen, count in others.items())
+        problems.append(f"{where}: {sum(others.values())} of {sum(pools.values())} answers came from elsewhere "
+                        f"({shown}); the model sends them to pool {pool}")
+    wrong = {fingerprint: count for fingerprint, count in certificates.items() if fingerprint != certificate}
+    if certificate and wrong:
+        shown = ", ".join(f"{fingerprint[:SHORT]} ({count})" for fingerprint, count in wrong.items())
+        problems.append(f"{where}: the load balancer presented certificate {shown}, not {certificate[:SHORT]} "
+                        "of the model")
+    return problems
+
+
 def route_problems(service: Mapping[str, Any], traffic: Mapping[str, Any] | None, label: str) -> list[str]:
     """A pool of lb_pools: its route's answers came from another pool, or with the wrong certificate."""
     target = service.get("probe")
     if not isinstance(target, Mapping) or not traffic:
         return []
     name = service.get("name")
-    problems = []
-    answers = sum((traffic.get("pools") or {}).values())
-    others = {pool: count for pool, count in (traffic.get("pools") or {}).items() if pool != name}
-    if others:
-        seen = ", ".join(f"{f'pool {pool}' if pool else 'no pool header'} {count}" for pool, count in others.items())
-        problems.append(f"{label} pool {name}: {sum(others.values())} of {answers} requests of its route "
-                        f"({_route_text(target)}) were answered elsewhere ({seen}): the route does not reach "
-                        "this pool")
-    expected = target.get("certificate")
-    presented = traffic.get("certificates") or {}
-    wrong = {fingerprint: count for fingerprint, count in presented.items() if fingerprint != expected}
-    if target.get("tls") and expected and wrong:
-        shown = ", ".join(f"{fingerprint[:SHORT]} ({count})" for fingerprint, count in wrong.items())
-        problems.append(f"{label} pool {name}: for {target.get('host') or 'clients without SNI'} the load "
-                        f"balancer presented certificate {shown}, not {expected[:SHORT]} of the model")
-    return problems
+    return answer_problems(f"{label} pool {name}, measured through its route ({_route_text(target)})", name,
+                           traffic.get("pools") or {}, target.get("certificate") if target.get("tls") else "",
+                           traffic.get("certificates") or {})
 
 
 def route_check_problems(model: Mapping[str, Any], probe: Mapping[str, Any], label: str) -> list[str]:
@@ -594,19 +602,10 @@ def route_check_problems(model: Mapping[str, Any], probe: Mapping[str, Any], lab
         expected.append(("default", frontend.get("default_probe") or {}))
         for item, (route, target) in zip(items, expected):
             where = f"{label} frontend {name} {route} (host {item.get('host') or 'none'}, path {item.get('path')})"
-            pools = item.get("pools") or {}
-            others = {pool: count for pool, count in pools.items() if pool != item.get("pool")}
-            if others:
-                seen = ", ".join(f"{f'pool {p}' if p else 'no pool header'} {c}" for p, c in others.items())
-                problems.append(f"{where}: answered by {seen} of {sum(pools.values())}; the model sends it to pool "
-                                f"{item.get('pool')}")
-            elif not pools:
+            if not item.get("pools"):
                 problems.append(f"{where}: no answer ({item.get('errors')} failed requests)")
-            wrong = {fp: c for fp, c in (item.get("certificates") or {}).items() if fp != target.get("certificate")}
-            if target.get("certificate") and wrong:
-                shown = ", ".join(f"{fp[:SHORT]} ({c})" for fp, c in wrong.items())
-                problems.append(f"{where}: the load balancer presented certificate {shown}, not "
-                                f"{target['certificate'][:SHORT]} of the model")
+            problems += answer_problems(where, item.get("pool"), item.get("pools") or {},
+                                        target.get("certificate") or "", item.get("certificates") or {})
     return problems
 
 

@@ -163,7 +163,10 @@ class EdgeCase:
         found = problems(report)
         assert result.returncode != 0
         assert report["hosts"][self.lb]["status"] == "rolled_back", report
-        assert "pool api: 60 of 60 requests of its route" in found, found
-        assert "answered elsewhere (pool storefront 60)" in found, found
+        assert "pool api, measured through its route" in found, found
+        assert "60 of 60 answers came from elsewhere (pool storefront 60); the model sends them to pool api" in found
+        # Every route is checked on its own: the second route to pool api as well.
+        assert ("frontend edge routes[1] (host shop.edge.test, path /api/): 3 of 3 answers came from elsewhere "
+                "(pool storefront 3)") in found, found
         after = snapshot(self.lb, self.config, self.ledger)
         assert after["config"] == before["config"] and after["current"] == before["current"]

@@ -17,7 +17,7 @@ import hashlib
 import ipaddress
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -125,7 +125,8 @@ def _read_text(check: Any, where: str, field: str, value: Any) -> str | None:
     if not check.rendered(where, field, value):
         return None
     if not isinstance(value, str) or not value.strip():
-        check.add(f"{where}: {field} must be PEM text, got {kind(value) if not isinstance(value, str) else 'an empty string'}")
+        got = "an empty string" if isinstance(value, str) else kind(value)
+        check.add(f"{where}: {field} must be PEM text, got {got}")
         return None
     return str(value)
 
@@ -147,7 +148,9 @@ def _read_file(check: Any, where: str, field: str, value: Any, base_dir: str | N
         return None
 
 
-def read_pem_pair(check: Any, where: str, raw: Mapping[str, Any], base_dir: str | None) -> tuple[str | None, str | None]:
+def read_pem_pair(
+    check: Any, where: str, raw: Mapping[str, Any], base_dir: str | None
+) -> tuple[str | None, str | None]:
     """The PEM certificate and key of one ``tls.certificates`` item, from content or files."""
     pems: list[str | None] = []
     for field in ("certificate", "key"):
@@ -202,6 +205,20 @@ def read_directives(check: Any, where: str, raw: Any, engine: str | None) -> lis
     return directives
 
 
+def own_address(value: Any) -> str | None:
+    """``value`` as one IP address a listener of this host can bind, canonical; None if it is not one.
+
+    Not the unspecified address (every address is written by leaving it out) nor a multicast one.
+    """
+    try:
+        parsed = ipaddress.ip_address(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    if parsed is None or parsed.is_unspecified or parsed.is_multicast:
+        return None
+    return str(parsed)
+
+
 def read_stats(check: Any, host: str, raw: Any) -> dict[str, Any] | None:
     """``lb_stats``: the engine's stats (HAProxy) or status (nginx) page behind a password.
 
@@ -219,15 +236,11 @@ def read_stats(check: Any, host: str, raw: Any) -> dict[str, Any] | None:
             check.add(f"lb_stats: {key} is missing")
     address = data.get("address")
     if "address" in data and check.rendered("lb_stats", "address", address):
-        try:
-            parsed = ipaddress.ip_address(address) if isinstance(address, str) else None
-        except ValueError:
-            parsed = None
-        if parsed is None or parsed.is_unspecified or parsed.is_multicast:
+        if own_address(address) is None:
             check.add(f"lb_stats: address {address!r} must be one IP address of this host on a management network "
                       "(or 127.0.0.1); the page never listens on every address")
         else:
-            address = str(parsed)
+            address = own_address(address)
     port = check.integer("lb_stats", "port", data["port"], 1, 65535) if "port" in data else None
     user = data.get("user")
     if "user" in data and check.rendered("lb_stats", "user", user) and not (
@@ -246,6 +259,18 @@ def read_stats(check: Any, host: str, raw: Any) -> dict[str, Any] | None:
             "credentials": hashlib.sha256(digest.encode()).hexdigest()[:16]}
 
 
+def _entries(
+    check: Any, label: str, field: str, raw: Sequence[Any], keys: Sequence[str]
+) -> Iterator[tuple[int, str, Mapping[str, Any]]]:
+    """``(index, where, item)`` for each item of a list that is a mapping; the others and unknown keys reported."""
+    for index, item in enumerate(raw):
+        data = check.mapping(label, f"{field}[{index}]", item)
+        if data is not None:
+            where = f"{label}: {field}[{index}]"
+            check.unknown_keys(where, data, keys)
+            yield index, where, data
+
+
 def _binds(check: Any, label: str, raw: Any) -> list[dict[str, Any]]:
     if not check.rendered(label, "binds", raw):
         return []
@@ -253,28 +278,19 @@ def _binds(check: Any, label: str, raw: Any) -> list[dict[str, Any]]:
         check.add(f"{label}: binds must be a non-empty list of {{port, address, tls}}, got {kind(raw)}")
         return []
     binds = []
-    for index, item in enumerate(raw):
-        where = f"{label}: binds[{index}]"
-        data = check.mapping(label, f"binds[{index}]", item)
-        if data is None:
-            continue
-        check.unknown_keys(where, data, BIND_KEYS)
+    for _index, where, data in _entries(check, label, "binds", raw, BIND_KEYS):
         port = check.integer(where, "port", data.get("port"), 1, 65535) if "port" in data else None
         if "port" not in data:
             check.add(f"{where}: port is missing")
         tls = check.boolean(where, "tls", data.get("tls", False))
         address = data.get("address", "")
         if check.rendered(where, "address", address) and address not in ("", None):
-            try:
-                parsed = ipaddress.ip_address(address) if isinstance(address, str) else None
-            except ValueError:
-                parsed = None
-            if parsed is None or parsed.is_multicast or parsed.is_unspecified:
+            if own_address(address) is None:
                 check.add(f"{where}: address {address!r} must be one IP address of this host; leave it out "
                           "to listen on every address")
                 address = None
             else:
-                address = str(parsed)
+                address = own_address(address)
         if port is not None and tls is not None and address is not None:
             binds.append({"address": address or "", "port": port, "tls": tls})
     return binds
@@ -288,12 +304,7 @@ def _certificates(check: Any, label: str, raw: Any, base_dir: str | None, now: d
         return []
     result: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for index, item in enumerate(raw):
-        where = f"{label}: tls.certificates[{index}]"
-        data = check.mapping(label, f"tls.certificates[{index}]", item)
-        if data is None:
-            continue
-        check.unknown_keys(where, data, CERTIFICATE_KEYS)
+    for index, where, data in _entries(check, label, "tls.certificates", raw, CERTIFICATE_KEYS):
         name = data.get("name", f"cert{index}")
         if not (isinstance(name, str) and CERTIFICATE_NAME_RE.fullmatch(name)):
             check.add(f"{where}: name {name!r} must be 1-63 letters, digits, '_', '.' or '-'")
@@ -371,12 +382,7 @@ def _routes(check: Any, label: str, raw: Any, pools: Sequence[str]) -> list[dict
         return []
     routes: list[dict[str, Any]] = []
     positions: list[int] = []  # each valid route's index in the raw list, for messages
-    for index, item in enumerate(raw):
-        where = f"{label}: routes[{index}]"
-        data = check.mapping(label, f"routes[{index}]", item)
-        if data is None:
-            continue
-        check.unknown_keys(where, data, ROUTE_KEYS)
+    for index, where, data in _entries(check, label, "routes", raw, ROUTE_KEYS):
         ok = True
         hosts = data.get("hosts", [])
         if not check.rendered(where, "hosts", hosts):

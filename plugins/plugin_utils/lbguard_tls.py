@@ -33,7 +33,9 @@ def _public_der(key: object) -> bytes:
     )
 
 
-def inspect_pair(certificate_pem: str, key_pem: str, now: datetime | None = None) -> tuple[CertificateInfo | None, list[str]]:
+def inspect_pair(
+    certificate_pem: str, key_pem: str, now: datetime | None = None
+) -> tuple[CertificateInfo | None, list[str]]:
     """Check a certificate (leaf first, then its chain) and its private key.
 
     Returns ``(info, [])`` when the pair can be served, else ``(info or None, problems)``.

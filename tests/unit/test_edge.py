@@ -421,9 +421,9 @@ def test_verification_fails_a_route_that_reaches_another_pool_or_certificate() -
     model = valid()
     result = _probe_result(model, api={"pools": {"shop": 60}, "certificates": {"0" * 64: 60}})
     found = v.verify_problems(model, result, {"label": "lb1", "check_runtime": False})
-    one(found, "pool api: 60 of 60 requests of its route (https port 443, api.example.com, path /)",
-        "answered elsewhere (pool shop 60)")
-    one(found, "pool api: for api.example.com the load balancer presented certificate 000000000000 (60)")
+    one(found, "pool api, measured through its route (https port 443, api.example.com, path /): 60 of 60 answers "
+               "came from elsewhere (pool shop 60); the model sends them to pool api")
+    one(found, "pool api, measured through its route", "presented certificate 000000000000 (60)")
 
 
 def test_verification_fails_a_redirect_that_does_not_redirect() -> None:
@@ -558,8 +558,8 @@ def test_verification_checks_every_route_not_only_each_pools_first() -> None:
     result["routes"]["edge"][3]["pools"] = {}
     result["routes"]["edge"][3]["errors"] = 3
     found = v.verify_problems(model, result, {"label": "lb1", "check_runtime": False})
-    one(found, "frontend edge routes[1] (host shop.example.com, path /api/): answered by pool storefront 3 of 3; "
-               "the model sends it to pool api")
+    one(found, "frontend edge routes[1] (host shop.example.com, path /api/): 3 of 3 answers came from elsewhere "
+               "(pool storefront 3); the model sends them to pool api")
     one(found, "frontend edge default (host none, path /): no answer (3 failed requests)")
     del result["routes"]["edge"]
     one(v.verify_problems(model, result, {"label": "lb1", "check_runtime": False}),
