@@ -107,6 +107,9 @@ class EdgeCase:
         assert self.headers(f"{https}/api/orders", "shop.edge.test")["x-lbguard-pool"] == "api"
         home = self.headers(f"{https}/", "shop.edge.test")
         assert home["x-lbguard-pool"] == "storefront" and home["strict-transport-security"] == "max-age=600"
+        # The backend is told who asked and that it came over HTTPS (the web servers echo both).
+        assert home["x-seen-forwarded-proto"] == "https", home
+        assert home["x-seen-forwarded-for"].split(",")[-1].strip() == "127.0.0.1", home
         plain = self.headers(f"http://{{host}}:{HTTP_PORT}/cart?id=1", "www.shop.edge.test")
         assert plain["status"] == "301"
         assert plain["location"] == f"https://www.shop.edge.test:{HTTPS_PORT}/cart?id=1"
