@@ -147,6 +147,38 @@ def test_rendered_files(rendered: Path) -> None:
     assert targets == {"lb-prod-a": ["192.0.2.30:8405"], "lb-stg-a": ["lb-stg-a:8405"]}
 
 
+def alert_rules(out_dir: Path) -> dict[str, Any]:
+    """The alerting rules of a rendered rule file, by alert name."""
+    rules = load_yaml(out_dir / "lbguard-rules.yml")
+    return {r["alert"]: r for g in rules["groups"] for r in g["rules"] if "alert" in r}
+
+
+def test_default_hold_times_and_severities(rendered: Path) -> None:
+    alerts = alert_rules(rendered)
+    assert {name: rule["for"] for name, rule in alerts.items()} == {
+        "LBTrafficConcentrated": "2m", "LBTrafficSurge": "2m", "LBBackendDown": "1m", "LBConfigDrift": "0s",
+        "LBDriftAuditMissing": "5m", "LBCertificateExpiring": "0s"}
+    assert {name for name, rule in alerts.items() if rule["labels"]["severity"] == "critical"} == {
+        "LBTrafficConcentrated"}
+
+
+def test_changing_one_alert_keeps_the_others(tmp_path: Path) -> None:
+    """An operator names only the alert to change; every other alert keeps its default."""
+    changed = alert_rules(render(tmp_path / "out", '{"lb_monitoring_for": {"surge": "7m"}, '
+                                                   '"lb_monitoring_severity": {"certificate_expiring": "critical"}}'))
+    assert changed["LBTrafficSurge"]["for"] == "7m"
+    assert changed["LBTrafficConcentrated"]["for"] == "2m"
+    assert changed["LBCertificateExpiring"]["for"] == "0s"
+    assert changed["LBCertificateExpiring"]["labels"]["severity"] == "critical"
+    assert changed["LBTrafficSurge"]["labels"]["severity"] == "warning"
+
+
+def test_an_unknown_alert_name_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(AssertionError, match="surgee"):
+        render(tmp_path / "out", '{"lb_monitoring_for": {"surgee": "1m"}}')
+    assert not (tmp_path / "out" / "lbguard-rules.yml").exists()
+
+
 def test_promtool_check_rules(rendered: Path) -> None:
     result = run_promtool("check", "rules", str(rendered / "lbguard-rules.yml"))
     text = result.stdout + result.stderr
