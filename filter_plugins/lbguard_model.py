@@ -816,6 +816,22 @@ def _distribution(
         )
 
 
+def traffic_rule_problems(
+    label: str, balance: str | None, policy: Mapping[str, Any], servers: Sequence[Mapping[str, Any]]
+) -> tuple[list[str], dict[str, float]]:
+    """The traffic-distribution rules of the model, on a whole set of servers as they would be.
+
+    For states that are not in the inventory (a drain, a maintenance, a runtime
+    weight): ``servers`` carry name, weight, disabled and backup. Returns the
+    problems, worded as the model's, and each server's share.
+    """
+    check = _Checker()
+    items = [{"name": str(s["name"]), "weight": int(s["weight"]), "disabled": bool(s["disabled"]),
+              "backup": bool(s["backup"]), "valid_types": True} for s in servers]
+    _distribution(label, balance, policy, items, check)
+    return check.problems, {item["name"]: item["expected_share"] for item in items}
+
+
 def _service(
     index: int,
     raw: Any,

@@ -304,10 +304,14 @@ from typing import Any, Callable, Iterable, Mapping
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_haproxy_api import (  # noqa: F401  (parse_show_stat: tests use it here)
+    parse_show_stat,
+    read_unix_socket,
+)
+
 MAX_REQUESTS = 10000
 MAX_BODY_BYTES = 1024 * 1024
 MAX_STATUS_BYTES = 64 * 1024
-MAX_SOCKET_BYTES = 16 * 1024 * 1024
 READ_CHUNK = 65536
 # A request may take at most this many times the per-operation timeout in total.
 REQUEST_BUDGET_FACTOR = 4.0
@@ -324,35 +328,6 @@ ROUTE_CHECK_REQUESTS = 3
 
 
 # --------------------------------------------------------------------------- runtime
-
-
-def parse_show_stat(text: str) -> dict[str, dict[str, dict[str, Any]]]:
-    """Parse HAProxy ``show stat`` CSV into {backend: {server: {"status", "weight"}}}.
-
-    Columns are looked up by the header line (``# pxname,svname,...``), not by
-    position; FRONTEND and BACKEND summary rows are skipped. Servers whose weight is
-    empty or not a number get weight 0.
-    """
-    lines = [line for line in text.splitlines() if line.strip()]
-    if not lines or not lines[0].startswith("#"):
-        raise ValueError("show stat output does not start with the '# pxname,svname,...' header")
-    header = [name.strip() for name in lines[0].lstrip("#").strip().split(",")]
-    for required in ("pxname", "svname", "status", "weight"):
-        if required not in header:
-            raise ValueError(f"show stat header has no {required!r} column")
-    result: dict[str, dict[str, dict[str, Any]]] = {}
-    for row in csv.DictReader(io.StringIO("\n".join(lines[1:])), fieldnames=header):
-        backend = (row.get("pxname") or "").strip()
-        server = (row.get("svname") or "").strip()
-        if not backend or not server or server in ("FRONTEND", "BACKEND"):
-            continue
-        weight_text = (row.get("weight") or "").strip()
-        weight = int(weight_text) if weight_text.isdigit() else 0
-        result.setdefault(backend, {})[server] = {
-            "status": (row.get("status") or "").strip(),
-            "weight": weight,
-        }
-    return result
 
 
 # Cumulative per-server counters read around each traffic window: lbtot counts the
@@ -385,33 +360,6 @@ def parse_counters(text: str) -> dict[str, dict[str, dict[str, int | None]]]:
             values[counter] = int(text_value) if text_value.isdigit() else None
         result.setdefault(backend, {})[server] = values
     return result
-
-
-def read_unix_socket(path: str, command: str, timeout: float, max_bytes: int = MAX_SOCKET_BYTES) -> str:
-    """Send one command to a unix stream socket and return everything it answers.
-
-    HAProxy's runtime API closes the connection after answering a single
-    non-interactive command. Reading stops at EOF, at ``max_bytes`` or when
-    ``timeout`` (per operation, also an overall budget of 4x) runs out.
-    """
-    deadline = time.monotonic() + timeout * REQUEST_BUDGET_FACTOR
-    chunks: list[bytes] = []
-    total = 0
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(timeout)
-        sock.connect(path)
-        sock.sendall(command.rstrip("\n").encode("ascii") + b"\n")
-        while total < max_bytes:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"no end of answer from {path} within {timeout * REQUEST_BUDGET_FACTOR:g}s")
-            sock.settimeout(min(timeout, remaining))
-            chunk = sock.recv(READ_CHUNK)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            total += len(chunk)
-    return b"".join(chunks).decode("utf-8", errors="replace")
 
 
 def read_runtime(stats_socket: str, timeout: float) -> tuple[dict[str, dict[str, dict[str, Any]]], str | None]:

@@ -54,7 +54,7 @@ def show_stat_output() -> str:
                  pid=1, iid=2, sid=0, type=0, mode="http"),
         stat_row(pxname="shop", svname="FRONTEND", scur=0, smax=3, slim=2000, stot=120, status="OPEN",
                  pid=1, iid=3, sid=0, type=0, mode="http"),
-        stat_row(pxname="shop", svname="web1", stot=40, status="UP", weight=1, act=1, bck=0, chkfail=0,
+        stat_row(pxname="shop", svname="web1", scur=2, stot=40, status="UP", weight=1, act=1, bck=0, chkfail=0,
                  lastchg=812, downtime=0, pid=1, iid=4, sid=1, lbtot=40, type=2, check_status="L7OK",
                  check_code=200, check_duration=1, last_chk="OK", check_desc="Layer7 check passed",
                  check_rise=1, check_fall=2, check_health=2, addr="10.0.0.11:80", mode="http", uweight=1),
@@ -79,25 +79,30 @@ def show_stat_output() -> str:
     return "\n".join(rows)
 
 
+def module_env() -> dict[str, str]:
+    """The environment of a module run as a script: the collection's module_utils importable, as Ansible ships them."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p.endswith("collections"))}
+
+
 # ----------------------------------------------------------------- show stat
 
 
 def test_parse_show_stat_real_looking_output() -> None:
     assert probe.parse_show_stat(show_stat_output()) == {
         "shop": {
-            "web1": {"status": "UP", "weight": 1},
-            "web2": {"status": "UP 1/2", "weight": 2},
-            "web3": {"status": "DOWN", "weight": 1},
-            "web4": {"status": "MAINT", "weight": 1},
-            "spare": {"status": "no check", "weight": 1},
+            "web1": {"status": "UP", "weight": 1, "sessions": 2},
+            "web2": {"status": "UP 1/2", "weight": 2, "sessions": None},
+            "web3": {"status": "DOWN", "weight": 1, "sessions": None},
+            "web4": {"status": "MAINT", "weight": 1, "sessions": None},
+            "spare": {"status": "no check", "weight": 1, "sessions": None},
         },
-        "db": {"db1": {"status": "DRAIN", "weight": 0}},
+        "db": {"db1": {"status": "DRAIN", "weight": 0, "sessions": None}},
     }
 
 
 def test_parse_show_stat_uses_the_header_not_positions() -> None:
     text = "# svname,pxname,weight,status\nweb1,shop,5,UP\nBACKEND,shop,5,UP\n"
-    assert probe.parse_show_stat(text) == {"shop": {"web1": {"status": "UP", "weight": 5}}}
+    assert probe.parse_show_stat(text) == {"shop": {"web1": {"status": "UP", "weight": 5, "sessions": None}}}
 
 
 @pytest.mark.parametrize("text", ["", "Unknown command\n", "# pxname,svname,weight\nshop,web1,1\n"])
@@ -361,7 +366,7 @@ def test_runtime_is_read_over_the_unix_socket(stats_socket: tuple[str, list[str]
     runtime, error = probe.read_runtime(path, 2.0)
     assert error is None
     assert commands == ["show stat"]
-    assert runtime["shop"]["web3"] == {"status": "DOWN", "weight": 1}
+    assert runtime["shop"]["web3"] == {"status": "DOWN", "weight": 1, "sessions": None}
     assert set(runtime) == {"shop", "db"}
 
 
@@ -425,7 +430,7 @@ def test_module_runs_as_ansible_would(lb_server: int, tmp_path: Path) -> None:
         "status_url": f"http://127.0.0.1:{lb_server}/lbguard/model", "_ansible_check_mode": True}}
     args_file = tmp_path / "args.json"
     args_file.write_text(json.dumps(args))
-    completed = subprocess.run([sys.executable, probe.__file__, str(args_file)], capture_output=True, text=True,
+    completed = subprocess.run([sys.executable, probe.__file__, str(args_file)], env=module_env(), capture_output=True, text=True,
                                timeout=60, check=False)
     result = json.loads(completed.stdout)
     assert result["changed"] is False, result
@@ -437,7 +442,7 @@ def test_module_rejects_bad_parameters(tmp_path: Path) -> None:
     args_file = tmp_path / "args.json"
     args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {
         "engine": "haproxy", "requests": -1, "services": []}}))
-    completed = subprocess.run([sys.executable, probe.__file__, str(args_file)], capture_output=True, text=True,
+    completed = subprocess.run([sys.executable, probe.__file__, str(args_file)], env=module_env(), capture_output=True, text=True,
                                timeout=60, check=False)
     result = json.loads(completed.stdout)
     assert result["failed"] is True and "requests must be" in result["msg"]
@@ -598,7 +603,7 @@ def test_without_anything_awaited_the_probe_is_settled_at_once(lb_server: int) -
 def test_module_rejects_bad_settle_parameters(tmp_path: Path, args: dict[str, Any], message: str) -> None:
     args_file = tmp_path / "args.json"
     args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {"engine": "haproxy", "services": [], **args}}))
-    completed = subprocess.run([sys.executable, probe.__file__, str(args_file)], capture_output=True, text=True,
+    completed = subprocess.run([sys.executable, probe.__file__, str(args_file)], env=module_env(), capture_output=True, text=True,
                                timeout=60, check=False)
     result = json.loads(completed.stdout)
     assert result["failed"] is True and message in result["msg"], result
@@ -689,7 +694,7 @@ def test_unreadable_counters_make_the_window_unusable_and_keep_the_runtime() -> 
     text = "# pxname,svname,status,weight\nshop,web1,UP,1\n"
     with serve_stats(lambda: text) as (path, _):
         snapshot = probe.read_stat_snapshot(path, 2.0)
-    assert snapshot["error"] is None and snapshot["runtime"] == {"shop": {"web1": {"status": "UP", "weight": 1}}}
+    assert snapshot["error"] is None and snapshot["runtime"] == {"shop": {"web1": {"status": "UP", "weight": 1, "sessions": None}}}
     assert snapshot["counters_error"].startswith("no counters in 'show stat' from ")
     window = probe.counter_window("shop", snapshot, snapshot)
     assert window["usable"] is False and window["unusable_reason"].endswith("(before the window)")
@@ -720,7 +725,7 @@ def test_probe_returns_what_the_counters_counted_real_traffic_included(lb_server
     assert window["usable"] is True and window["unusable_reason"] is None
     assert window["lbtot"] == {"web1": 253, "web2": 253, "web3": 253} == window["stot"]
     assert window["window_seconds"] >= 0
-    assert result["runtime"]["shop"]["web1"] == {"status": "UP", "weight": 1}
+    assert result["runtime"]["shop"]["web1"] == {"status": "UP", "weight": 1, "sessions": None}
 
 
 def test_a_window_shared_with_real_traffic_is_stretched_to_its_shortest_length(lb_server: int) -> None:

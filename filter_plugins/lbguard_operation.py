@@ -1,0 +1,258 @@
+"""Runtime operations on servers (playbooks/server.yml): the request, its policy check, and holds.
+
+An operation drains servers, puts them in maintenance, makes them ready or
+sets a runtime weight. Before it runs, the state it would leave is judged by
+the model's own traffic-distribution rules (``traffic_rule_problems``); after
+it, the ledger keeps it as a hold, and verification and the audit judge the
+load balancer by its model with the holds applied (``held_model``).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+from collections.abc import Mapping
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.lbguard.core.plugins.filter.lbguard_model import SERVER_NAME_RE, traffic_rule_problems
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import closest, join_names, kind
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_holds import (
+    ACTIONS,
+    describe,
+    expired,
+    hold_key,
+    parse_time,
+)
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_filter_errors import guarded_filters
+
+#: What each action does to a server, in words for messages.
+ACTION_WORDS = {"maint": "maintenance of", "drain": "drain of", "ready": "ready of", "weight": "weight change of"}
+
+
+def normalise_operation(raw: Mapping[str, Any], now: datetime.datetime | None = None) -> dict[str, Any]:
+    """The operator's request, checked: {action, service, servers, weight, reason, until, override}.
+
+    Raises ValueError listing every problem.
+    """
+    problems: list[str] = []
+    action = raw.get("action")
+    if action not in ACTIONS:
+        hint = closest(action, ACTIONS) if isinstance(action, str) else None
+        problems.append(f"action {action!r} is not one of {', '.join(ACTIONS)}"
+                        + (f" (did you mean {hint!r}?)" if hint else ""))
+    service = raw.get("service")
+    if not isinstance(service, str) or not SERVER_NAME_RE.fullmatch(service):
+        problems.append(f"service must be the name of a service or pool of lb_services or lb_pools, got {service!r}")
+    servers = raw.get("servers")
+    if isinstance(servers, str):
+        servers = [name.strip() for name in servers.split(",") if name.strip()]
+    if not isinstance(servers, list) or not servers:
+        problems.append(f"servers must be a non-empty list of server names (or one comma-separated string), "
+                        f"got {kind(servers)}")
+        servers = []
+    for name in servers:
+        if not isinstance(name, str) or not SERVER_NAME_RE.fullmatch(name):
+            problems.append(f"server name {name!r} is invalid: use 1-63 letters, digits, '_', '.' or '-' "
+                            "(no spaces, quotes or newlines)")
+    if len(set(map(str, servers))) != len(servers):
+        problems.append(f"servers lists a server twice: {join_names([str(s) for s in servers])}")
+    weight = raw.get("weight")
+    if action == "weight":
+        if isinstance(weight, str) and weight.strip().isdigit():
+            weight = int(weight)
+        if isinstance(weight, bool) or not isinstance(weight, int) or not 0 <= weight <= 256:
+            problems.append(f"weight must be an integer from 0 to 256 for action weight, got {weight!r}")
+    elif weight not in (None, ""):
+        problems.append(f"weight is only for action weight, not {action!r}")
+    reason = raw.get("reason")
+    reason = reason.strip() if isinstance(reason, str) else ""
+    if action != "ready" and not reason:
+        problems.append("reason is required: say why (a ticket, the patch), it is kept in the ledger")
+    if "\n" in reason:
+        problems.append("reason must be one line")
+    until = raw.get("until") or None
+    if until is not None:
+        try:
+            parsed = parse_time(str(until))
+        except ValueError as exc:
+            problems.append(f"until {until!r} is not an ISO 8601 time: {exc}")
+        else:
+            if parsed is not None and parsed <= (now or datetime.datetime.now(datetime.timezone.utc)):
+                problems.append(f"until {until} is in the past")
+    override = raw.get("override") or None
+    if override is not None and (not isinstance(override, str) or not override.strip() or "\n" in override):
+        problems.append("override must be one line saying why the policy may be broken this time")
+    if problems:
+        raise ValueError("runtime operation refused: " + "; ".join(problems))
+    return {"action": action, "service": service, "servers": [str(s) for s in servers],
+            "weight": weight if action == "weight" else None, "reason": reason,
+            "until": str(until) if until else None, "override": override.strip() if override else None}
+
+
+def _service_of(model: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    for service in model["services"]:
+        if service["name"] == name:
+            return service
+    names = [service["name"] for service in model["services"]]
+    hint = closest(name, names)
+    raise ValueError(f"{model['host']}: no service or pool {name!r} (it has {join_names(names) or 'none'})"
+                     + (f"; did you mean {hint!r}?" if hint else ""))
+
+
+def _apply_hold(server: dict[str, Any], hold: Mapping[str, Any]) -> None:
+    """A server as a hold leaves it: maintenance is disabled, a drain is weight 0."""
+    if hold.get("action") == "maint":
+        server["disabled"] = True
+    elif hold.get("action") == "drain":
+        server["weight"] = 0
+    elif hold.get("action") == "weight":
+        server["weight"] = int(hold.get("weight") or 0)
+
+
+def operation_problems(model: Mapping[str, Any], operation: Mapping[str, Any],
+                       runtime: Mapping[str, Any] | None, holds: Mapping[str, Any] | None) -> list[str]:
+    """What the traffic policy says about the state an operation would leave on one LB.
+
+    Starts from the model, then the runtime state (a server DOWN, MAINT or
+    DRAIN takes no traffic; HAProxy's weights) or, without a runtime (nginx),
+    the holds; then applies the operation. Empty when the policy allows it.
+    """
+    service = _service_of(model, operation["service"])
+    known = [server["name"] for server in service["servers"]]
+    unknown = [name for name in operation["servers"] if name not in known]
+    if unknown:
+        raise ValueError(f"{model['host']}: service {service['name']} has no server {join_names(unknown)} "
+                         f"(servers: {join_names(known)})")
+    live = (runtime or {}).get(service["name"]) if runtime else None
+    servers, already_out = [], []
+    for server in service["servers"]:
+        state = dict(server)
+        row = (live or {}).get(server["name"])
+        if row is not None:
+            status = str(row.get("status", "")).upper()
+            if status.startswith(("DOWN", "MAINT")):
+                state["disabled"] = True
+            elif status.startswith(("DRAIN", "NOLB")):
+                state["weight"] = 0
+            else:
+                state["weight"] = int(row.get("weight", state["weight"]))
+            if status and not status.startswith(("UP", "NO CHECK")) and server["name"] not in operation["servers"] \
+                    and not server["disabled"]:
+                already_out.append(f"{server['name']} is {row.get('status')}")
+        elif runtime is None:
+            hold = (holds or {}).get(hold_key(service["name"], server["name"]))
+            if hold is not None:
+                _apply_hold(state, hold)
+        if server["name"] in operation["servers"]:
+            if operation["action"] == "ready":
+                state.update(disabled=server["disabled"], weight=server["weight"])
+            else:
+                _apply_hold(state, operation)
+        servers.append(state)
+    label = (f"{model['host']}: {ACTION_WORDS[operation['action']]} {join_names(operation['servers'])} "
+             f"in {service['name']}")
+    if already_out:
+        label += f" ({'; '.join(already_out)})"
+    problems, _ = traffic_rule_problems(label, service["balance"], service["policy"], servers)
+    return problems
+
+
+def held_model(model: Mapping[str, Any], holds: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The model as the holds sanction it: what verification and the audit expect at runtime.
+
+    A server in maintenance counts as disabled, a drained one as weight 0, a
+    runtime weight as its weight; expected shares are computed again. Each held
+    server carries its ``hold``. Holds of servers the model does not have are
+    ignored here (the audit reports them, ``hold_findings``).
+    """
+    result = copy.deepcopy(dict(model))
+    if not holds:
+        return result
+    for service in result["services"]:
+        held = False
+        for server in service["servers"]:
+            hold = holds.get(hold_key(service["name"], server["name"]))
+            if hold is not None:
+                _apply_hold(server, hold)
+                server["hold"] = dict(hold)
+                held = True
+        if held:
+            _, shares = traffic_rule_problems(f"service {service['name']}", service["balance"], service["policy"],
+                                              service["servers"])
+            for server in service["servers"]:
+                server["expected_share"] = shares[server["name"]]
+    return result
+
+
+def hold_findings(model: Mapping[str, Any], holds: Mapping[str, Any] | None,
+                  now: datetime.datetime | None = None) -> list[str]:
+    """What the audit says about the holds: expired ones and holds on servers the model no longer has."""
+    findings = []
+    servers = {hold_key(service["name"], server["name"]) for service in model["services"]
+               for server in service["servers"]}
+    for key, hold in sorted((holds or {}).items()):
+        if key not in servers:
+            findings.append(f"hold on {key}, which the model does not have: {describe(hold)}; "
+                            "end it with playbooks/server.yml action=ready or remove it from the ledger")
+        elif expired(hold, now):
+            findings.append(f"{key}: {describe(hold)} has expired; end it with playbooks/server.yml "
+                            f"action=ready, or renew it with a new until")
+    return findings
+
+
+def hold_lines(holds: Mapping[str, Any] | None) -> list[str]:
+    """One line per hold, for reports: ``shop/web2: drain by alice at T: patching``."""
+    return [f"{key}: {describe(hold)}" for key, hold in sorted((holds or {}).items())]
+
+
+# ------------------------------------------------------------------- filters
+
+
+def lbguard_operation(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Filter: the operator's request for playbooks/server.yml, checked and normalised."""
+    if not isinstance(raw, Mapping):
+        raise AnsibleFilterError(f"lbguard_operation: expected a mapping, got {kind(raw)}")
+    try:
+        return normalise_operation(raw)
+    except ValueError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
+def lbguard_operation_problems(model: Mapping[str, Any], operation: Mapping[str, Any],
+                               runtime: Mapping[str, Any] | None = None,
+                               holds: Mapping[str, Any] | None = None) -> list[str]:
+    """Filter: the policy's verdict on the state an operation would leave (empty: allowed)."""
+    try:
+        return operation_problems(model, operation, runtime, holds)
+    except ValueError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
+def lbguard_held_model(model: Mapping[str, Any], holds: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Filter: the model with the ledger's holds applied."""
+    return held_model(model, holds)
+
+
+def lbguard_hold_findings(model: Mapping[str, Any], holds: Mapping[str, Any] | None) -> list[str]:
+    """Filter: the audit's findings about holds (expired, or on a server the model lacks)."""
+    return hold_findings(model, holds)
+
+
+def lbguard_hold_lines(holds: Mapping[str, Any] | None) -> list[str]:
+    """Filter: one report line per hold."""
+    return hold_lines(holds)
+
+
+class FilterModule:
+    """lbguard runtime-operation filters."""
+
+    def filters(self) -> dict[str, Any]:
+        return guarded_filters({
+            "lbguard_operation": lbguard_operation,
+            "lbguard_operation_problems": lbguard_operation_problems,
+            "lbguard_held_model": lbguard_held_model,
+            "lbguard_hold_findings": lbguard_hold_findings,
+            "lbguard_hold_lines": lbguard_hold_lines,
+        })
+

@@ -1,0 +1,156 @@
+"""Unit tests of runtime operations: the request, the policy check, holds in verification and audit."""
+
+import datetime
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+import lbguard_audit as audit
+import lbguard_operation as operation
+import lbguard_verify as verify
+
+NOW = datetime.datetime(2026, 12, 3, 9, 0, tzinfo=datetime.timezone.utc)
+
+
+def model(*weights, min_active=2, max_share=0.5, balance="roundrobin"):
+    return {"host": "lb-prod-1", "engine": "haproxy", "services": [{
+        "name": "shop", "balance": balance,
+        "policy": {"min_active_servers": min_active, "max_server_share": max_share, "allow_first": False},
+        "servers": [{"name": f"web{i}", "weight": w, "backup": False, "disabled": False, "expected_share": 0.0}
+                    for i, w in enumerate(weights, start=1)]}]}
+
+
+def runtime(**servers):
+    return {"shop": {name: {"status": status, "weight": weight} for name, (status, weight) in servers.items()}}
+
+
+def request(**values):
+    return operation.normalise_operation({"service": "shop", "reason": "patching CHG-1", **values}, now=NOW)
+
+
+ALL_UP = runtime(web1=("UP", 1), web2=("UP", 1), web3=("UP", 1))
+
+
+# --------------------------------------------------------------- the request
+
+
+def test_a_request_is_normalised():
+    assert request(action="drain", servers="web2, web3", until="2026-12-03T18:00:00Z") == {
+        "action": "drain", "service": "shop", "servers": ["web2", "web3"], "weight": None,
+        "reason": "patching CHG-1", "until": "2026-12-03T18:00:00Z", "override": None}
+    assert request(action="weight", servers=["web1"], weight="5")["weight"] == 5
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"action": "drian", "servers": ["web1"]}, "action 'drian' is not one of maint, drain, weight, ready "
+                                               "(did you mean 'drain'?)"),
+    ({"action": "drain", "servers": []}, "servers must be a non-empty list"),
+    ({"action": "drain", "servers": ["web1\nweb2"]}, "server name 'web1\\nweb2' is invalid"),
+    ({"action": "drain", "servers": ["web1", "web1"]}, "servers lists a server twice"),
+    ({"action": "weight", "servers": ["web1"], "weight": 1000}, "weight must be an integer from 0 to 256"),
+    ({"action": "weight", "servers": ["web1"], "weight": "heavy"}, "weight must be an integer from 0 to 256"),
+    ({"action": "weight", "servers": ["web1"], "weight": True}, "weight must be an integer from 0 to 256"),
+    ({"action": "drain", "servers": ["web1"], "weight": 3}, "weight is only for action weight"),
+    ({"action": "maint", "servers": ["web1"], "reason": " "}, "reason is required"),
+    ({"action": "maint", "servers": ["web1"], "until": "tomorrow"}, "until 'tomorrow' is not an ISO 8601 time"),
+    ({"action": "maint", "servers": ["web1"], "until": "2026-12-03T18:00:00"}, "has no time zone"),
+    ({"action": "maint", "servers": ["web1"], "until": "2026-12-01T00:00:00Z"}, "is in the past"),
+    ({"action": "maint", "servers": ["web1"], "service": "shop\n"}, "service must be the name"),
+])
+def test_bad_requests_are_refused_with_the_reason(values, message):
+    with pytest.raises(ValueError, match="runtime operation refused") as error:
+        request(**values)
+    assert message in str(error.value)
+
+
+def test_ready_needs_no_reason_and_the_filter_raises_for_ansible():
+    assert operation.normalise_operation({"action": "ready", "service": "shop", "servers": ["web1"]})["reason"] == ""
+    with pytest.raises(AnsibleFilterError, match="action None is not one of"):
+        operation.lbguard_operation({"service": "shop", "servers": ["web1"], "reason": "x"})
+
+
+# ---------------------------------------------------------- the policy check
+
+
+def test_draining_one_of_three_is_allowed_in_production():
+    assert operation.operation_problems(model(1, 1, 1), request(action="drain", servers=["web2"]), ALL_UP, {}) == []
+
+
+def test_draining_two_of_three_breaks_both_rules_and_names_them():
+    problems = operation.operation_problems(model(1, 1, 1), request(action="drain", servers=["web2", "web3"]),
+                                            ALL_UP, {})
+    assert any("lb-prod-1: drain of web2 and web3 in shop: only 1 active server (web1); policy "
+               "min_active_servers is 2" in p for p in problems), problems
+    assert any("server web1 would receive 100% of traffic" in p and "max_server_share is 50%" in p
+               for p in problems), problems
+
+
+def test_a_server_already_down_counts_and_is_named():
+    live = runtime(web1=("UP", 1), web2=("UP", 1), web3=("DOWN", 1))
+    problems = operation.operation_problems(model(1, 1, 1), request(action="maint", servers=["web2"]), live, {})
+    assert problems and "(web3 is DOWN)" in problems[0], problems
+
+
+def test_a_runtime_weight_that_concentrates_traffic_is_refused():
+    problems = operation.operation_problems(model(1, 1, 1), request(action="weight", servers=["web1"], weight=10),
+                                            ALL_UP, {})
+    assert any("server web1 would receive 83.3% of traffic" in p for p in problems), problems
+
+
+def test_ready_goes_back_to_the_model_weight():
+    live = runtime(web1=("UP", 1), web2=("DRAIN", 0), web3=("UP", 1))
+    assert operation.operation_problems(model(1, 1, 1), request(action="ready", servers=["web2"]), live, {}) == []
+
+
+def test_without_runtime_the_holds_count():
+    holds = {"shop/web3": {"action": "maint"}}
+    problems = operation.operation_problems(model(1, 1, 1), request(action="drain", servers=["web2"]), None, holds)
+    assert any("only 1 active server (web1)" in p for p in problems), problems
+
+
+def test_unknown_service_and_server_are_named():
+    with pytest.raises(ValueError, match="no service or pool 'shopp'.*did you mean 'shop'"):
+        operation.operation_problems(model(1, 1), request(action="drain", servers=["web1"], service="shopp"),
+                                     ALL_UP, {})
+    with pytest.raises(ValueError, match="service shop has no server web9"):
+        operation.operation_problems(model(1, 1), request(action="drain", servers=["web9"]), ALL_UP, {})
+
+
+# -------------------------------------------------- holds in verify and audit
+
+
+DRAIN_WEB2 = {"shop/web2": {"action": "drain", "by": "alice", "at": "2026-12-03T08:00:00Z", "reason": "patching",
+                            "until": "2026-12-03T18:00:00Z"}}
+
+
+def test_the_held_model_expects_the_sanctioned_state_and_shares():
+    held = operation.held_model(model(1, 1, 1, min_active=1, max_share=1.0), DRAIN_WEB2)
+    servers = {s["name"]: s for s in held["services"][0]["servers"]}
+    assert servers["web2"]["weight"] == 0 and servers["web2"]["hold"]["by"] == "alice"
+    assert [round(s["expected_share"], 2) for s in servers.values()] == [0.5, 0.0, 0.5]
+
+
+def test_verification_accepts_a_sanctioned_drain_and_refuses_an_unsanctioned_one():
+    live = runtime(web1=("UP", 1), web2=("DRAIN", 0), web3=("UP", 1))["shop"]
+    plain = model(1, 1, 1)["services"][0]
+    assert verify.runtime_problems(plain, live, "lb-prod-1")
+    held = operation.held_model(model(1, 1, 1), DRAIN_WEB2)["services"][0]
+    assert verify.runtime_problems(held, live, "lb-prod-1") == []
+
+
+def test_the_audit_is_quiet_about_sanctioned_maintenance_and_loud_about_the_rest():
+    live = runtime(web1=("UP", 1), web2=("MAINT", 1), web3=("UP", 1))
+    holds = {"shop/web2": {**DRAIN_WEB2["shop/web2"], "action": "maint"}}
+    assert audit.runtime_drift(operation.held_model(model(1, 1, 1), holds), live) == []
+    assert "service shop: server web2 is MAINT at runtime, active in the model" in \
+        audit.runtime_drift(operation.held_model(model(1, 1, 1), {}), live)
+    assert operation.hold_findings(model(1, 1, 1), holds, NOW) == []
+
+
+def test_expired_holds_and_holds_on_unknown_servers_are_findings():
+    holds = {"shop/web2": DRAIN_WEB2["shop/web2"], "shop/web9": {"action": "maint", "reason": "old"}}
+    later = NOW + datetime.timedelta(days=1)
+    findings = operation.hold_findings(model(1, 1, 1), holds, later)
+    assert findings[0].startswith("shop/web2: drain by alice at 2026-12-03T08:00:00Z until 2026-12-03T18:00:00Z: "
+                                  "patching has expired")
+    assert findings[1].startswith("hold on shop/web9, which the model does not have")
