@@ -185,6 +185,19 @@ def held_model(model: Mapping[str, Any], holds: Mapping[str, Any] | None) -> dic
     return result
 
 
+def runtime_intent(model: Mapping[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    """What the model alone asks of HAProxy's runtime: {service: {server: {admin, weight}}}.
+
+    A disabled server is in maintenance, every other one ready, at its model
+    weight. lbguard_server action=converge lays the ledger's holds over it
+    (``intended`` in module_utils/lbguard_holds.py).
+    """
+    return {service["name"]: {server["name"]: {"admin": "maint" if server["disabled"] else "ready",
+                                               "weight": int(server["weight"])}
+                              for server in service["servers"]}
+            for service in model["services"]}
+
+
 def hold_findings(model: Mapping[str, Any], holds: Mapping[str, Any] | None,
                   now: datetime.datetime | None = None) -> list[str]:
     """What the audit says about the holds: expired ones and holds on servers the model no longer has."""
@@ -234,6 +247,11 @@ def lbguard_held_model(model: Mapping[str, Any], holds: Mapping[str, Any] | None
     return held_model(model, holds)
 
 
+def lbguard_runtime_intent(model: Mapping[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Filter: each server's runtime state and weight as the model asks, for lbguard_server action=converge."""
+    return runtime_intent(model)
+
+
 def lbguard_hold_findings(model: Mapping[str, Any], holds: Mapping[str, Any] | None) -> list[str]:
     """Filter: the audit's findings about holds (expired, or on a server the model lacks)."""
     return hold_findings(model, holds)
@@ -252,6 +270,7 @@ class FilterModule:
             "lbguard_operation": lbguard_operation,
             "lbguard_operation_problems": lbguard_operation_problems,
             "lbguard_held_model": lbguard_held_model,
+            "lbguard_runtime_intent": lbguard_runtime_intent,
             "lbguard_hold_findings": lbguard_hold_findings,
             "lbguard_hold_lines": lbguard_hold_lines,
         })

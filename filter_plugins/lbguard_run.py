@@ -44,7 +44,7 @@ PASSED = ("verified", "checked", "clean")
 #: Every status a host's result may have. Scripts and AWX workflows read them.
 STATUSES: tuple[str, ...] = (
     "verified", "checked", "clean", "drift", "invalid", "failed", "failed_unchanged", "rolled_back",
-    "rollback_failed", "skipped", "no_result",
+    "rollback_failed", "skipped", "no_result", "refused", "undone",
 )
 
 #: The one specification of a host's result (lb_deploy_result, verify_result,
@@ -65,7 +65,9 @@ RESULT_FIELDS: dict[str, Any] = {
     "rollback_figures": {},         # the same, for the release a rollback restored
     "rollback_seconds": None,       # from the failure to the restored release verified
     "classification": None,         # what the measurement looks like (lbguard_classify)
-    "runtime_reset": [],            # runtime drift a reload of the unchanged release reset
+    "runtime_reset": [],            # runtime drift a deploy reset to the model and the holds
+    "holds": [],                    # sanctioned runtime states in the ledger (lbguard_hold_lines)
+    "operation": None,              # server.yml: the request, and per server what it did (drain: sessions left)
     "reconciled": [],               # what a dead run left and this run settled first
     "lock_taken_over": None,        # the run id whose lock this run took over
     "warnings": [],                 # concentrations the policy allows (concentration_warnings)
@@ -345,8 +347,10 @@ def run_report(lb_hosts: Sequence[str], hostvars: Mapping[str, Any], groups: Map
         if result.get("lock_taken_over"):
             lines.append(f"       took over the lock of run {result['lock_taken_over']}")
         lines.extend(f"       settled before this change: {line}" for line in result.get("reconciled") or [])
-        # Runtime drift a deploy reset by reloading an unchanged release: passed, but worth a look.
-        lines.extend(f"       runtime drift reset by reload: {line}" for p in result.get("runtime_reset") or []
+        # Sanctioned maintenance, drains and runtime weights (playbooks/server.yml), kept by this run.
+        lines.extend(f"       held: {line}" for line in result.get("holds") or [])
+        # Runtime drift a deploy reset to the model and the holds: passed, but worth a look.
+        lines.extend(f"       runtime drift reset: {line}" for p in result.get("runtime_reset") or []
                      for line in str(p).splitlines()[:1])
         lines.extend(f"       {line}" for line in _problem_lines(result))
     if gate is not None and "production" in stages and not gate.get("allowed"):

@@ -143,6 +143,13 @@ options:
       - Digest that O(status_url) must report before the wait ends (the model just
         deployed). Empty or omitted, the running model is not awaited.
     type: str
+  ledger_root:
+    description:
+      - Root folder of lbguard's ledger on this host. When set, the probe returns the
+        ledger's holds (servers an operator put in maintenance, drain or a runtime
+        weight through playbooks/server.yml) as RV(holds), and does not wait for a
+        server held in maintenance or drain to be UP.
+    type: path
   expected_up:
     description:
       - Per service (HAProxy backend), the servers that must be UP in C(show stat)
@@ -191,6 +198,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+holds:
+  description:
+    - The ledger's holds, keyed C(SERVICE/SERVER), when O(ledger_root) is set
+      (see M(lbguard.core.lbguard_server)); empty otherwise.
+  returned: always
+  type: dict
+  sample: {shop/web2: {action: drain, by: alice, at: "2026-12-03T09:00:00Z", reason: kernel update}}
 runtime:
   description:
     - Per service (HAProxy backend) and server, the runtime status (C(UP),
@@ -308,6 +322,7 @@ from ansible_collections.lbguard.core.plugins.module_utils.lbguard_haproxy_api i
     parse_show_stat,
     read_unix_socket,
 )
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_holds import hold_key, holds_path, read_holds
 
 MAX_REQUESTS = 10000
 MAX_BODY_BYTES = 1024 * 1024
@@ -619,6 +634,13 @@ def wait_until_settled(look: Callable[[], list[str]], seconds: float, interval: 
         sleep(min(interval, remaining))
         missing = look()
     return not missing, round(clock() - start, 1), missing
+
+
+def not_held(expected_up: Mapping[str, Iterable[str]], holds: Mapping[str, Any]) -> dict[str, list[str]]:
+    """``expected_up`` without the servers a hold keeps out of rotation (maintenance or drain)."""
+    return {service: [server for server in servers
+                      if (holds.get(hold_key(service, server)) or {}).get("action") not in ("maint", "drain")]
+            for service, servers in expected_up.items()}
 
 
 def settle(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -1012,6 +1034,7 @@ def main() -> None:
             "counter_window_seconds": {"type": "float", "default": 2.0},
             "expected_running_model": {"type": "str"},
             "expected_up": {"type": "dict", "default": {}},
+            "ledger_root": {"type": "path"},
         },
         supports_check_mode=True,
     )
@@ -1037,8 +1060,15 @@ def main() -> None:
     _, problems = normalise_services(params["services"])
     if problems:
         module.fail_json(msg="invalid services: " + "; ".join(problems))
+    holds: dict[str, Any] = {}
+    if params["ledger_root"]:
+        try:
+            holds = read_holds(holds_path(params["ledger_root"], params["engine"]))
+        except (OSError, ValueError) as exc:
+            module.fail_json(msg=f"cannot read the ledger's holds: {_describe(exc)}")
+        params["expected_up"] = not_held(params["expected_up"], holds)
     result = run_probe(params)
-    module.exit_json(changed=False, **result)
+    module.exit_json(changed=False, holds=holds, **result)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,3 @@
-#!/usr/bin/python
-# -*- coding: utf-8 -*-
 """Ansible module: drain, maintenance, ready and weight of HAProxy servers, recorded in the ledger."""
 
 from __future__ import annotations
@@ -9,15 +7,17 @@ module: lbguard_server
 short_description: Change servers' runtime state through HAProxy's runtime API and record why in the ledger
 description:
   - Puts servers of one HAProxy backend (an lbguard service or pool) in maintenance, drains them, makes them
-    ready or sets their runtime weight, through the admin stats socket. No reload: the change is live at once.
+    ready or sets their runtime weight, through the admin stats socket. No reload, the change is live at once.
   - Records the operation in the ledger, C(ROOT/haproxy/holds.json) (what is sanctioned now) and
     C(ROOT/haproxy/operations.jsonl) (every operation, appended), with who, when, why and until when.
     Verification, the audit and deploys read the holds to tell a sanctioned state from drift.
   - C(action=drain) waits until the servers' current sessions reach zero or O(drain_timeout) passes, and
     returns both.
-  - C(action=restore) puts back what an earlier call returned as RV(previous) (state, weight and hold): the
-    undo of an operation whose verification failed. C(action=reapply) applies every hold of the ledger again,
-    after a reload that may have dropped a runtime weight.
+  - C(action=restore) puts back what an earlier call returned as RV(previous) (state, weight and hold), the
+    undo of an operation whose verification failed.
+  - C(action=converge) brings every server of O(intent) (P(lbguard.core.lbguard_runtime_intent#filter)) to
+    the state and weight the model and the ledger's holds ask. A deploy uses it to keep sanctioned states and
+    reset the rest; RV(changes) says what it reset. It records nothing in the ledger.
   - This module does not judge the traffic policy; playbooks/server.yml checks the result before calling it.
 version_added: "0.9.0"
 author: lbguard
@@ -26,12 +26,12 @@ options:
     description: What to do with O(servers).
     type: str
     required: true
-    choices: [maint, drain, ready, weight, restore, reapply]
+    choices: [maint, drain, ready, weight, restore, converge]
   service:
-    description: The backend (lbguard service or pool name). Required except for C(reapply).
+    description: The backend (lbguard service or pool name). Required except for C(converge).
     type: str
   servers:
-    description: Server names in O(service). Required except for C(reapply) and C(restore).
+    description: Server names in O(service). Required except for C(converge) and C(restore).
     type: list
     elements: str
     default: []
@@ -46,6 +46,12 @@ options:
     description: RV(previous) of the call to undo, for C(action=restore).
     type: dict
     default: {}
+  intent:
+    description:
+      - 'For C(action=converge), what the model asks, V({service: {server: {admin: maint|ready, weight: N}}})
+        (P(lbguard.core.lbguard_runtime_intent#filter)); the module lays the ledger''s holds over it.'
+    type: dict
+    default: {}
   drain_timeout:
     description: Seconds C(action=drain) waits for the servers' sessions to reach zero (0 does not wait).
     type: int
@@ -57,7 +63,7 @@ options:
     description: Who asked for the operation.
     type: str
     default: unknown
-  until:
+  hold_until:
     description: When the hold should end (ISO 8601 with a time zone); the audit reports it once passed.
     type: str
   override:
@@ -95,7 +101,7 @@ EXAMPLES = r"""
     servers: [web2]
     reason: kernel update CHG-1234
     requested_by: alice
-    until: "2026-12-03T18:00:00Z"
+    hold_until: "2026-12-03T18:00:00Z"
   become: true
   register: drained
 
@@ -129,6 +135,12 @@ holds:
   returned: always
   type: dict
   sample: {shop/web2: {action: drain, by: alice, at: "2026-12-03T09:00:00Z", reason: kernel update}}
+changes:
+  description: For action=converge, one line per server brought back to its intended state.
+  returned: always
+  type: list
+  elements: str
+  sample: ["shop/web2: maint, weight 1 -> ready, weight 1"]
 commands:
   description: The runtime API commands sent (or that would be sent in check mode).
   returned: always
@@ -152,6 +164,7 @@ from ansible_collections.lbguard.core.plugins.module_utils.lbguard_haproxy_api i
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_holds import (
     hold_key,
     holds_path,
+    intended,
     operations_path,
     parse_time,
     read_holds,
@@ -222,16 +235,17 @@ def holds_text(holds: dict[str, dict[str, Any]]) -> str:
 def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
-            action=dict(type="str", required=True, choices=["maint", "drain", "ready", "weight", "restore", "reapply"]),
+            action=dict(type="str", required=True, choices=["maint", "drain", "ready", "weight", "restore", "converge"]),
             service=dict(type="str"),
             servers=dict(type="list", elements="str", default=[]),
             weight=dict(type="int"),
             model_weights=dict(type="dict", default={}),
             previous=dict(type="dict", default={}),
+            intent=dict(type="dict", default={}),
             drain_timeout=dict(type="int", default=300),
             reason=dict(type="str"),
             requested_by=dict(type="str", default="unknown"),
-            until=dict(type="str"),
+            hold_until=dict(type="str"),
             override=dict(type="str"),
             operation=dict(type="str"),
             root=dict(type="path", default="/var/lib/lbguard"),
@@ -254,9 +268,9 @@ def main() -> None:
     if not 0 <= p["drain_timeout"] <= 3600:
         module.fail_json(msg=f"drain_timeout must be 0..3600 seconds, got {p['drain_timeout']}")
     try:
-        parse_time(p["until"])
+        parse_time(p["hold_until"])
     except ValueError as exc:
-        module.fail_json(msg=f"until: {exc}")
+        module.fail_json(msg=f"hold_until: {exc}")
 
     path = holds_path(p["root"], ENGINE)
     try:
@@ -266,14 +280,14 @@ def main() -> None:
     holds = {key: dict(value) for key, value in holds_before.items()}
     runtime = Runtime(p["stats_socket"], p["timeout"], module.check_mode)
     stamp = now()
-    result: dict[str, Any] = {"servers": {}, "previous": {}}
+    result: dict[str, Any] = {"servers": {}, "previous": {}, "changes": []}
     history: list[dict[str, Any]] = []
 
     try:
-        # Each call works on one backend, except reapply, which walks every hold.
+        # Each call works on one backend, except converge, which walks every server of the intent.
         targets: list[tuple[str, str]]
-        if action == "reapply":
-            targets = [tuple(key.split("/", 1)) for key in sorted(holds)]  # type: ignore[misc]
+        if action == "converge":
+            targets = [(service, server) for service in sorted(p["intent"]) for server in sorted(p["intent"][service])]
         elif action == "restore":
             targets = [(p["service"], name) for name in sorted(p["previous"])]
         else:
@@ -283,8 +297,8 @@ def main() -> None:
             if service not in stats:
                 stats[service] = runtime.stat(service)
             if server not in stats[service]:
-                if action == "reapply":
-                    continue  # the audit reports a hold on a server the runtime no longer has
+                if action == "converge":
+                    continue  # verification reports a server missing at runtime
                 known = ", ".join(sorted(stats[service])) or "none"
                 module.fail_json(msg=f"server {server} is not in backend {service} at runtime (servers: {known})")
 
@@ -294,13 +308,14 @@ def main() -> None:
             if row is None:
                 continue
             key = hold_key(service, server)
+            label = key if action == "converge" else server
             current = {"admin": admin_of(row["status"]), "weight": runtime.user_weight(service, server)}
-            result["previous"][server] = {**current, "hold": holds.get(key)}
+            result["previous"][label] = {**current, "hold": holds.get(key)}
             hold: dict[str, Any] | None
-            if action == "reapply":
-                hold = holds[key]
-                admin = hold["action"] if hold["action"] in ("maint", "drain") else current["admin"]
-                weight = hold.get("weight") if hold["action"] == "weight" else None
+            if action == "converge":
+                hold = holds.get(key)
+                wanted = intended(p["intent"][service][server], hold)
+                admin, weight = wanted["admin"], wanted["weight"]
             elif action == "restore":
                 before = p["previous"][server]
                 hold, admin, weight = before.get("hold"), before["admin"], int(before["weight"])
@@ -310,23 +325,26 @@ def main() -> None:
                 weight = int(model_weight) if model_weight is not None else None
             else:
                 hold = {"action": action, "weight": p["weight"] if action == "weight" else None,
-                        "reason": p["reason"], "by": p["requested_by"], "at": stamp, "until": p["until"] or None,
+                        "reason": p["reason"], "by": p["requested_by"], "at": stamp, "until": p["hold_until"] or None,
                         "override": p["override"] or None, "operation": p["operation"]}
                 admin = action if action in ("maint", "drain") else current["admin"]
                 weight = p["weight"] if action == "weight" else None
             server_changed = runtime.enforce(service, server, admin, weight, current)
-            if action != "reapply" and not same_hold(holds.get(key), hold):
+            if action != "converge" and not same_hold(holds.get(key), hold):
                 server_changed = True
                 if hold is None:
                     holds.pop(key, None)
                 else:
                     holds[key] = hold
             changed = changed or server_changed
-            result["servers"][server] = {"before": {**row, **current}, "changed": server_changed}
-            if server_changed and action != "reapply":
+            if server_changed and action == "converge":
+                result["changes"].append(f"{key}: {current['admin']}, weight {current['weight']} -> {admin}, "
+                                         f"weight {weight if weight is not None else current['weight']}")
+            result["servers"][label] = {"before": {**row, **current}, "changed": server_changed}
+            if server_changed and action != "converge":
                 history.append({"at": stamp, "action": action, "service": service, "server": server,
                                 "weight": weight, "by": p["requested_by"], "reason": p["reason"],
-                                "until": p["until"] or None, "override": p["override"] or None,
+                                "until": p["hold_until"] or None, "override": p["override"] or None,
                                 "operation": p["operation"], "before": current})
 
         if action == "drain" and p["servers"] and not module.check_mode:
@@ -345,8 +363,9 @@ def main() -> None:
             for service in {service for service, _ in targets}:
                 live = runtime.stat(service)
                 for service_name, server in targets:
-                    if service_name == service and server in result["servers"]:
-                        result["servers"][server]["after"] = live.get(server)
+                    label = hold_key(service, server) if action == "converge" else server
+                    if service_name == service and label in result["servers"]:
+                        result["servers"][label]["after"] = live.get(server)
     except (OSError, RuntimeError, ValueError) as exc:
         module.fail_json(msg=f"HAProxy runtime API on {p['stats_socket']}: {exc}", commands=runtime.commands,
                          **result)

@@ -83,3 +83,20 @@ def describe(hold: Mapping[str, Any]) -> str:
     if hold.get("override"):
         text += f" (policy overridden: {hold['override']})"
     return f"{text}: {hold.get('reason') or 'no reason given'}"
+
+
+def intended(model_state: Mapping[str, Any], hold: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A server's intended runtime state, {admin: maint|drain|ready, weight}, from the model's and its hold.
+
+    ``model_state`` is what the model alone asks (maint for a disabled server).
+    A maintenance hold puts the server in maintenance, a drain hold drains it (the
+    weight stays the model's, for when the drain ends), a weight hold sets the
+    runtime weight. A server the model disables stays in maintenance.
+    """
+    admin, weight = model_state["admin"], int(model_state["weight"])
+    action = (hold or {}).get("action")
+    if admin != "maint" and action in ("maint", "drain"):
+        admin = action
+    if action == "weight":
+        weight = int(hold["weight"])  # type: ignore[index]
+    return {"admin": admin, "weight": weight}

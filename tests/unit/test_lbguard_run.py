@@ -164,7 +164,7 @@ def test_runtime_drift_a_deploy_reset_is_listed_under_its_host():
     hostvars = {"lb-stg": result("lb-stg", "staging", "verified", runtime_reset=[drift])}
     report = run.run_report(["lb-stg"], hostvars, GROUPS, {"stages": ["staging"], "gate": {"allowed": False}})
     assert report["status"] == "passed"
-    assert "       runtime drift reset by reload: staging lb-stg: servers DOWN: web2 (MAINT)" in report["lines"]
+    assert "       runtime drift reset: staging lb-stg: servers DOWN: web2 (MAINT)" in report["lines"]
     clean = run.run_report(["lb-stg"], {"lb-stg": result("lb-stg", "staging", "verified")}, GROUPS,
                            {"stages": ["staging"], "gate": {"allowed": False}})
     assert not any("runtime drift" in line for line in clean["lines"])
