@@ -227,6 +227,11 @@ def lab_step(command: str) -> str | None:
         return "rollback-to-release" if "lbguard_rollback_to" in command else "rollback"
     if name == "audit.yml":
         return "audit-textfile" if "lbguard_audit_textfile" in command else "audit"
+    if name == "server.yml":
+        # A drain of several servers at once is the docs' example of a refusal.
+        if re.search(r"lbguard_servers=\S*,", command):
+            return "server-refused"
+        return "server-ready" if "lbguard_action=ready" in command else "server-drain"
     return {"verify.yml": "verify", "plan.yml": "plan", "unlock.yml": "unlock"}.get(name)
 
 

@@ -38,7 +38,7 @@ PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")
 sys.path.insert(0, os.path.join(PROJECT, "molecule"))
 sys.path.insert(0, os.path.join(PROJECT, "tests"))
 import docs_commands as dc  # noqa: E402  (path set just above)
-from lbguard_testlib import ansible_env, lb, served_by  # noqa: E402  (path set just above)
+from lbguard_testlib import ansible_env, lb, served_by, show_stat  # noqa: E402  (path set just above)
 
 LB = "mol-lb-1"
 WEB_SERVERS = ["mol-web-1", "mol-web-2", "mol-web-3"]
@@ -50,7 +50,7 @@ STALE_RUN_ID = "20261201T000000Z-424242"
 #: Every step, in the order the tests run them.
 STEPS = ("deploy", "deploy-check", "verify", "audit", "audit-textfile", "plan", "production-gate",
          "deploy-broken-change", "rollback", "rollback-to-release", "read-ledger", "restore-by-hand", "health",
-         "unlock", "deploy-takeover")
+         "unlock", "deploy-takeover", "server-drain", "server-refused", "server-ready")
 
 
 def lab_commands(step):
@@ -248,6 +248,14 @@ def test_a_deploy_takes_over_the_lock_of_the_run_it_names():
         assert result.returncode == block.exit_code, f"{block.where}: {output}"
         assert f"took over the lock of run {STALE_RUN_ID}" in output, f"{block.where}: {output}"
         assert not lb(LB).file(LOCK).exists, f"{block.where}: the lock is still there\n{output}"
+
+
+def test_server_operations():
+    run_step("server-drain", rf"OK\s+staging {LB} verified")
+    assert show_stat(lb(LB))["mol-web-2"]["status"] == "DRAIN"
+    run_step("server-refused", rf"FAIL staging {LB} refused")
+    run_step("server-ready", rf"OK\s+staging {LB} verified")
+    assert {name: row["status"] for name, row in show_stat(lb(LB)).items()} == {name: "UP" for name in WEB_SERVERS}
 
 
 def test_the_converged_release_is_live_again():
