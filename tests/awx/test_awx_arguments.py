@@ -46,10 +46,10 @@ def test_every_kind_of_object_is_configured() -> None:
 
 
 def test_every_loop_item_is_a_call_of_its_own() -> None:
-    # Six job templates, two inventories with a source each, two schedules.
+    # Seven job templates, two inventories with a source each, two schedules.
     counts = {m: sum(1 for c in CALLS if c.action == f"awx.awx.{m}") for m in
               ("job_template", "inventory", "inventory_source", "schedule", "workflow_job_template")}
-    assert counts == {"job_template": 6, "inventory": 2, "inventory_source": 2, "schedule": 2,
+    assert counts == {"job_template": 7, "inventory": 2, "inventory_source": 2, "schedule": 2,
                       "workflow_job_template": 1}
 
 

@@ -47,13 +47,38 @@ def node_running(template: dict) -> str:
     return node_id
 
 
+# --- The server operation's survey -------------------------------------------------
+
+#: AWX's survey question types (awx/api/serializers.py, SurveySpec).
+SURVEY_TYPES = {"text", "textarea", "password", "integer", "float", "multiplechoice", "multiselect"}
+
+
+def test_the_server_template_asks_what_server_yml_reads() -> None:
+    (template,) = templates_running("playbooks/server.yml")
+    assert template["survey_enabled"] is True
+    questions = {q["variable"]: q for q in template["survey_spec"]["spec"]}
+    header = (REPO_ROOT / "playbooks" / "server.yml").read_text()
+    for variable, question in questions.items():
+        assert variable in header, variable
+        assert question["type"] in SURVEY_TYPES and question["question_name"], question
+    assert {"lbguard_action", "lbguard_service", "lbguard_servers", "lbguard_reason"} <= set(questions)
+    sys.path.insert(0, str(REPO_ROOT / "collections"))
+    from ansible_collections.lbguard.core.plugins.module_utils.lbguard_holds import ACTIONS  # noqa: PLC0415
+    assert sorted(questions["lbguard_action"]["choices"]) == sorted(ACTIONS)
+    assert questions["lbguard_weight"]["type"] == "integer"
+    assert (questions["lbguard_weight"]["min"], questions["lbguard_weight"]["max"]) == (0, 256)
+    # An operator names the servers and the service every time; no default could be right.
+    assert all(questions[v]["required"] and "default" not in questions[v]
+               for v in ("lbguard_service", "lbguard_servers"))
+
+
 # --- Names and files -------------------------------------------------------------
 
 
 def test_every_template_runs_a_playbook_of_this_repository() -> None:
     assert {t["playbook"] for t in TEMPLATES.values()} == {
         "playbooks/validate.yml", "playbooks/deploy.yml", "playbooks/rollback.yml",
-        "playbooks/verify.yml", "playbooks/audit.yml"}
+        "playbooks/verify.yml", "playbooks/audit.yml", "playbooks/server.yml"}
     for template in TEMPLATES.values():
         assert (REPO_ROOT / template["playbook"]).is_file(), template["playbook"]
 

@@ -213,3 +213,39 @@ def test_workflow_failure_path_production_fails_then_the_rollback_node_restores_
     finally:
         restored = run_job(tmp_path, "deploy.yml")
         assert (restored.status, restored.rc) == ("successful", 0), restored
+
+
+def server_job(tmp_path, action, servers, **extra):
+    """server.yml on the production LBs, as the AWX template with its survey runs it."""
+    return run_job(tmp_path, "server.yml", {"lbguard_hosts": "loadbalancers:&production", "lbguard_action": action,
+                                            "lbguard_service": "shop", "lbguard_servers": servers,
+                                            "lbguard_reason": "runner test", **extra})
+
+
+def test_a_drain_job_drains_on_every_production_lb_and_ready_gives_the_server_back(tmp_path):
+    try:
+        drained = server_job(tmp_path, "drain", "pl-web-prod-3")
+        assert (drained.status, drained.rc) == ("successful", 0), drained
+        result = drained.artifacts["lbguard_server"]
+        assert result["status"] == "passed", drained
+        assert statuses(result) == {name: "verified" for name in PRODUCTION_LBS}, drained
+        for name in PRODUCTION_LBS:
+            assert result["hosts"][name]["operation"]["servers_done"]["pl-web-prod-3"]["drained"] is True
+            assert "pl-web-prod-3" not in served_by(lb(name), 20), name
+    finally:
+        ready = server_job(tmp_path, "ready", "pl-web-prod-3", lbguard_reason="")
+    assert (ready.status, ready.rc) == ("successful", 0), ready
+    for name in PRODUCTION_LBS:
+        assert set(served_by(lb(name), 30)) == {"pl-web-prod-1", "pl-web-prod-2", "pl-web-prod-3"}, name
+
+
+def test_a_drain_job_that_breaks_the_production_policy_fails_and_changes_nothing(tmp_path):
+    before = {name: snapshot(name) for name in PRODUCTION_LBS}
+    refused = server_job(tmp_path, "drain", "pl-web-prod-1,pl-web-prod-2")
+    assert refused.status == "failed" and refused.rc != 0, refused
+    result = refused.artifacts["lbguard_server"]
+    assert statuses(result) == {name: "refused" for name in PRODUCTION_LBS}, refused
+    assert "policy min_active_servers is 2" in "\n".join(result["hosts"]["pl-lb-prod-1"]["problems"]), refused
+    for name in PRODUCTION_LBS:
+        assert set(served_by(lb(name), 30)) == {"pl-web-prod-1", "pl-web-prod-2", "pl-web-prod-3"}, name
+        assert snapshot(name) == before[name]
