@@ -80,6 +80,15 @@ def normalise_operation(raw: Mapping[str, Any], now: datetime.datetime | None = 
         else:
             if parsed is not None and parsed <= (now or datetime.datetime.now(datetime.timezone.utc)):
                 problems.append(f"until {until} is in the past")
+    steps: list[int | None] = [weight if action == "weight" else None]
+    raw_steps = raw.get("canary_steps") or None
+    if raw_steps is not None:
+        if action != "weight":
+            problems.append(f"canary_steps are only for action weight, not {action!r}")
+        else:
+            steps, step_problem = canary_weights(raw_steps, weight if isinstance(weight, int) else None)
+            if step_problem:
+                problems.append(step_problem)
     override = raw.get("override") or None
     if override is not None and (not isinstance(override, str) or not override.strip() or "\n" in override):
         problems.append("override must be one line saying why the policy may be broken this time")
@@ -87,7 +96,38 @@ def normalise_operation(raw: Mapping[str, Any], now: datetime.datetime | None = 
         raise ValueError("runtime operation refused: " + "; ".join(problems))
     return {"action": action, "service": service, "servers": [str(s) for s in servers],
             "weight": weight if action == "weight" else None, "reason": reason,
-            "until": str(until) if until else None, "override": override.strip() if override else None}
+            "until": str(until) if until else None, "override": override.strip() if override else None,
+            "steps": steps}
+
+
+def canary_weights(raw: Any, final: int | None) -> tuple[list[int | None], str | None]:
+    """The weights of a canary: each step a percent of the final weight, rising, the last one 100.
+
+    ``[10, 50, 100]`` for a final weight of 20 is ``[2, 10, 20]``; a step's
+    weight is at least 1, and steps that round to the same weight are one.
+    Returns (weights, problem); the problem is None when the steps are valid.
+    """
+    if isinstance(raw, str):
+        raw = [part.strip() for part in raw.split(",") if part.strip()]
+    if not isinstance(raw, list) or not raw:
+        return [final], f"canary_steps must be a list of percents of the final weight, like [10, 50, 100], got {raw!r}"
+    percents = []
+    for item in raw:
+        if isinstance(item, str) and item.strip().isdigit():
+            item = int(item)
+        if isinstance(item, bool) or not isinstance(item, int) or not 1 <= item <= 100:
+            return [final], f"canary_steps: {item!r} is not a percent from 1 to 100"
+        percents.append(item)
+    if percents != sorted(set(percents)) or percents[-1] != 100:
+        return [final], f"canary_steps must rise and end at 100, got {percents}"
+    if final is None:
+        return [final], None
+    weights: list[int | None] = []
+    for percent in percents:
+        step = max(1, round(final * percent / 100)) if final else 0
+        if step not in weights:
+            weights.append(step)
+    return weights, None
 
 
 def _service_of(model: Mapping[str, Any], name: str) -> Mapping[str, Any]:
@@ -112,7 +152,22 @@ def _apply_hold(server: dict[str, Any], hold: Mapping[str, Any]) -> None:
 
 def operation_problems(model: Mapping[str, Any], operation: Mapping[str, Any],
                        runtime: Mapping[str, Any] | None, holds: Mapping[str, Any] | None) -> list[str]:
-    """What the traffic policy says about the state an operation would leave on one LB.
+    """What the traffic policy says about the states an operation would leave on one LB.
+
+    Each step of a canary is judged, then the end state; problems repeated by
+    several steps are listed once. Empty when the policy allows every step.
+    """
+    problems: list[str] = []
+    for step in operation.get("steps") or [operation.get("weight")]:
+        for problem in step_problems(model, {**operation, "weight": step}, runtime, holds):
+            if problem not in problems:
+                problems.append(problem)
+    return problems
+
+
+def step_problems(model: Mapping[str, Any], operation: Mapping[str, Any],
+                  runtime: Mapping[str, Any] | None, holds: Mapping[str, Any] | None) -> list[str]:
+    """What the traffic policy says about the state one operation (or canary step) would leave.
 
     Starts from the model, then the runtime state (a server DOWN, MAINT or
     DRAIN takes no traffic; HAProxy's weights) or, without a runtime (nginx),
@@ -151,7 +206,7 @@ def operation_problems(model: Mapping[str, Any], operation: Mapping[str, Any],
                 _apply_hold(state, operation)
         servers.append(state)
     label = (f"{model['host']}: {ACTION_WORDS[operation['action']]} {join_names(operation['servers'])} "
-             f"in {service['name']}")
+             f"in {service['name']}" + (f" to {operation['weight']}" if operation["action"] == "weight" else ""))
     if already_out:
         label += f" ({'; '.join(already_out)})"
     problems, _ = traffic_rule_problems(label, service["balance"], service["policy"], servers)

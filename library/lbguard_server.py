@@ -314,6 +314,13 @@ def main() -> None:
             hold: dict[str, Any] | None
             if action == "converge":
                 hold = holds.get(key)
+                if hold and hold.get("action") == "weight" and hold.get("weight") == p["intent"][service][server]["weight"]:
+                    # The model has the held weight now (a canary made permanent): the hold has done its job.
+                    holds.pop(key)
+                    history.append({"at": stamp, "action": "end", "service": service, "server": server,
+                                    "reason": f"the model now has weight {hold['weight']}", "by": p["requested_by"],
+                                    "operation": p["operation"], "before": hold})
+                    hold = None
                 wanted = intended(p["intent"][service][server], hold)
                 admin, weight = wanted["admin"], wanted["weight"]
             elif action == "restore":

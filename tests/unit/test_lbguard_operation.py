@@ -37,7 +37,7 @@ ALL_UP = runtime(web1=("UP", 1), web2=("UP", 1), web3=("UP", 1))
 def test_a_request_is_normalised():
     assert request(action="drain", servers="web2, web3", until="2026-12-03T18:00:00Z") == {
         "action": "drain", "service": "shop", "servers": ["web2", "web3"], "weight": None,
-        "reason": "patching CHG-1", "until": "2026-12-03T18:00:00Z", "override": None}
+        "reason": "patching CHG-1", "until": "2026-12-03T18:00:00Z", "override": None, "steps": [None]}
     assert request(action="weight", servers=["web1"], weight="5")["weight"] == 5
 
 
@@ -61,6 +61,37 @@ def test_bad_requests_are_refused_with_the_reason(values, message):
     with pytest.raises(ValueError, match="runtime operation refused") as error:
         request(**values)
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize("steps, final, weights", [
+    ([10, 50, 100], 20, [2, 10, 20]),
+    ("25,100", 4, [1, 4]),
+    ([1, 2, 100], 10, [1, 10]),  # steps that round to the same weight are one
+    ([100], 7, [7]),
+])
+def test_canary_steps_are_percents_of_the_final_weight(steps, final, weights):
+    assert request(action="weight", servers=["web3"], weight=final, canary_steps=steps)["steps"] == weights
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"action": "drain", "canary_steps": [50, 100]}, "canary_steps are only for action weight"),
+    ({"action": "weight", "weight": 4, "canary_steps": [50, 20, 100]}, "canary_steps must rise and end at 100"),
+    ({"action": "weight", "weight": 4, "canary_steps": [10, 50]}, "canary_steps must rise and end at 100"),
+    ({"action": "weight", "weight": 4, "canary_steps": [0, 100]}, "0 is not a percent from 1 to 100"),
+    ({"action": "weight", "weight": 4, "canary_steps": "lots"}, "'lots' is not a percent"),
+])
+def test_bad_canary_steps_are_refused(values, message):
+    with pytest.raises(ValueError, match="runtime operation refused") as error:
+        request(servers=["web3"], **values)
+    assert message in str(error.value)
+
+
+def test_every_canary_step_is_judged_and_the_breach_names_its_weight():
+    canary = request(action="weight", servers=["web1"], weight=10, canary_steps=[10, 100])
+    assert canary["steps"] == [1, 10]
+    problems = operation.operation_problems(model(1, 1, 1), canary, ALL_UP, {})
+    assert problems == ["lb-prod-1: weight change of web1 in shop to 10: server web1 would receive 83.3% of traffic "
+                        "(web1=10, web2=1, web3=1); policy max_server_share is 50%"]
 
 
 def test_ready_needs_no_reason_and_the_filter_raises_for_ansible():

@@ -135,3 +135,40 @@ def test_after_a_reload_no_request_reaches_a_server_that_was_down():
     finally:
         web.check_output("systemctl start nginx")
         assert wait_for_status(lb(LB), ALL_UP) == ALL_UP
+
+
+def runtime_weight(server):
+    return int(lb(LB).check_output(f"echo 'get weight shop/{server}' | socat stdio {SOCKET}").split()[0])
+
+
+def test_a_canary_brings_a_server_in_step_by_step(tmp_path):
+    result, _ = operate(tmp_path, "weight", "mol-web-3", "-e", "lbguard_weight=0")
+    assert result.returncode == 0, result.stdout[-4000:]
+    result, report = operate(tmp_path, "weight", "mol-web-3", "-e", "lbguard_weight=2",
+                             "-e", "lbguard_canary_steps=50,100", "-e", "lbguard_canary_pause=1")
+    assert result.returncode == 0, result.stdout[-6000:]
+    assert report["hosts"][LB]["status"] == "verified"
+    assert runtime_weight("mol-web-3") == 2
+    assert holds()["shop/mol-web-3"]["weight"] == 2
+    steps = [json.loads(line) for line in lb(LB).file(OPERATIONS).content_string.splitlines()]
+    this_run = [(s["weight"], s["reason"]) for s in steps if s["operation"] == report["run_id"]]
+    assert this_run == [(1, "molecule test (canary step 1 of 2)"), (2, "molecule test")], this_run
+
+
+def test_a_canary_on_a_server_returning_errors_is_aborted_and_the_weights_come_back(tmp_path):
+    result, _ = operate(tmp_path, "weight", "mol-web-3", "-e", "lbguard_weight=0")
+    assert result.returncode == 0, result.stdout[-4000:]
+    hold_before = holds()["shop/mol-web-3"]
+    web = lb("mol-web-3")
+    web.check_output("touch /var/www/lbguard-fail")  # / answers 500, /health still 200
+    try:
+        result, report = operate(tmp_path, "weight", "mol-web-3", "-e", "lbguard_weight=4",
+                                 "-e", "lbguard_canary_steps=25,100", "-e", "lbguard_canary_pause=1")
+    finally:
+        web.check_output("rm -f /var/www/lbguard-fail")
+    assert result.returncode != 0, result.stdout[-4000:]
+    host = report["hosts"][LB]
+    assert host["status"] == "undone", host
+    assert any("5xx" in p or "error" in p for p in host["problems"]), host["problems"]
+    assert runtime_weight("mol-web-3") == 0
+    assert holds()["shop/mol-web-3"] == hold_before
