@@ -140,14 +140,20 @@ def _service_of(model: Mapping[str, Any], name: str) -> Mapping[str, Any]:
                      + (f"; did you mean {hint!r}?" if hint else ""))
 
 
-def _apply_hold(server: dict[str, Any], hold: Mapping[str, Any]) -> None:
-    """A server as a hold leaves it: maintenance is disabled, a drain is weight 0."""
-    if hold.get("action") == "maint":
+def _apply_hold(server: dict[str, Any], hold: Mapping[str, Any], engine: str | None = "haproxy") -> None:
+    """A server as a hold leaves it: maintenance is disabled, a drain is weight 0.
+
+    nginx has no drain and no weight 0: a drain (or a weight of 0) takes the
+    server out (``down``), and its graceful reload lets open connections finish.
+    """
+    action = hold.get("action")
+    weight = int(hold.get("weight") or 0) if action == "weight" else None
+    if action == "maint" or (engine == "nginx" and (action == "drain" or weight == 0)):
         server["disabled"] = True
-    elif hold.get("action") == "drain":
+    elif action == "drain":
         server["weight"] = 0
-    elif hold.get("action") == "weight":
-        server["weight"] = int(hold.get("weight") or 0)
+    elif weight is not None:
+        server["weight"] = weight
 
 
 def operation_problems(model: Mapping[str, Any], operation: Mapping[str, Any],
@@ -179,7 +185,8 @@ def step_problems(model: Mapping[str, Any], operation: Mapping[str, Any],
     if unknown:
         raise ValueError(f"{model['host']}: service {service['name']} has no server {join_names(unknown)} "
                          f"(servers: {join_names(known)})")
-    live = (runtime or {}).get(service["name"]) if runtime else None
+    runtime = runtime or None  # nginx, or an unreadable socket: judge by the holds
+    live = runtime.get(service["name"]) if runtime else None
     servers, already_out = [], []
     for server in service["servers"]:
         state = dict(server)
@@ -198,12 +205,12 @@ def step_problems(model: Mapping[str, Any], operation: Mapping[str, Any],
         elif runtime is None:
             hold = (holds or {}).get(hold_key(service["name"], server["name"]))
             if hold is not None:
-                _apply_hold(state, hold)
+                _apply_hold(state, hold, model.get("engine"))
         if server["name"] in operation["servers"]:
             if operation["action"] == "ready":
                 state.update(disabled=server["disabled"], weight=server["weight"])
             else:
-                _apply_hold(state, operation)
+                _apply_hold(state, operation, model.get("engine"))
         servers.append(state)
     label = (f"{model['host']}: {ACTION_WORDS[operation['action']]} {join_names(operation['servers'])} "
              f"in {service['name']}" + (f" to {operation['weight']}" if operation["action"] == "weight" else ""))
@@ -229,7 +236,7 @@ def held_model(model: Mapping[str, Any], holds: Mapping[str, Any] | None) -> dic
         for server in service["servers"]:
             hold = holds.get(hold_key(service["name"], server["name"]))
             if hold is not None:
-                _apply_hold(server, hold)
+                _apply_hold(server, hold, result.get("engine"))
                 server["hold"] = dict(hold)
                 held = True
         if held:

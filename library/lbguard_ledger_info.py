@@ -72,12 +72,18 @@ expired:
   type: dict
   returned: always
   sample: null
+holds:
+  description: Sanctioned runtime states (playbooks/server.yml) keyed SERVICE/SERVER, empty without an engine.
+  type: dict
+  returned: always
+  sample: {shop/web2: {action: maint, by: alice, at: "2026-12-03T09:00:00Z", reason: patching}}
 """
 
 import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_holds import holds_path, read_holds
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_ledger_store import DEFAULT_ROOT, ENGINES, Ledger
 
 
@@ -100,6 +106,7 @@ def ledger_info(root: str, engine: str | None) -> dict:
         "lock": ledger.read_lock(),
         "pending": read_json(ledger.pending_path),
         "expired": read_json(ledger.expired_path),
+        "holds": read_holds(holds_path(root, engine)) if engine else {},
     }
 
 

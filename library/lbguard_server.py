@@ -8,8 +8,8 @@ short_description: Change servers' runtime state through HAProxy's runtime API a
 description:
   - Puts servers of one HAProxy backend (an lbguard service or pool) in maintenance, drains them, makes them
     ready or sets their runtime weight, through the admin stats socket. No reload, the change is live at once.
-  - Records the operation in the ledger, C(ROOT/haproxy/holds.json) (what is sanctioned now) and
-    C(ROOT/haproxy/operations.jsonl) (every operation, appended), with who, when, why and until when.
+  - Records the operation in the ledger, C(ROOT/ENGINE/holds.json) (what is sanctioned now) and
+    C(ROOT/ENGINE/operations.jsonl) (every operation, appended), with who, when, why and until when.
     Verification, the audit and deploys read the holds to tell a sanctioned state from drift.
   - C(action=drain) waits until the servers' current sessions reach zero or O(drain_timeout) passes, and
     returns both.
@@ -72,6 +72,13 @@ options:
   operation:
     description: Id of the operation (the run id), stored with the hold and the history.
     type: str
+  engine:
+    description:
+      - The load balancer's engine. C(nginx) has no runtime API, the module only records the holds (and
+        C(restore) puts them back); playbooks/server.yml then renders nginx's file from them and reloads.
+    type: str
+    default: haproxy
+    choices: [haproxy, nginx]
   root:
     description: Root folder of the ledger.
     type: path
@@ -171,7 +178,6 @@ from ansible_collections.lbguard.core.plugins.module_utils.lbguard_holds import 
 )
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_ledger_store import atomic_write, now
 
-ENGINE = "haproxy"
 DRAIN_POLL_SECONDS = 0.5
 #: Hold fields that make two holds the same request (``at`` and ``operation`` do not).
 HOLD_IDENTITY = ("action", "weight", "reason", "until", "override")
@@ -194,7 +200,7 @@ class Runtime:
         self.socket_path, self.timeout, self.check_mode = socket_path, timeout, check_mode
         self.commands: list[str] = []
 
-    def stat(self, service: str) -> dict[str, dict[str, Any]]:
+    def stat(self, service: str, names: list[str]) -> dict[str, dict[str, Any]]:  # noqa: ARG002  (FileEngine uses names)
         return parse_show_stat(read_unix_socket(self.socket_path, "show stat", self.timeout)).get(service, {})
 
     def user_weight(self, service: str, server: str) -> int:
@@ -222,6 +228,34 @@ class Runtime:
         return changed
 
 
+class FileEngine(Runtime):
+    """nginx has no runtime API: a server's state is what its hold says, and the
+    playbook renders the file from the holds and reloads. Nothing is sent."""
+
+    STATUS = {"maint": "MAINT", "drain": "DRAIN"}
+
+    def __init__(self, holds: dict[str, dict[str, Any]], model_weights: dict[str, Any]) -> None:
+        super().__init__("", 0.0, True)
+        self.holds, self.model_weights = holds, model_weights
+
+    def stat(self, service: str, names: list[str]) -> dict[str, dict[str, Any]]:
+        rows = {}
+        for name in names:
+            hold = self.holds.get(hold_key(service, name)) or {}
+            rows[name] = {"status": self.STATUS.get(hold.get("action"), "UP"), "weight": self.user_weight(service, name),
+                          "sessions": None}
+        return rows
+
+    def user_weight(self, service: str, server: str) -> int:
+        hold = self.holds.get(hold_key(service, server)) or {}
+        if hold.get("action") == "weight":
+            return int(hold["weight"])
+        return int(self.model_weights.get(server, 1))
+
+    def send(self, command: str) -> None:
+        pass
+
+
 def same_hold(left: dict[str, Any] | None, right: dict[str, Any] | None) -> bool:
     if left is None or right is None:
         return left is right
@@ -242,6 +276,7 @@ def main() -> None:
             model_weights=dict(type="dict", default={}),
             previous=dict(type="dict", default={}),
             intent=dict(type="dict", default={}),
+            engine=dict(type="str", default="haproxy", choices=["haproxy", "nginx"]),
             drain_timeout=dict(type="int", default=300),
             reason=dict(type="str"),
             requested_by=dict(type="str", default="unknown"),
@@ -272,13 +307,16 @@ def main() -> None:
     except ValueError as exc:
         module.fail_json(msg=f"hold_until: {exc}")
 
-    path = holds_path(p["root"], ENGINE)
+    if p["engine"] == "nginx" and action == "converge":
+        module.fail_json(msg="action converge is for HAProxy's runtime; nginx runs what its file says")
+    path = holds_path(p["root"], p["engine"])
     try:
         holds_before = read_holds(path)
     except ValueError as exc:
         module.fail_json(msg=f"cannot read the holds: {exc}; fix or remove the file")
     holds = {key: dict(value) for key, value in holds_before.items()}
-    runtime = Runtime(p["stats_socket"], p["timeout"], module.check_mode)
+    runtime = (Runtime(p["stats_socket"], p["timeout"], module.check_mode) if p["engine"] == "haproxy"
+               else FileEngine(holds, p["model_weights"]))
     stamp = now()
     result: dict[str, Any] = {"servers": {}, "previous": {}, "changes": []}
     history: list[dict[str, Any]] = []
@@ -295,7 +333,7 @@ def main() -> None:
         stats: dict[str, dict[str, dict[str, Any]]] = {}
         for service, server in targets:
             if service not in stats:
-                stats[service] = runtime.stat(service)
+                stats[service] = runtime.stat(service, [name for svc, name in targets if svc == service])
             if server not in stats[service]:
                 if action == "converge":
                     continue  # verification reports a server missing at runtime
@@ -354,11 +392,11 @@ def main() -> None:
                                 "until": p["hold_until"] or None, "override": p["override"] or None,
                                 "operation": p["operation"], "before": current})
 
-        if action == "drain" and p["servers"] and not module.check_mode:
+        if action == "drain" and p["servers"] and not module.check_mode and p["engine"] == "haproxy":
             deadline = time.monotonic() + p["drain_timeout"]
             started = time.monotonic()
             while True:
-                live = runtime.stat(p["service"])
+                live = runtime.stat(p["service"], p["servers"])
                 left = {name: live.get(name, {}).get("sessions") or 0 for name in p["servers"]}
                 if not any(left.values()) or time.monotonic() >= deadline:
                     break
@@ -368,7 +406,7 @@ def main() -> None:
                                                waited_seconds=round(time.monotonic() - started, 1))
         if not module.check_mode:
             for service in {service for service, _ in targets}:
-                live = runtime.stat(service)
+                live = runtime.stat(service, [name for svc, name in targets if svc == service])
                 for service_name, server in targets:
                     label = hold_key(service, server) if action == "converge" else server
                     if service_name == service and label in result["servers"]:
@@ -381,7 +419,7 @@ def main() -> None:
         os.makedirs(os.path.dirname(path), mode=0o750, exist_ok=True)
         atomic_write(path, json.dumps(holds, indent=2, sort_keys=True).encode() + b"\n", 0o640)
     if not module.check_mode and history:
-        with open(operations_path(p["root"], ENGINE), "a", encoding="utf-8") as log:
+        with open(operations_path(p["root"], p["engine"]), "a", encoding="utf-8") as log:
             for entry in history:
                 log.write(json.dumps(entry, sort_keys=True) + "\n")
     diff = {"before_header": path, "after_header": path, "before": holds_text(holds_before),

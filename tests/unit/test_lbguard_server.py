@@ -193,3 +193,18 @@ def test_unknown_server_and_bad_values_fail_with_a_reason(tmp_path: Path) -> Non
     assert heavy["failed"] and "weight must be 0..256" in heavy["msg"]
     assert until["failed"] and until["msg"].startswith("hold_until:")
     assert [c for c in fake.commands if c.startswith("set ")] == []
+
+
+def test_nginx_records_holds_only_and_restore_puts_them_back(tmp_path: Path) -> None:
+    weights = {"web1": 1, "web2": 3}
+    first = run(tmp_path, "/nonexistent.sock", engine="nginx", action="drain", service="shop", servers=["web2"],
+                reason="patching", model_weights=weights)
+    assert first["changed"] is True and first["commands"] == [], first
+    assert first["previous"]["web2"] == {"admin": "ready", "weight": 3, "hold": None}
+    assert first["servers"]["web2"]["after"]["status"] == "DRAIN"
+    assert (tmp_path / "ledger" / "nginx" / "holds.json").exists()
+    undone = run(tmp_path, "/nonexistent.sock", engine="nginx", action="restore", service="shop",
+                 previous=first["previous"], model_weights=weights)
+    assert undone["changed"] is True and undone["holds"] == {}
+    refused = run(tmp_path, "/nonexistent.sock", engine="nginx", action="converge", intent={})
+    assert refused["failed"] and "nginx runs what its file says" in refused["msg"]

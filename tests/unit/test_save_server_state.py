@@ -1,4 +1,4 @@
-"""Unit tests of roles/haproxy/files/lbguard-save-server-state (what a reload keeps).
+"""Unit tests of roles/haproxy/files/lbguard_save_server_state.py (what a reload keeps).
 
 The real reload is exercised by molecule/default (test_operations.py: a DOWN
 server stays DOWN across a reload; test_docs_commands.py: a change of port
@@ -7,15 +7,13 @@ takes effect at once).
 
 from __future__ import annotations
 
-import importlib.machinery
 import importlib.util
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "roles" / "haproxy" / "files" / "lbguard-save-server-state"
-_loader = importlib.machinery.SourceFileLoader("lbguard_save_server_state", str(SCRIPT))
-_spec = importlib.util.spec_from_loader(_loader.name, _loader)
+SCRIPT = Path(__file__).resolve().parents[2] / "roles" / "haproxy" / "files" / "lbguard_save_server_state.py"
+_spec = importlib.util.spec_from_file_location("lbguard_save_server_state", SCRIPT)
 save = importlib.util.module_from_spec(_spec)
-_loader.exec_module(save)
+_spec.loader.exec_module(save)
 
 CONFIG = """global
     server-state-file /var/lib/haproxy/server-state

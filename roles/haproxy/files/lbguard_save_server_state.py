@@ -1,7 +1,6 @@
-#!/usr/bin/python3
 """Save HAProxy's server states for the process a reload starts (server-state-file).
 
-    lbguard-save-server-state CONFIG SOCKET STATE_FILE
+    python3 lbguard_save_server_state.py CONFIG SOCKET STATE_FILE
 
 Run by the haproxy unit's reload step (a drop-in the lbguard haproxy role
 installs), after the new CONFIG passed its check and before the reload signal.
