@@ -185,3 +185,19 @@ def test_expired_holds_and_holds_on_unknown_servers_are_findings():
     assert findings[0].startswith("shop/web2: drain by alice at 2026-12-03T08:00:00Z until 2026-12-03T18:00:00Z: "
                                   "patching has expired")
     assert findings[1].startswith("hold on shop/web9, which the model does not have")
+
+
+def test_nginx_has_no_drain_and_no_weight_0_so_both_take_the_server_out():
+    nginx = dict(model(1, 1, 1, min_active=1, max_share=1.0), engine="nginx")
+    holds = {"shop/web2": {"action": "drain"}, "shop/web3": {"action": "weight", "weight": 0}}
+    servers = {s["name"]: s for s in operation.held_model(nginx, holds)["services"][0]["servers"]}
+    assert servers["web2"]["disabled"] and servers["web3"]["disabled"]
+    assert servers["web2"]["weight"] == 1  # the file keeps a valid weight next to `down`
+    assert servers["web1"]["expected_share"] == 1.0
+
+
+def test_nginx_operations_are_judged_by_the_holds():
+    nginx = dict(model(1, 1, 1), engine="nginx")
+    problems = operation.operation_problems(nginx, request(action="drain", servers=["web2"]), {},
+                                            {"shop/web3": {"action": "maint"}})
+    assert any("only 1 active server (web1)" in p for p in problems), problems
