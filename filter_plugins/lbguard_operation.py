@@ -244,6 +244,13 @@ def held_model(model: Mapping[str, Any], holds: Mapping[str, Any] | None) -> dic
                                               service["servers"])
             for server in service["servers"]:
                 server["expected_share"] = shares[server["name"]]
+            overrides = sorted({str(s["hold"]["override"]) for s in service["servers"]
+                                if (s.get("hold") or {}).get("override")})
+            if overrides:
+                # An override sanctioned breaking max_server_share: the held split is the limit now.
+                service["policy"] = {**service["policy"], "overridden": overrides,
+                                     "max_server_share": max([service["policy"]["max_server_share"],
+                                                              *shares.values()])}
     return result
 
 

@@ -201,3 +201,16 @@ def test_nginx_operations_are_judged_by_the_holds():
     problems = operation.operation_problems(nginx, request(action="drain", servers=["web2"]), {},
                                             {"shop/web3": {"action": "maint"}})
     assert any("only 1 active server (web1)" in p for p in problems), problems
+
+
+def test_an_overridden_hold_makes_its_split_the_limit_for_verification_and_audit():
+    holds = {"shop/web2": {"action": "maint", "override": "all hands"},
+             "shop/web3": {"action": "maint", "override": "all hands"}}
+    held = operation.held_model(model(1, 1, 1), holds)
+    assert held["services"][0]["policy"]["max_server_share"] == 1.0
+    assert held["services"][0]["policy"]["overridden"] == ["all hands"]
+    live = runtime(web1=("UP", 1), web2=("MAINT", 1), web3=("MAINT", 1))
+    assert audit.runtime_drift(held, live) == []
+    # Without the override the same state is drift.
+    plain = operation.held_model(model(1, 1, 1), {k: {"action": "maint"} for k in holds})
+    assert any("max_server_share is 50%" in f for f in audit.runtime_drift(plain, live))
