@@ -88,7 +88,7 @@ def test_an_override_with_a_reason_goes_ahead_and_is_recorded(tmp_path):
 def test_a_bad_request_is_refused_before_any_host(tmp_path):
     result, report = operate(tmp_path, "drian", "mol-web-2")
     assert result.returncode != 0
-    assert "action 'drian' is not one of maint, drain, weight, ready (did you mean 'drain'?)" in result.stderr
+    assert "action 'drian' is not one of maint, drain, weight, ready (did you mean 'drain'?)" in result.stdout + result.stderr
     assert report == {}
     result, _ = operate(tmp_path, "drain", "mol-web-9")
     assert result.returncode != 0
