@@ -19,8 +19,17 @@ def tree(root: Path) -> dict[str, bytes]:
 
 def test_a_host_never_deployed_reads_as_empty(tmp_path: Path) -> None:
     assert info.ledger_info(str(tmp_path / "ledger"), "haproxy") == {
-        "current": None, "last_verified": None, "releases": [], "lock": None, "pending": None, "expired": None}
+        "current": None, "last_verified": None, "releases": [], "lock": None, "pending": None, "expired": None,
+        "holds": {}}
     assert not (tmp_path / "ledger").exists()
+
+
+def test_the_holds_of_the_engine_are_read(tmp_path: Path) -> None:
+    (tmp_path / "ledger" / "nginx").mkdir(parents=True)
+    hold = {"action": "maint", "by": "alice", "reason": "patching"}
+    (tmp_path / "ledger" / "nginx" / "holds.json").write_text(json.dumps({"shop/web2": hold}))
+    assert info.ledger_info(str(tmp_path / "ledger"), "nginx")["holds"] == {"shop/web2": hold}
+    assert info.ledger_info(str(tmp_path / "ledger"), "haproxy")["holds"] == {}
 
 
 def test_it_reads_releases_pointers_and_lock_and_changes_nothing(tmp_path: Path) -> None:
