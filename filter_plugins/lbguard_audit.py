@@ -40,9 +40,11 @@ def runtime_drift(model: Mapping[str, Any], runtime: Mapping[str, Any]) -> list[
             status = str(state.get("status", ""))
             weight = int(state.get("weight") or 0)
             active = is_active(server)
-            if active and status.startswith(("MAINT", "DRAIN", "NOLB")):
+            out_of_rotation = status.startswith(("MAINT", "DRAIN", "NOLB"))
+            if active and out_of_rotation:
                 findings.append(f"{label}: server {server['name']} is {status} at runtime, active in the model")
-            if weight != server["weight"] and not server["disabled"]:
+            # A drained or maintained server's weight balances nothing (HAProxy still shows its weight).
+            if weight != server["weight"] and not server["disabled"] and not out_of_rotation:
                 findings.append(f"{label}: server {server['name']} has weight {weight} at runtime, "
                                 f"{server['weight']} in the model")
             if active and not status.startswith(("MAINT", "DRAIN", "NOLB")):

@@ -214,3 +214,11 @@ def test_an_overridden_hold_makes_its_split_the_limit_for_verification_and_audit
     # Without the override the same state is drift.
     plain = operation.held_model(model(1, 1, 1), {k: {"action": "maint"} for k in holds})
     assert any("max_server_share is 50%" in f for f in audit.runtime_drift(plain, live))
+
+
+def test_a_sanctioned_drain_is_quiet_although_haproxy_still_shows_its_weight():
+    # HAProxy 2.6 shows a drained server's weight as before (measured in the lab).
+    live = runtime(web1=("UP", 1), web2=("DRAIN", 1), web3=("UP", 1))
+    assert audit.runtime_drift(operation.held_model(model(1, 1, 1), DRAIN_WEB2), live) == []
+    assert "service shop: server web2 is DRAIN at runtime, active in the model" in \
+        audit.runtime_drift(operation.held_model(model(1, 1, 1), {}), live)

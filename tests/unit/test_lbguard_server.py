@@ -37,8 +37,8 @@ class FakeHaproxy:
             rows = []
             for name, s in self.servers.items():
                 status = {"maint": "MAINT", "drain": "DRAIN"}.get(s["admin"], "UP")
-                weight = 0 if s["admin"] == "drain" else s["weight"]
-                rows.append(f"shop,{name},{s['sessions']},{status},{weight}\n")
+                # HAProxy 2.6 keeps showing a drained server's weight.
+                rows.append(f"shop,{name},{s['sessions']},{status},{s['weight']}\n")
             return HEADER + "".join(rows) + "shop,BACKEND,0,UP,3\n\n"
         if words[:2] == ["get", "weight"]:
             name = words[2].split("/")[1]

@@ -63,6 +63,9 @@ def test_a_drain_under_load_loses_no_request_and_is_recorded(tmp_path):
     assert hold["by"] and hold["at"] and hold["operation"] == report["run_id"]
     history = [json.loads(line) for line in lb(LB).file(OPERATIONS).content_string.splitlines()]
     assert history[-1]["action"] == "drain" and history[-1]["server"] == "mol-web-2"
+    # The audit is quiet about the sanctioned drain.
+    audited = run_playbook("audit.yml", "-e", f"lbguard_report_dir={tmp_path}")
+    assert audited.returncode == 0, audited.stdout[-4000:]
 
 
 def test_a_drain_that_breaks_the_policy_is_refused_and_changes_nothing(tmp_path):
