@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 import lbguard_probe as probe
+from lbguard_test_tools import module_env, serve_unix
 
 DIGEST = "0f" * 32
 
@@ -77,11 +78,6 @@ def show_stat_output() -> str:
         "",
     ]
     return "\n".join(rows)
-
-
-def module_env() -> dict[str, str]:
-    """The environment of a module run as a script: the collection's module_utils importable, as Ansible ships them."""
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p.endswith("collections"))}
 
 
 # ----------------------------------------------------------------- show stat
@@ -315,43 +311,8 @@ def test_running_model_errors(lb_server: int) -> None:
 @contextmanager
 def serve_stats(answer: Callable[[], str]) -> Iterator[tuple[str, list[str]]]:
     """A unix socket answering `show stat` like HAProxy's runtime API with ``answer()``; yields (path, commands)."""
-    commands: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="lbg") as folder:
-        path = os.path.join(folder, "admin.sock")
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(path)
-        listener.listen(4)
-        listener.settimeout(0.1)
-        stop = threading.Event()
-
-        def serve() -> None:
-            """Answer one command per connection until stopped."""
-            while not stop.is_set():
-                try:
-                    conn, _ = listener.accept()
-                except (TimeoutError, OSError):
-                    continue
-                with conn:
-                    conn.settimeout(2)
-                    data = b""
-                    while not data.endswith(b"\n"):
-                        chunk = conn.recv(1024)
-                        if not chunk:
-                            break
-                        data += chunk
-                    command = data.decode().strip()
-                    commands.append(command)
-                    reply = answer() if command == "show stat" else "Unknown command.\n\n"
-                    conn.sendall(reply.encode())
-
-        thread = threading.Thread(target=serve, daemon=True)
-        thread.start()
-        try:
-            yield path, commands
-        finally:
-            stop.set()
-            thread.join(timeout=5)
-            listener.close()
+    with serve_unix(lambda command: answer() if command == "show stat" else "Unknown command.\n\n") as served:
+        yield served
 
 
 @pytest.fixture()

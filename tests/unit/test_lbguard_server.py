@@ -8,17 +8,14 @@ is exercised by molecule/default/tests/test_operations.py.
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
-import tempfile
-import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
 import lbguard_server as server_module
+from lbguard_test_tools import module_env, serve_unix
 
 HEADER = "# pxname,svname,scur,status,weight\n"
 
@@ -60,37 +57,8 @@ class FakeHaproxy:
 @contextmanager
 def haproxy() -> Iterator[tuple[str, FakeHaproxy]]:
     fake = FakeHaproxy()
-    with tempfile.TemporaryDirectory(prefix="lbg") as folder:
-        path = os.path.join(folder, "admin.sock")
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(path)
-        listener.listen(8)
-        listener.settimeout(0.1)
-        stop = threading.Event()
-
-        def serve() -> None:
-            while not stop.is_set():
-                try:
-                    conn, _ = listener.accept()
-                except (TimeoutError, OSError):
-                    continue
-                with conn:
-                    data = b""
-                    while not data.endswith(b"\n"):
-                        chunk = conn.recv(1024)
-                        if not chunk:
-                            break
-                        data += chunk
-                    conn.sendall(fake.answer(data.decode().strip()).encode())
-
-        thread = threading.Thread(target=serve, daemon=True)
-        thread.start()
-        try:
-            yield path, fake
-        finally:
-            stop.set()
-            thread.join(2)
-            listener.close()
+    with serve_unix(fake.answer) as (path, _):
+        yield path, fake
 
 
 def run(tmp_path: Path, socket_path: str, check_mode: bool = False, **args: Any) -> dict[str, Any]:
@@ -99,8 +67,7 @@ def run(tmp_path: Path, socket_path: str, check_mode: bool = False, **args: Any)
     args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {
         "root": str(tmp_path / "ledger"), "stats_socket": socket_path, "requested_by": "alice",
         "_ansible_check_mode": check_mode, **args}}))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p.endswith("collections"))}
-    completed = subprocess.run([sys.executable, server_module.__file__, str(args_file)], env=env,
+    completed = subprocess.run([sys.executable, server_module.__file__, str(args_file)], env=module_env(),
                                capture_output=True, text=True, timeout=60, check=False)
     return json.loads(completed.stdout)
 
