@@ -21,6 +21,7 @@ from ansible_collections.lbguard.core.plugins.module_utils.lbguard_holds import 
     ACTIONS,
     describe,
     expired,
+    file_holds,
     hold_key,
     parse_time,
 )
@@ -316,6 +317,11 @@ def lbguard_held_model(model: Mapping[str, Any], holds: Mapping[str, Any] | None
     return held_model(model, holds)
 
 
+def lbguard_file_holds(holds: Mapping[str, Any] | None, engine: str) -> dict[str, dict[str, Any]]:
+    """Filter: the holds an engine's file carries (nginx every hold, HAProxy runtime weights)."""
+    return file_holds(holds, engine)
+
+
 def lbguard_runtime_intent(model: Mapping[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
     """Filter: each server's runtime state and weight as the model asks, for lbguard_server action=converge."""
     return runtime_intent(model)
@@ -339,6 +345,7 @@ class FilterModule:
             "lbguard_operation": lbguard_operation,
             "lbguard_operation_problems": lbguard_operation_problems,
             "lbguard_held_model": lbguard_held_model,
+            "lbguard_file_holds": lbguard_file_holds,
             "lbguard_runtime_intent": lbguard_runtime_intent,
             "lbguard_hold_findings": lbguard_hold_findings,
             "lbguard_hold_lines": lbguard_hold_lines,

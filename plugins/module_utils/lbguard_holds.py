@@ -25,6 +25,19 @@ ACTIONS = (*HOLD_ACTIONS, "ready")
 HELD_STATUSES = ("MAINT", "DRAIN", "NOLB")
 
 
+def file_holds(holds: Mapping[str, Any] | None, engine: str) -> dict[str, dict[str, Any]]:
+    """What of the holds an engine's file carries: {"SERVICE/SERVER": {action, weight}}.
+
+    nginx has no runtime API, so its file carries every hold. HAProxy keeps
+    maintenance and drain at runtime (its server-state-file keeps them across
+    reloads) and carries runtime weights in its file, so a canary's final weight
+    is what every later reload, restart and deploy starts from.
+    """
+    carried = HOLD_ACTIONS if engine == "nginx" else ("weight",)
+    return {key: {"action": hold.get("action"), "weight": hold.get("weight")}
+            for key, hold in sorted((holds or {}).items()) if hold.get("action") in carried}
+
+
 def holds_path(root: str, engine: str) -> str:
     return os.path.join(root, engine, "holds.json")
 

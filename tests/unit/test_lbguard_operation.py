@@ -222,3 +222,25 @@ def test_a_sanctioned_drain_is_quiet_although_haproxy_still_shows_its_weight():
     assert audit.runtime_drift(operation.held_model(model(1, 1, 1), DRAIN_WEB2), live) == []
     assert "service shop: server web2 is DRAIN at runtime, active in the model" in \
         audit.runtime_drift(operation.held_model(model(1, 1, 1), {}), live)
+
+
+def test_haproxy_files_carry_runtime_weights_and_nginx_files_every_hold():
+    holds = {"shop/web1": {"action": "maint", "by": "alice", "reason": "patching"},
+             "shop/web2": {"action": "drain", "by": "alice", "reason": "patching"},
+             "shop/web3": {"action": "weight", "weight": 4, "by": "bob", "reason": "canary"}}
+    assert operation.lbguard_file_holds(holds, "haproxy") == {"shop/web3": {"action": "weight", "weight": 4}}
+    assert operation.lbguard_file_holds(holds, "nginx") == {
+        "shop/web1": {"action": "maint", "weight": None}, "shop/web2": {"action": "drain", "weight": None},
+        "shop/web3": {"action": "weight", "weight": 4}}
+    # Who and why are not in the file: a hold renewed with another reason renders the same file.
+    renewed = {**holds, "shop/web3": {**holds["shop/web3"], "by": "carol", "reason": "renewed"}}
+    assert operation.lbguard_file_holds(renewed, "haproxy") == operation.lbguard_file_holds(holds, "haproxy")
+    assert operation.lbguard_file_holds(None, "haproxy") == {}
+
+
+def test_the_model_haproxy_renders_keeps_the_final_canary_weight_but_not_a_drain():
+    holds = {"shop/web2": {"action": "drain"}, "shop/web3": {"action": "weight", "weight": 4}}
+    rendered = operation.held_model(model(1, 1, 1, min_active=1, max_share=1.0),
+                                    operation.lbguard_file_holds(holds, "haproxy"))
+    assert [s["weight"] for s in rendered["services"][0]["servers"]] == [1, 1, 4]
+    assert not any(s["disabled"] for s in rendered["services"][0]["servers"])
