@@ -30,7 +30,9 @@ lab-down:
 	$(ENV) ansible-playbook -i $(LAB_INVENTORY) lab/down.yml
 
 ## test: every test: linters and ansible-test sanity, filter unit tests, Molecule scenarios
-test: doctor lint unit molecule
+# Unit tests and Molecule scenarios share two lanes (scripts/test_lanes.sh).
+test: doctor lint
+	$(ENV) $(TIMED) unit+molecule scripts/test_lanes.sh --with-unit $(SCENARIOS)
 
 ## lint: yamllint, ansible-lint (production profile) and the offline ansible-test sanity checks
 lint:
@@ -50,12 +52,9 @@ fuzz: bootstrap
 	$(ENV) LBGUARD_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) LBGUARD_FUZZ_SEED=$(FUZZ_SEED) \
 	  $(TIMED) fuzz pytest -q -s tests/unit/test_engine_acceptance.py
 
-# Runs every scenario even when one fails, so one CI run shows every failure.
+# Every scenario, two at a time (scripts/test_lanes.sh), even when one fails.
 molecule:
-	$(ENV) failed=(); for scenario in $(SCENARIOS); do \
-	  $(TIMED) molecule-$$scenario molecule test -s $$scenario || failed+=($$scenario); \
-	done; \
-	if (( $${#failed[@]} )); then echo "molecule: failed scenarios: $${failed[*]}"; exit 1; fi
+	$(ENV) $(TIMED) molecule scripts/test_lanes.sh $(SCENARIOS)
 
 ## collection: build the collection lbguard.core into dist/ (what execution-environment.yml installs)
 collection: bootstrap

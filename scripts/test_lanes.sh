@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# test_lanes.sh [--with-unit] SCENARIO...: `molecule test` of every scenario, in
+# two lanes at once: the longest scenario (LBGUARD_MOLECULE_SOLO, default
+# pipeline) in one, the others one after the other in the second, after the unit
+# tests when --with-unit is given (make test). The scenarios share nothing (own
+# containers, network and Molecule folder), and most of their time is spent
+# waiting on SSH, reloads and traffic, so two lanes use the machine's two cores.
+# The unit tests print as they run; each scenario writes its own log, printed
+# whole once both lanes ended, so the output reads as if they ran in turn.
+# Everything runs even when one part fails; the run then fails, naming them.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+with_unit=false
+if [[ ${1:-} == --with-unit ]]; then with_unit=true; shift; fi
+solo=${LBGUARD_MOLECULE_SOLO:-pipeline}
+logs=.cache/molecule-logs
+mkdir -p "$logs"
+# The checkout is lbguard.core (collections/); a copy an earlier ansible-lint or
+# Molecule run installed into Ansible's home would shadow it.
+rm -rf "$ANSIBLE_HOME/collections/ansible_collections/lbguard"
+
+run() {  # run SCENARIO: one scenario, timed, its output in its log
+  LBGUARD_PHASE_NESTED=1 scripts/timed.sh "molecule-$1" molecule test -s "$1" > "$logs/$1.log" 2>&1
+}
+
+lane_solo=() lane_rest=()
+for scenario in "$@"; do
+  if [[ $scenario == "$solo" ]]; then lane_solo+=("$scenario"); else lane_rest+=("$scenario"); fi
+done
+
+failed=()
+declare -A pids
+for scenario in "${lane_solo[@]}"; do run "$scenario" & pids[$scenario]=$!; done
+if $with_unit; then
+  LBGUARD_PHASE_NESTED=1 scripts/timed.sh unit pytest -q tests/unit tests/awx || failed+=(unit)
+fi
+for scenario in "${lane_rest[@]}"; do
+  echo "molecule: $scenario (beside ${lane_solo[*]:-nothing})"
+  run "$scenario" || failed+=("$scenario")
+done
+for scenario in "${!pids[@]}"; do wait "${pids[$scenario]}" || failed+=("$scenario"); done
+
+for scenario in "$@"; do
+  echo "======================== molecule test -s $scenario ========================"
+  cat "$logs/$scenario.log"
+done
+if (( ${#failed[@]} )); then echo "failed: ${failed[*]}"; exit 1; fi
