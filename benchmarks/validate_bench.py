@@ -19,6 +19,13 @@ difference), and exits 0 (1 if a run fails).
 inline in hosts.yml. Ansible then reads those files only when a play asks for the
 host's variables, so the baseline no longer pays for parsing them and the
 "overhead" includes parsing the model.
+
+Then, in this process, where validate's time goes: Ansible's YAML loader
+(DataLoader, what the inventory and host_vars plugins use) on the files of the
+model, the model filter's own work (``lbguard_model_problems`` on the parsed
+variables as plain dicts, no Ansible around it), and the rest of validate.yml's
+wall time: ansible-playbook's start, the inventory, variable access and
+templating. Figures are the median of ``--runs``.
 """
 
 from __future__ import annotations
@@ -106,6 +113,37 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, subprocess
     return wall, cpu, result
 
 
+def breakdown(root: Path, runs: int) -> dict[str, float]:
+    """Median seconds of Ansible's YAML loading of the model's files and of the filter's own work on them."""
+    sys.path.insert(0, str(REPO_ROOT / "collections"))
+    from ansible.parsing.dataloader import DataLoader  # noqa: PLC0415  (the venv's ansible-core)
+    from ansible_collections.lbguard.core.plugins.filter import lbguard_model  # noqa: PLC0415
+
+    files = sorted((root / "host_vars").glob("*.yml")) or [root / "hosts.yml"]
+    parse, check = [], []
+    for _ in range(runs):
+        start = time.perf_counter()
+        loaded = [DataLoader().load_from_file(str(path)) for path in files]
+        parse.append(time.perf_counter() - start)
+    if files[0].name == "hosts.yml":
+        hosts = loaded[0]["all"]["children"]["loadbalancers"]["hosts"]
+        hostvars = {name: dict(values) for name, values in hosts.items()}
+    else:
+        hostvars = {path.stem: dict(values) for path, values in zip(files, loaded)}
+    names = sorted(hostvars)
+    for name in names:
+        hostvars[name].update(inventory_hostname=name, group_names=["loadbalancers", "production"])
+    groups = {"all": names, "loadbalancers": names, "production": names, "staging": []}
+    for _ in range(runs):
+        start = time.perf_counter()
+        for name in names:
+            problems = lbguard_model.lbguard_model_problems(name, hostvars, groups)
+            if problems:
+                sys.exit(f"the filter found problems in the generated model of {name}: {problems[:3]}")
+        check.append(time.perf_counter() - start)
+    return {"parse": statistics.median(parse), "filter": statistics.median(check)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lbs", type=int, default=100)
@@ -151,6 +189,7 @@ def main() -> int:
                 times[label].append(seconds)
                 cpu[label].append(cpu_seconds)
                 print(f"  run {run + 1} {label:8s} wall {seconds:7.2f} s  cpu {cpu_seconds:7.2f} s", flush=True)
+        parts = breakdown(root, args.runs)
 
     base, valid = statistics.median(times["baseline"]), statistics.median(times["validate"])
     base_cpu, valid_cpu = statistics.median(cpu["baseline"]), statistics.median(cpu["validate"])
@@ -161,6 +200,12 @@ def main() -> int:
         f"overhead                      wall {valid - base:7.2f} s   cpu {valid_cpu - base_cpu:7.2f} s "
         f"({(valid - base) / args.lbs * 1000:.0f} ms wall per LB)"
     )
+    rest = valid - parts["parse"] - parts["filter"]
+    print(f"where validate.yml's {valid:.2f} s go (median of {args.runs}):")
+    print(f"  Ansible's YAML loader on the model's files    {parts['parse']:7.2f} s")
+    print(f"  the model filter's own work                  {parts['filter']:7.2f} s  "
+          f"({parts['filter'] / total_servers * 1e6:.1f} us per server)")
+    print(f"  the rest: start, inventory, variable access  {rest:7.2f} s")
     return 0
 
 

@@ -13,6 +13,13 @@ description:
     commit-confirm timer a run armed and has not confirmed yet (C(pending)), and
     the record the timer leaves when it restored a release (C(expired)).
   - A host that was never deployed gives empty values, not an error.
+options:
+  releases:
+    description:
+      - Return the metadata of every kept release (RV(releases)). Each carries its model, so a caller that
+        wants only the holds, the lock or the pointers asks for V(false) and keeps its variables small.
+    type: bool
+    default: true
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - lbguard.core.ledger
@@ -51,7 +58,7 @@ last_verified:
   returned: always
   sample: r00006-20261202T091500Z-5e6f7a8b
 releases:
-  description: Metadata (meta.json) of every kept release, oldest first.
+  description: Metadata (meta.json) of every kept release, oldest first; empty with O(releases=false).
   type: list
   elements: dict
   returned: always
@@ -96,13 +103,13 @@ def read_json(path: str) -> dict | None:
         return None
 
 
-def ledger_info(root: str, engine: str | None) -> dict:
-    """Everything the ledger of one engine holds, read only."""
+def ledger_info(root: str, engine: str | None, releases: bool = True) -> dict:
+    """Everything the ledger of one engine holds, read only (without the releases' metadata unless asked)."""
     ledger = Ledger(root, engine)
     return {
         "current": ledger.current,
         "last_verified": ledger.last_verified,
-        "releases": [ledger.meta(release) for release in ledger.ids()],
+        "releases": [ledger.meta(release) for release in ledger.ids()] if releases else [],
         "lock": ledger.read_lock(),
         "pending": read_json(ledger.pending_path),
         "expired": read_json(ledger.expired_path),
@@ -116,11 +123,12 @@ def main() -> None:
         argument_spec={
             "root": {"type": "path", "default": DEFAULT_ROOT},
             "engine": {"type": "str", "choices": list(ENGINES)},
+            "releases": {"type": "bool", "default": True},
         },
         supports_check_mode=True,
     )
     try:
-        info = ledger_info(module.params["root"], module.params["engine"])
+        info = ledger_info(module.params["root"], module.params["engine"], module.params["releases"])
     except (OSError, ValueError) as exc:
         module.fail_json(msg=f"cannot read the ledger under {os.path.join(module.params['root'], module.params['engine'] or '')}: {exc}")
     module.exit_json(changed=False, **info)

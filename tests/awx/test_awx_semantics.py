@@ -244,3 +244,32 @@ def test_awx_rrule_rules_reject_what_awx_rejects(rrule: str, problem: str) -> No
 def test_awx_rrule_rules_accept_both_time_zone_forms() -> None:
     assert awx_rrule_problems("DTSTART:20261201T000000Z RRULE:FREQ=MINUTELY;INTERVAL=15") == []
     assert awx_rrule_problems("DTSTART;TZID=Europe/Berlin:20261201T000000 RRULE:FREQ=WEEKLY;INTERVAL=1;BYDAY=MO") == []
+
+
+# --- Job slicing ---------------------------------------------------------------------
+
+
+def test_only_verify_is_sliced() -> None:
+    # A slice holds only some hosts of the inventory. verify.yml judges each LB by its
+    # ledger's release model; every other playbook builds models from the inventory,
+    # whose backend groups a slice would cut short.
+    sliced = {t["playbook"]: int(t["job_slice_count"]) for t in TEMPLATES.values() if int(t["job_slice_count"]) > 1}
+    assert sliced == {"playbooks/verify.yml": 4}, sliced
+
+
+def test_the_slice_count_is_one_setting() -> None:
+    calls = by_module(awx_calls(["lbguard_awx_project_scm_url=https://git.example.org/ops/lbguard.git",
+                                 "lbguard_awx_verify_slices=7"]), "job_template")
+    assert {t["playbook"]: int(t["job_slice_count"]) for t in calls if int(t["job_slice_count"]) > 1} == {
+        "playbooks/verify.yml": 7}
+
+
+def test_verify_judges_the_ledgers_model_and_builds_the_inventorys_only_without_one() -> None:
+    # What makes slicing verify safe: the inventory's model (which needs the whole
+    # inventory) is built only for a load balancer whose ledger has no release.
+    verify = yaml.safe_load((REPO_ROOT / "playbooks" / "verify.yml").read_text())
+    tasks = [t for play in verify if "tasks" in play for block in play["tasks"] for t in block.get("block", [block])]
+    (pick,) = [t for t in tasks if t.get("name", "").startswith("Pick the current release's model")]
+    expression = pick["ansible.builtin.set_fact"]["verify_model"]
+    assert expression.strip().startswith("{{ verify_release.model if verify_release.model"), expression
+    assert "default(inventory_hostname" not in expression

@@ -46,6 +46,9 @@ def test_it_reads_releases_pointers_and_lock_and_changes_nothing(tmp_path: Path)
     assert found["releases"][1]["model_digest"] == "d"
     assert found["lock"]["run_id"] == "r-1"
     assert tree(root) == before
+    # Without the releases' metadata (each carries a model): the pointers, the lock and the holds only.
+    light = info.ledger_info(str(root), "haproxy", releases=False)
+    assert light["releases"] == [] and light["current"] == recorded["release"] and light["lock"]["run_id"] == "r-1"
 
 
 def test_the_module_runs_as_ansible_runs_it_in_check_mode(tmp_path: Path) -> None:
