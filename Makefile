@@ -60,9 +60,10 @@ molecule:
 collection: bootstrap
 	$(ENV) ansible-galaxy collection build --force --output-path dist
 
-## bench: print the benchmarks' figures (reload_bench needs the lab: make lab)
+## bench: print the benchmarks' figures: validation at fleet scale, deploy cost and its curve, reloads under load
 bench: lab-up
-	$(ENV) python benchmarks/validate_bench.py
+	$(ENV) python benchmarks/validate_bench.py --layout host_vars
+	$(ENV) python benchmarks/deploy_bench.py
 	$(ENV) python benchmarks/reload_bench.py
 
 ## bench-gate: the gate's false alarms and incident detection under load (about an hour; needs the lab)
