@@ -14,6 +14,11 @@ description:
     the record the timer leaves when it restored a release (C(expired)).
   - A host that was never deployed gives empty values, not an error.
 options:
+  config_path:
+    description:
+      - The live configuration file. When given, RV(live_sha256) is its SHA-256, so a caller can tell whether
+        the live file is still the current release's byte for byte (RV(current_release) has its C(config_sha256)).
+    type: path
   releases:
     description:
       - Return the metadata of every kept release (RV(releases)). Each carries its model, so a caller that
@@ -64,6 +69,17 @@ releases:
   returned: always
   sample: [{"id": "r00007-20261202T101500Z-1a2b3c4d", "config_sha256": "1a2b...", "run_id": "20261202T101455Z-4242",
             "verification": {"status": "passed"}}]
+current_release:
+  description: Metadata (meta.json) of the live release, model included; null on a host never deployed.
+  type: dict
+  returned: always
+  sample: {"id": "r00007-20261202T101500Z-1a2b3c4d", "config_sha256": "1a2b...", "model_digest": "9f8e...",
+           "verification": {"status": "passed", "change_id": "c0ffee"}}
+live_sha256:
+  description: SHA-256 of O(config_path); null when it is not given or the file does not exist.
+  type: str
+  returned: always
+  sample: 1a2b3c4d5e6f...
 lock:
   description: The deploy lock's content (run_id, owner, started_epoch), or null when no run holds the host.
   type: dict
@@ -86,6 +102,7 @@ holds:
   sample: {shop/web2: {action: maint, by: alice, at: "2026-12-03T09:00:00Z", reason: patching}}
 """
 
+import hashlib
 import json
 import os
 
@@ -103,12 +120,29 @@ def read_json(path: str) -> dict | None:
         return None
 
 
-def ledger_info(root: str, engine: str | None, releases: bool = True) -> dict:
+def sha256_of(path: str | None) -> str | None:
+    """SHA-256 of a file, None when no path is given or the file does not exist."""
+    if not path:
+        return None
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except FileNotFoundError:
+        return None
+    return digest.hexdigest()
+
+
+def ledger_info(root: str, engine: str | None, releases: bool = True, config_path: str | None = None) -> dict:
     """Everything the ledger of one engine holds, read only (without the releases' metadata unless asked)."""
     ledger = Ledger(root, engine)
+    current = ledger.current
     return {
-        "current": ledger.current,
+        "current": current,
         "last_verified": ledger.last_verified,
+        "current_release": ledger.meta(current) if current and current in ledger.ids() else None,
+        "live_sha256": sha256_of(config_path),
         "releases": [ledger.meta(release) for release in ledger.ids()] if releases else [],
         "lock": ledger.read_lock(),
         "pending": read_json(ledger.pending_path),
@@ -124,11 +158,13 @@ def main() -> None:
             "root": {"type": "path", "default": DEFAULT_ROOT},
             "engine": {"type": "str", "choices": list(ENGINES)},
             "releases": {"type": "bool", "default": True},
+            "config_path": {"type": "path"},
         },
         supports_check_mode=True,
     )
     try:
-        info = ledger_info(module.params["root"], module.params["engine"], module.params["releases"])
+        info = ledger_info(module.params["root"], module.params["engine"], module.params["releases"],
+                           module.params["config_path"])
     except (OSError, ValueError) as exc:
         module.fail_json(msg=f"cannot read the ledger under {os.path.join(module.params['root'], module.params['engine'] or '')}: {exc}")
     module.exit_json(changed=False, **info)

@@ -19,8 +19,8 @@ def tree(root: Path) -> dict[str, bytes]:
 
 def test_a_host_never_deployed_reads_as_empty(tmp_path: Path) -> None:
     assert info.ledger_info(str(tmp_path / "ledger"), "haproxy") == {
-        "current": None, "last_verified": None, "releases": [], "lock": None, "pending": None, "expired": None,
-        "holds": {}}
+        "current": None, "last_verified": None, "current_release": None, "live_sha256": None, "releases": [],
+        "lock": None, "pending": None, "expired": None, "holds": {}}
     assert not (tmp_path / "ledger").exists()
 
 
@@ -47,8 +47,14 @@ def test_it_reads_releases_pointers_and_lock_and_changes_nothing(tmp_path: Path)
     assert found["lock"]["run_id"] == "r-1"
     assert tree(root) == before
     # Without the releases' metadata (each carries a model): the pointers, the lock and the holds only.
-    light = info.ledger_info(str(root), "haproxy", releases=False)
+    light = info.ledger_info(str(root), "haproxy", releases=False, config_path=str(config))
     assert light["releases"] == [] and light["current"] == recorded["release"] and light["lock"]["run_id"] == "r-1"
+    # The live release's metadata, and whether the live file is still it byte for byte.
+    assert light["current_release"]["model_digest"] == "d"
+    assert light["live_sha256"] == light["current_release"]["config_sha256"]
+    config.write_bytes(b"global\n    maxconn 11\n")
+    assert info.ledger_info(str(root), "haproxy", config_path=str(config))["live_sha256"] != \
+        light["current_release"]["config_sha256"]
 
 
 def test_the_module_runs_as_ansible_runs_it_in_check_mode(tmp_path: Path) -> None:

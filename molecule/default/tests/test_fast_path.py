@@ -1,0 +1,38 @@
+"""A deploy that would change nothing only verifies (roles/lb_deploy/tasks/fast_path.yml)."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.environ.get("MOLECULE_PROJECT_DIRECTORY", "."), "molecule"))
+from lbguard_testlib import deploy, lb  # noqa: E402
+
+LB = "mol-lb-1"
+CONFIG = "/etc/haproxy/haproxy.cfg"
+RELEASES = "/var/lib/lbguard/haproxy/releases"
+
+
+def worker_pid(host):
+    """The HAProxy worker's pid: a reload starts a new worker."""
+    info = host.check_output("echo 'show info' | socat stdio /run/haproxy/admin.sock")
+    return next(line.split(":")[1].strip() for line in info.splitlines() if line.startswith("Pid:"))
+
+
+def test_a_deploy_that_changes_nothing_only_verifies_and_a_hand_edit_takes_the_full_path(tmp_path):
+    host = lb(LB)
+    result, _ = deploy(tmp_path)
+    assert result.returncode == 0, result.stdout[-4000:]
+    releases, pid = host.check_output(f"ls {RELEASES}").split(), worker_pid(host)
+
+    result, report = deploy(tmp_path)
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert report["hosts"][LB]["status"] == "verified" and not report["hosts"][LB]["changed"], report["hosts"][LB]
+    assert report["hosts"][LB]["figures"]["shop"]["observed"], report["hosts"][LB]  # it did measure
+    assert host.check_output(f"ls {RELEASES}").split() == releases  # nothing recorded
+    assert worker_pid(host) == pid  # no reload
+
+    # The live file is no longer the release: the full path renders it again and reloads.
+    host.check_output(f"echo '# edited by hand' >> {CONFIG}")
+    result, report = deploy(tmp_path)
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "edited by hand" not in host.file(CONFIG).content_string
+    assert worker_pid(host) != pid
