@@ -263,13 +263,3 @@ def test_the_slice_count_is_one_setting() -> None:
     assert {t["playbook"]: int(t["job_slice_count"]) for t in calls if int(t["job_slice_count"]) > 1} == {
         "playbooks/verify.yml": 7}
 
-
-def test_verify_judges_the_ledgers_model_and_builds_the_inventorys_only_without_one() -> None:
-    # What makes slicing verify safe: the inventory's model (which needs the whole
-    # inventory) is built only for a load balancer whose ledger has no release.
-    verify = yaml.safe_load((REPO_ROOT / "playbooks" / "verify.yml").read_text())
-    tasks = [t for play in verify if "tasks" in play for block in play["tasks"] for t in block.get("block", [block])]
-    (pick,) = [t for t in tasks if t.get("name", "").startswith("Pick the current release's model")]
-    expression = pick["ansible.builtin.set_fact"]["verify_model"]
-    assert expression.strip().startswith("{{ verify_release.model if verify_release.model"), expression
-    assert "default(inventory_hostname" not in expression
