@@ -7,7 +7,9 @@
 # waiting on SSH, reloads and traffic, so two lanes use the machine's two cores.
 # The unit tests print as they run; each scenario writes its own log, printed
 # whole once both lanes ended, so the output reads as if they ran in turn.
-# Everything runs even when one part fails; the run then fails, naming them.
+# Everything runs even when one part fails; the run then fails, naming them,
+# and writes the lines that say why to $logs/failures.txt (.ci/run prints it
+# last, where a truncated CI log still shows it).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 with_unit=false
@@ -15,6 +17,7 @@ if [[ ${1:-} == --with-unit ]]; then with_unit=true; shift; fi
 solo=${LBGUARD_MOLECULE_SOLO:-pipeline}
 logs=.cache/molecule-logs
 mkdir -p "$logs"
+rm -f "$logs/failures.txt"
 # The checkout is lbguard.core (collections/); a copy an earlier ansible-lint or
 # Molecule run installed into Ansible's home would shadow it.
 rm -rf "$ANSIBLE_HOME/collections/ansible_collections/lbguard"
@@ -32,7 +35,8 @@ failed=()
 declare -A pids
 for scenario in "${lane_solo[@]}"; do run "$scenario" & pids[$scenario]=$!; done
 if $with_unit; then
-  LBGUARD_PHASE_NESTED=1 scripts/timed.sh unit pytest -q tests/unit tests/awx || failed+=(unit)
+  LBGUARD_PHASE_NESTED=1 scripts/timed.sh unit pytest -q -r fE tests/unit tests/awx 2>&1 | tee "$logs/unit.log"
+  (( PIPESTATUS[0] == 0 )) || failed+=(unit)
 fi
 for scenario in "${lane_rest[@]}"; do
   echo "molecule: $scenario (beside ${lane_solo[*]:-nothing})"
@@ -44,4 +48,15 @@ for scenario in "$@"; do
   echo "======================== molecule test -s $scenario ========================"
   cat "$logs/$scenario.log"
 done
-if (( ${#failed[@]} )); then echo "failed: ${failed[*]}"; exit 1; fi
+
+why() {  # why PART: the failed tests in PART's log, or its failed tasks when no test ran
+  local text tests
+  text=$(sed 's/\x1b\[[0-9;]*m//g' "$logs/$1.log")
+  tests=$(grep -E -A1 '(^|[│ ])(FAILED|ERROR) [a-z]' <<< "$text" | grep -v '^--$' | tail -n 8)
+  if [[ -n $tests ]]; then echo "$tests"; else grep -E -A1 'fatal: \[' <<< "$text" | grep -v '^--$' | tail -n 6; fi | cut -c1-200
+}
+if (( ${#failed[@]} )); then
+  for part in "${failed[@]}"; do echo "== why $part failed:"; why "$part"; done > "$logs/failures.txt"
+  echo "failed: ${failed[*]}"
+  exit 1
+fi
