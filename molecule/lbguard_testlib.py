@@ -110,7 +110,11 @@ def snapshot(name: str, config: str, ledger: str) -> dict:
 
 # Clients that loop on new connections to an LB's shop frontend (127.0.0.1:8080),
 # counting answers and errors into LOAD_STATS until LOAD_STOP exists
-# (scripts/load_generator.py, shared with the gate benchmark).
+# (scripts/load_generator.py, shared with the gate benchmark). Each client sends
+# LOAD_CLIENT_RATE requests a second, a steady load as production's clients
+# send it. Flat out (thousands of requests a second here), they took much of
+# the two cores the playbook under test and the scenario beside it need.
+LOAD_CLIENT_RATE = 20
 LOAD_STATS = "/tmp/lbguard-load.json"
 LOAD_STOP = "/tmp/lbguard-load.stop"
 with open(os.path.join(PROJECT, "scripts", "load_generator.py"), encoding="utf-8") as _script:
@@ -128,8 +132,10 @@ def wait_for(condition, timeout: float):
 
 
 @contextlib.contextmanager
-def load_generator(name: str, clients: int, limit_seconds: float):
+def load_generator(name: str, clients: int, limit_seconds: float, rate: float = LOAD_CLIENT_RATE):
     """Run the load generator inside LB ``name``; yield a reader of what it sent: {"requests", "errors", "pid"}.
+
+    ``clients`` each send ``rate`` requests a second (0: as fast as they can).
 
     It is stopped whatever happens, and stops by itself after ``limit_seconds``.
     """
@@ -141,7 +147,7 @@ def load_generator(name: str, clients: int, limit_seconds: float):
 
     host.run(f"rm -f {LOAD_STATS} {LOAD_STOP}")
     subprocess.run(["podman", "exec", "-d", name, "python3", "-c", LOAD_SCRIPT, str(clients),
-                    str(limit_seconds), LOAD_STATS, LOAD_STOP], check=True, capture_output=True, text=True,
+                    str(limit_seconds), LOAD_STATS, LOAD_STOP, str(rate)], check=True, capture_output=True, text=True,
                    timeout=60)
     try:
         started = wait_for(lambda: stats().get("requests", 0) > 100, timeout=60)

@@ -1,7 +1,7 @@
 """Verification under a steady load generator, as in production (issue 11).
 
-Twenty concurrent clients send requests through pl-lb-prod-1 while verify.yml
-runs against it. Under roundrobin, the probe's own requests land wherever real
+Twenty concurrent clients, 20 requests a second each, send requests through
+pl-lb-prod-1 while verify.yml runs against it. Under roundrobin, the probe's own requests land wherever real
 traffic left the pointer; verification judges HAProxy's counters over the
 probe's window instead, so a correct release must pass every time. The incident
 splits, set at runtime (100/0/0 and 80/10/10), must fail, name the runtime
