@@ -87,7 +87,7 @@ def test_ansible_doc_documents_every_filter_and_module(installed: tuple[Path, di
     assert declared and declared <= names, sorted(declared - names)
     undocumented = sorted(name for name, text in listed.items() if not text or "UNDOCUMENTED" in str(text))
     assert undocumented == [], undocumented
-    for module in ("lbguard_probe", "lbguard_ledger", "lbguard_ledger_info"):
+    for module in ("lbguard_probe", "lbguard_ledger", "lbguard_ledger_info", "lbguard_report"):
         shown = run("ansible-doc", f"lbguard.core.{module}", cwd=base, env=user)
         assert shown.returncode == 0 and "RETURN VALUES" in shown.stdout, shown.stdout + shown.stderr
 
