@@ -158,6 +158,13 @@ options:
         check is in rotation and waiting would not change it). Ignored for nginx.
     type: dict
     default: {}
+  service:
+    description:
+      - The systemd unit of the load balancer. When set, its C(ActiveState) is read
+        first and returned as RV(service_state); when it is not C(active) the probe
+        measures nothing and returns only RV(holds) and RV(service_state), so the
+        caller fails at once with the unit's state instead of waiting to settle.
+    type: str
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -205,25 +212,32 @@ holds:
   returned: always
   type: dict
   sample: {shop/web2: {action: drain, by: alice, at: "2026-12-03T09:00:00Z", reason: kernel update}}
+service_state:
+  description:
+    - The C(ActiveState) of O(service) (C(active), C(failed), C(inactive), ...),
+      or C(unknown) when systemd could not tell.
+  returned: when O(service) is set
+  type: str
+  sample: active
 runtime:
   description:
     - Per service (HAProxy backend) and server, the runtime status (C(UP),
       C(UP 1/2), C(DOWN), C(MAINT), C(DRAIN), C(no check), ...) and weight read
       from C(show stat). Empty for nginx or when the socket could not be read.
-  returned: always
+  returned: unless O(service) is set and not active
   type: dict
   sample: {"shop": {"web1": {"status": "UP", "weight": 1}, "web2": {"status": "DOWN", "weight": 1}}}
 runtime_error:
   description: Why the runtime state could not be read, else null.
-  returned: always
+  returned: unless O(service) is set and not active
   type: str
 running_model:
   description: Body (stripped) of O(status_url), the digest of the live model; null on error.
-  returned: always
+  returned: unless O(service) is set and not active
   type: str
 running_model_error:
   description: Why O(status_url) could not be read, else null.
-  returned: always
+  returned: unless O(service) is set and not active
   type: str
 traffic:
   description:
@@ -237,7 +251,7 @@ traffic:
       C(X-Lbguard-Pool) response header (the pool that answered, empty when
       absent), and C(certificates), TLS handshakes per sha256 fingerprint of the
       certificate the load balancer presented.
-  returned: always
+  returned: unless O(service) is set and not active
   type: dict
   sample:
     shop: {"mode": "http", "requests": 60, "counts": {"web1": 20, "web2": 20, "web3": 20},
@@ -251,7 +265,7 @@ routes:
       C(pools) counts the answers per C(X-Lbguard-Pool) value, C(certificates)
       the TLS handshakes per certificate fingerprint, C(errors) the requests
       without an answer or with a 5xx.
-  returned: always
+  returned: unless O(service) is set and not active
   type: dict
   sample:
     edge: [{"route": "routes[0]", "pool": "api", "host": "api.example.com", "path": "/",
@@ -261,7 +275,7 @@ redirects:
     - Per frontend with C(redirect_to_https), the plain request's C(status),
       C(location) (the Location header, null without one) and the C(expected)
       Location.
-  returned: always
+  returned: unless O(service) is set and not active
   type: dict
   sample:
     edge: {"status": 301, "location": "https://shop.example.com/lbguard/redirect-check",
@@ -279,7 +293,7 @@ counters:
       a server or the backend is missing, C(show stat) could not be read, or the
       counters saw fewer requests than the probe's own answers); the differences
       are still shown. Empty for nginx without O(split_log).
-  returned: always
+  returned: unless O(service) is set and not active
   type: dict
   sample:
     shop: {"window_seconds": 1.24, "lbtot": {"web1": 812, "web2": 810, "web3": 809},
@@ -290,16 +304,16 @@ settled:
     - Whether everything awaited (O(expected_running_model), O(expected_up)) was
       there when the measurement started. True when nothing was awaited. Without a
       wait (O(settle_seconds) 0) it is still looked at once.
-  returned: always
+  returned: unless O(service) is set and not active
   type: bool
 settle_waited:
   description: Seconds spent waiting before the measurement, one decimal.
-  returned: always
+  returned: unless O(service) is set and not active
   type: float
   sample: 3.1
 settle_missing:
   description: What was still missing when the wait ended; empty when settled.
-  returned: always
+  returned: unless O(service) is set and not active
   type: list
   elements: str
   sample: ["the running model 0f0f0f0f0f0f (it reports 1a1a1a1a1a1a)", "web2 UP in shop (DOWN)"]
@@ -1035,6 +1049,7 @@ def main() -> None:
             "expected_running_model": {"type": "str"},
             "expected_up": {"type": "dict", "default": {}},
             "ledger_root": {"type": "path"},
+            "service": {"type": "str"},
         },
         supports_check_mode=True,
     )
@@ -1067,6 +1082,16 @@ def main() -> None:
         except (OSError, ValueError) as exc:
             module.fail_json(msg=f"cannot read the ledger's holds: {_describe(exc)}")
         params["expected_up"] = not_held(params["expected_up"], holds)
+    if params["service"]:
+        # One call instead of a systemd task before the probe: a round trip less per verification.
+        systemctl = module.get_bin_path("systemctl")
+        rc, out, _ = module.run_command([systemctl, "show", "--property=ActiveState", "--value", params["service"]]) \
+            if systemctl else (1, "", "")
+        state = out.strip() if rc == 0 and out.strip() else "unknown"
+        if state != "active":
+            module.exit_json(changed=False, holds=holds, service_state=state)
+        result = run_probe(params)
+        module.exit_json(changed=False, holds=holds, service_state=state, **result)
     result = run_probe(params)
     module.exit_json(changed=False, holds=holds, **result)
 

@@ -926,3 +926,38 @@ def test_every_route_and_the_default_are_checked_over_the_tls_bind() -> None:
         ("routes[0]", {"api": 2}, 0), ("routes[1]", {}, 2), ("default", {"shop": 2}, 0)]
     assert result["edge"][0]["certificates"] == {"f" * 64: 2}
     assert {(a, p, t) for a, p, _, _, t in sent} == {("127.0.0.1", 443, True)}
+
+
+# ------------------------------------------------------ the service's state first
+
+
+def run_with_systemctl(tmp_path: Path, state: str, lb_server: int) -> tuple[dict[str, Any], str]:
+    """Run the module with O(service), a stand-in systemctl on PATH answering ``state``; return its result and
+    the stand-in's arguments."""
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    systemctl = tools / "systemctl"
+    systemctl.write_text(f'#!/bin/sh\necho "$@" > {tmp_path}/systemctl.args\necho {state}\n')
+    systemctl.chmod(0o755)
+    args_file = tmp_path / "args.json"
+    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {
+        "engine": "nginx", "requests": 3, "service": "nginx",
+        "services": [{"name": "shop", "listen": lb_server, "mode": "http", "balance": "roundrobin", "servers": []}],
+        "status_url": f"http://127.0.0.1:{lb_server}/lbguard/model"}}))
+    env = {**module_env(), "PATH": f"{tools}{os.pathsep}{os.environ.get('PATH', '')}"}
+    completed = subprocess.run([sys.executable, probe.__file__, str(args_file)], env=env, capture_output=True,
+                               text=True, timeout=60, check=False)
+    return json.loads(completed.stdout), (tmp_path / "systemctl.args").read_text()
+
+
+def test_a_service_that_is_not_active_is_reported_and_not_measured(tmp_path: Path, lb_server: int) -> None:
+    result, asked = run_with_systemctl(tmp_path, "failed", lb_server)
+    assert asked.split() == ["show", "--property=ActiveState", "--value", "nginx"]
+    assert result["service_state"] == "failed" and not result.get("failed"), result
+    assert "traffic" not in result and "runtime" not in result, result
+
+
+def test_an_active_service_is_measured(tmp_path: Path, lb_server: int) -> None:
+    result, _ = run_with_systemctl(tmp_path, "active", lb_server)
+    assert result["service_state"] == "active", result
+    assert sum(result["traffic"]["shop"]["counts"].values()) == 3, result

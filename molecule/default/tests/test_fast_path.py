@@ -4,7 +4,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.environ.get("MOLECULE_PROJECT_DIRECTORY", "."), "molecule"))
-from lbguard_testlib import deploy, lb  # noqa: E402
+from lbguard_testlib import deploy, lb, run_playbook  # noqa: E402  (path set just above)
 
 LB = "mol-lb-1"
 CONFIG = "/etc/haproxy/haproxy.cfg"
@@ -36,3 +36,19 @@ def test_a_deploy_that_changes_nothing_only_verifies_and_a_hand_edit_takes_the_f
     assert result.returncode == 0, result.stdout[-4000:]
     assert "edited by hand" not in host.file(CONFIG).content_string
     assert worker_pid(host) != pid
+
+
+def test_a_stopped_load_balancer_fails_verification_by_its_state_and_a_deploy_starts_it(tmp_path):
+    host = lb(LB)
+    host.check_output("systemctl stop haproxy")
+    try:
+        result = run_playbook("verify.yml", "-e", f"lbguard_report_dir={tmp_path}", "-e", f"lbguard_hosts={LB}")
+        assert result.returncode != 0
+        assert f"{LB}: haproxy is inactive, not active" in result.stdout, result.stdout[-4000:]
+        # Not the fast path: the full path reloads, which starts the service, and verifies.
+        result, report = deploy(tmp_path)
+        assert result.returncode == 0, result.stdout[-4000:]
+        assert report["hosts"][LB]["status"] == "verified", report["hosts"][LB]
+        assert host.service("haproxy").is_running
+    finally:
+        host.run("systemctl start haproxy")
