@@ -14,6 +14,10 @@ for the yardstick (bench-plain-1). Then, each figure the median and the spread
    inventory of that many), with the time per LB;
 3. verification: ``verify.yml`` of 1 and 12 LBs, and the time per LB.
 
+Each figure also gives the control node's CPU seconds per LB (user and system
+time of ansible-playbook and its workers), which sizes forks and execution
+nodes for a fleet (docs/fleet.md).
+
 The fleet is removed at the end (``--keep`` leaves it). Needs the project's
 image and SSH key (``make bootstrap``); `make bench` runs it.
 
@@ -23,18 +27,24 @@ image and SSH key (``make bootstrap``); `make bench` runs it.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from ansible.release import __version__ as ansible_version
+
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / ".cache" / "bench"
 WEB = ["bench-web-1", "bench-web-2", "bench-web-3"]
 PLAIN = "bench-plain-1"
+DEPLOY_ONE = "deploy.yml (validate, deploy, verify, report)"
+PLAIN_ONE = "plain playbook (facts, apt, template, service)"
 SERVICE = {"name": "shop", "mode": "http", "listen": 8080, "balance": "roundrobin", "backend_group": "webservers",
            "backend_port": 80, "health_check": {"path": "/health", "interval": "1s", "rise": 1, "fall": 2}}
 
@@ -65,22 +75,37 @@ def inventory(count: int, plain: bool = False) -> Path:
     return path
 
 
-def run(playbook: str | Path, inventory_path: Path, *args: str) -> float:
-    """Wall seconds of one ansible-playbook run; exits when it fails."""
+# CPU seconds (user + system) the control node spent on each run, by label: what
+# sizes forks and execution nodes (docs/fleet.md).
+CPU: dict[str, list[float]] = {}
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(playbook: str | Path, inventory_path: Path, *args: str, label: str = "") -> float:
+    """Wall seconds of one ansible-playbook run; exits when it fails. With ``label``, its CPU goes to CPU[label]."""
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), children_cpu()
     result = subprocess.run(["ansible-playbook", "-i", str(inventory_path), str(playbook), *args], cwd=ROOT,
                             env=env, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - start
     if result.returncode != 0:
         sys.exit(f"{playbook} failed (exit {result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}")
+    if label:
+        CPU.setdefault(label, []).append(children_cpu() - cpu)
     return seconds
 
 
 def figure(label: str, samples: list[float], per: int = 1) -> str:
     median = statistics.median(samples)
     text = f"  {label:44s} median {median:6.2f} s  (min {min(samples):6.2f}, max {max(samples):6.2f}, n={len(samples)})"
-    return text + (f"  {median / per:5.2f} s per LB" if per > 1 else "")
+    text += f"  {median / per:5.2f} s per LB" if per > 1 else ""
+    if label in CPU:
+        text += f"; control node CPU {statistics.median(CPU[label]) / per:5.2f} s per LB"
+    return text
 
 
 def main() -> int:
@@ -93,6 +118,8 @@ def main() -> int:
     WORK.mkdir(parents=True, exist_ok=True)
     reports = WORK / "reports"
     largest = inventory(max(sizes), plain=True)
+    print(f"{datetime.date.today()}, {os.cpu_count()} cores, {os.getloadavg()[0]:.1f} load before the run, "
+          f"ansible-core {ansible_version}", flush=True)
     print(f"fleet: {max(sizes)} LBs, {len(WEB)} web servers, 1 plain LB; {args.runs} runs per figure", flush=True)
     try:
         run(ROOT / "lab" / "up.yml", largest)
@@ -103,23 +130,26 @@ def main() -> int:
         one, plain = inventory(1), inventory(0, plain=True)
         deploy_times, plain_times = [], []
         for _ in range(args.runs):
-            deploy_times.append(run(ROOT / "playbooks" / "deploy.yml", one, "-e", f"lbguard_report_dir={reports}"))
-            plain_times.append(run(ROOT / "benchmarks" / "plain" / "plain_haproxy.yml", plain))
-        print(figure("deploy.yml (validate, deploy, verify, report)", deploy_times))
-        print(figure("plain playbook (facts, apt, template, service)", plain_times))
+            deploy_times.append(run(ROOT / "playbooks" / "deploy.yml", one, "-e", f"lbguard_report_dir={reports}",
+                                    label=DEPLOY_ONE))
+            plain_times.append(run(ROOT / "benchmarks" / "plain" / "plain_haproxy.yml", plain, label=PLAIN_ONE))
+        print(figure(DEPLOY_ONE, deploy_times))
+        print(figure(PLAIN_ONE, plain_times))
         print(f"  ratio deploy / plain: {statistics.median(deploy_times) / statistics.median(plain_times):.2f}x")
 
         print("2. no-change deploy.yml by fleet size:", flush=True)
         for size in sizes:
-            samples = [run(ROOT / "playbooks" / "deploy.yml", inventory(size), "-e", f"lbguard_report_dir={reports}")
-                       for _ in range(args.runs)]
-            print(figure(f"{size} LB(s)", samples, per=size), flush=True)
+            label = f"deploy.yml, {size} LB(s)"
+            samples = [run(ROOT / "playbooks" / "deploy.yml", inventory(size), "-e", f"lbguard_report_dir={reports}",
+                           label=label) for _ in range(args.runs)]
+            print(figure(label, samples, per=size), flush=True)
 
         print("3. verify.yml:", flush=True)
         for size in sorted({min(sizes), max(sizes)}):
-            samples = [run(ROOT / "playbooks" / "verify.yml", inventory(size), "-e", f"lbguard_report_dir={reports}")
-                       for _ in range(args.runs)]
-            print(figure(f"{size} LB(s)", samples, per=size), flush=True)
+            label = f"verify.yml, {size} LB(s)"
+            samples = [run(ROOT / "playbooks" / "verify.yml", inventory(size), "-e", f"lbguard_report_dir={reports}",
+                           label=label) for _ in range(args.runs)]
+            print(figure(label, samples, per=size), flush=True)
     finally:
         if not args.keep:
             names = lbs(max(sizes)) + WEB + [PLAIN]
