@@ -102,7 +102,8 @@ def test_change_that_passes_haproxy_check_but_breaks_at_runtime_is_rolled_back(t
 
 
 def test_second_of_two_concurrent_deploys_is_refused_by_the_lock(tmp_path):
-    first = start_playbook("deploy.yml")
+    # The full path takes the lock; a deploy that changes nothing would only verify.
+    first = start_playbook("deploy.yml", "-e", "lb_deploy_fast_path=false")
     staging = lb("pl-lb-stg-1")
     deadline = time.monotonic() + 180
     while not staging.file(LOCK).exists:
