@@ -49,11 +49,16 @@ for scenario in "$@"; do
   cat "$logs/$scenario.log"
 done
 
-why() {  # why PART: the failed tests in PART's log, or its failed tasks when no test ran
+why() {  # why PART: its failed tests and their first assertion lines, or its failed tasks when no test failed
   local text tests
   text=$(sed 's/\x1b\[[0-9;]*m//g' "$logs/$1.log")
-  tests=$(grep -E -A1 '(^|[│ ])(FAILED|ERROR) [a-z]' <<< "$text" | grep -v '^--$' | tail -n 8)
-  if [[ -n $tests ]]; then echo "$tests"; else grep -E -A1 'fatal: \[' <<< "$text" | grep -v '^--$' | tail -n 6; fi | cut -c1-200
+  tests=$(grep -E -A2 '(^|[│ ])(FAILED|ERROR)( [a-z]|$)' <<< "$text" | grep -v '^--$' | tail -n 9)
+  if [[ -n $tests ]]; then
+    echo "$tests"
+    grep -E '(^|│ )E  ' <<< "$text" | head -n 4
+  else
+    grep -E -A1 'fatal: \[' <<< "$text" | grep -v '^--$' | tail -n 6
+  fi | cut -c1-200
 }
 if (( ${#failed[@]} )); then
   for part in "${failed[@]}"; do echo "== why $part failed:"; why "$part"; done > "$logs/failures.txt"
