@@ -193,8 +193,12 @@ def main() -> int:
 
     base, valid = statistics.median(times["baseline"]), statistics.median(times["validate"])
     base_cpu, valid_cpu = statistics.median(cpu["baseline"]), statistics.median(cpu["validate"])
-    print(f"baseline (empty play)  median wall {base:7.2f} s   cpu {base_cpu:7.2f} s")
-    print(f"validate.yml           median wall {valid:7.2f} s   cpu {valid_cpu:7.2f} s")
+    def spread(samples: list[float]) -> str:
+        return f"(min {min(samples):.2f}, max {max(samples):.2f}, n={len(samples)})"
+
+    print(f"baseline (empty play)  median wall {base:7.2f} s   cpu {base_cpu:7.2f} s  {spread(times['baseline'])}")
+    print(f"validate.yml           median wall {valid:7.2f} s   cpu {valid_cpu:7.2f} s  {spread(times['validate'])}")
+    print(f"validate.yml per server       wall {valid / total_servers * 1000:7.3f} ms")
     print(f"ratio validate/baseline       wall {valid / base:7.2f}x    cpu {valid_cpu / base_cpu:7.2f}x")
     print(
         f"overhead                      wall {valid - base:7.2f} s   cpu {valid_cpu - base_cpu:7.2f} s "
