@@ -1082,18 +1082,17 @@ def main() -> None:
         except (OSError, ValueError) as exc:
             module.fail_json(msg=f"cannot read the ledger's holds: {_describe(exc)}")
         params["expected_up"] = not_held(params["expected_up"], holds)
+    service: dict[str, str] = {}
     if params["service"]:
         # One call instead of a systemd task before the probe: a round trip less per verification.
         systemctl = module.get_bin_path("systemctl")
         rc, out, _ = module.run_command([systemctl, "show", "--property=ActiveState", "--value", params["service"]]) \
             if systemctl else (1, "", "")
-        state = out.strip() if rc == 0 and out.strip() else "unknown"
-        if state != "active":
-            module.exit_json(changed=False, holds=holds, service_state=state)
-        result = run_probe(params)
-        module.exit_json(changed=False, holds=holds, service_state=state, **result)
+        service["service_state"] = out.strip() if rc == 0 and out.strip() else "unknown"
+        if service["service_state"] != "active":
+            module.exit_json(changed=False, holds=holds, **service)
     result = run_probe(params)
-    module.exit_json(changed=False, holds=holds, **result)
+    module.exit_json(changed=False, holds=holds, **service, **result)
 
 
 if __name__ == "__main__":

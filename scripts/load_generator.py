@@ -7,8 +7,8 @@ and count answers and errors into STATS_FILE twice a second, until STOP_FILE
 exists or LIMIT_SECONDS passed. With RATE, each client sends at most RATE
 requests a second, evenly spaced, as production's clients arrive; without it
 (or 0) each sends as fast as the machine allows, which measures the machine's
-CPU more than the load balancer and starves whatever runs beside it. Standard library only: the LB image has no
-extra packages. Used by benchmarks/gate_bench.py and
+CPU more than the load balancer and starves whatever runs beside it. Standard
+library only: the LB image has no extra packages. Used by benchmarks/gate_bench.py and
 molecule/pipeline/tests/test_under_load.py, which send it with `python3 -c`.
 """
 import json, os, sys, threading, time, urllib.request

@@ -31,8 +31,7 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp  # nothing is sent to a host
-        validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        del validation
+        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         name = args["name"]
         if not name or name in (".", "..") or os.sep in name or "\n" in name:
             raise AnsibleActionFail(f"lbguard_report: name must be a plain file name, got {name!r}")
