@@ -19,8 +19,8 @@ Filters
 
 Jinja usage::
 
-    {{ inventory_hostname | lbguard_validated_model(hostvars, groups) }}
-    {{ item | lbguard_model_problems(hostvars, groups) }}
+    {{ inventory_hostname | lbguard.core.lbguard_validated_model(hostvars, groups) }}
+    {{ item | lbguard.core.lbguard_model_problems(hostvars, groups) }}
 
 Inputs (host variables of the load balancer)
 ============================================

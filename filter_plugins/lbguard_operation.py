@@ -9,7 +9,6 @@ load balancer by its model with the holds applied (``held_model``).
 
 from __future__ import annotations
 
-import copy
 import datetime
 from collections.abc import Mapping
 from typing import Any
@@ -229,30 +228,35 @@ def held_model(model: Mapping[str, Any], holds: Mapping[str, Any] | None) -> dic
     server carries its ``hold``. Holds of servers the model does not have are
     ignored here (the audit reports them, ``hold_findings``).
     """
-    result = copy.deepcopy(dict(model))
+    # Copy on write: a deep copy of Ansible's tagged containers costs about a
+    # second on a small model, and most runs hold nothing.
+    result = dict(model)
     if not holds:
         return result
-    for service in result["services"]:
-        held = False
-        for server in service["servers"]:
-            hold = holds.get(hold_key(service["name"], server["name"]))
-            if hold is not None:
-                _apply_hold(server, hold, result.get("engine"))
-                server["hold"] = dict(hold)
-                held = True
-        if held:
-            _, shares = traffic_rule_problems(f"service {service['name']}", service["balance"], service["policy"],
-                                              service["servers"])
-            for server in service["servers"]:
-                server["expected_share"] = shares[server["name"]]
-            overrides = sorted({str(s["hold"]["override"]) for s in service["servers"]
-                                if (s.get("hold") or {}).get("override")})
-            if overrides:
-                # An override sanctioned breaking max_server_share: the held split is the limit now.
-                service["policy"] = {**service["policy"], "overridden": overrides,
-                                     "max_server_share": max([service["policy"]["max_server_share"],
-                                                              *shares.values()])}
+    result["services"] = [_held_service(service, holds, model.get("engine")) for service in model["services"]]
     return result
+
+
+def _held_service(service: Mapping[str, Any], holds: Mapping[str, Any], engine: str | None) -> Mapping[str, Any]:
+    """One service of ``held_model``: itself when no hold applies, else a copy with the holds applied."""
+    if not any(hold_key(service["name"], server["name"]) in holds for server in service["servers"]):
+        return service
+    service = {**service, "servers": [dict(server) for server in service["servers"]]}
+    for server in service["servers"]:
+        hold = holds.get(hold_key(service["name"], server["name"]))
+        if hold is not None:
+            _apply_hold(server, hold, engine)
+            server["hold"] = dict(hold)
+    _, shares = traffic_rule_problems(f"service {service['name']}", service["balance"], service["policy"],
+                                      service["servers"])
+    for server in service["servers"]:
+        server["expected_share"] = shares[server["name"]]
+    overrides = sorted({str(s["hold"]["override"]) for s in service["servers"] if (s.get("hold") or {}).get("override")})
+    if overrides:
+        # An override sanctioned breaking max_server_share: the held split is the limit now.
+        service["policy"] = {**service["policy"], "overridden": overrides,
+                             "max_server_share": max([service["policy"]["max_server_share"], *shares.values()])}
+    return service
 
 
 def runtime_intent(model: Mapping[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:

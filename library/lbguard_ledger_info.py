@@ -102,53 +102,10 @@ holds:
   sample: {shop/web2: {action: maint, by: alice, at: "2026-12-03T09:00:00Z", reason: patching}}
 """
 
-import hashlib
-import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.lbguard.core.plugins.module_utils.lbguard_holds import holds_path, read_holds
-from ansible_collections.lbguard.core.plugins.module_utils.lbguard_ledger_store import DEFAULT_ROOT, ENGINES, Ledger
-
-
-def read_json(path: str) -> dict | None:
-    """A JSON file of the ledger, or None when it does not exist."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except FileNotFoundError:
-        return None
-
-
-def sha256_of(path: str | None) -> str | None:
-    """SHA-256 of a file, None when no path is given or the file does not exist."""
-    if not path:
-        return None
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    except FileNotFoundError:
-        return None
-    return digest.hexdigest()
-
-
-def ledger_info(root: str, engine: str | None, releases: bool = True, config_path: str | None = None) -> dict:
-    """Everything the ledger of one engine holds, read only (without the releases' metadata unless asked)."""
-    ledger = Ledger(root, engine)
-    current = ledger.current
-    return {
-        "current": current,
-        "last_verified": ledger.last_verified,
-        "current_release": ledger.meta(current) if current and current in ledger.ids() else None,
-        "live_sha256": sha256_of(config_path),
-        "releases": [ledger.meta(release) for release in ledger.ids()] if releases else [],
-        "lock": ledger.read_lock(),
-        "pending": read_json(ledger.pending_path),
-        "expired": read_json(ledger.expired_path),
-        "holds": read_holds(holds_path(root, engine)) if engine else {},
-    }
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_ledger_store import DEFAULT_ROOT, ENGINES, ledger_info
 
 
 def main() -> None:

@@ -150,6 +150,20 @@ options:
         weight through playbooks/server.yml) as RV(holds), and does not wait for a
         server held in maintenance or drain to be UP.
     type: path
+  ledger_config_path:
+    description:
+      - With O(ledger_root), the load balancer's live file. The probe then also
+        returns RV(ledger), read before anything is measured.
+    type: path
+  verified_model:
+    description:
+      - With O(ledger_config_path), a model digest. The probe measures only when the
+        live release passed verification with this model and nothing changed it
+        since (its file is the live file; no lock; no commit-confirm timer pending
+        or expired). Otherwise it measures nothing and says why in
+        RV(unverified_because). A deploy that changes nothing then needs this one
+        call; any other deploy is not slowed by a measurement it would discard.
+    type: str
   expected_up:
     description:
       - Per service (HAProxy backend), the servers that must be UP in C(show stat)
@@ -192,7 +206,7 @@ EXAMPLES = r"""
     that: problems | length == 0
     fail_msg: "{{ problems | join('\n') }}"
   vars:
-    problems: "{{ lb_model | lbguard_verify_problems(lb_probe, {'label': 'staging ' ~ inventory_hostname}) }}"
+    problems: "{{ lb_model | lbguard.core.lbguard_verify_problems(lb_probe, {'label': 'staging ' ~ inventory_hostname}) }}"
 
 - name: Wait up to 12 s for the new model and its servers, then measure
   lbguard_probe:
@@ -200,7 +214,7 @@ EXAMPLES = r"""
     services: "{{ lb_model.services }}"
     settle_seconds: 12
     expected_running_model: "{{ lb_model.digest }}"
-    expected_up: "{{ lb_model | lbguard_verify_expected_up }}"
+    expected_up: "{{ lb_model | lbguard.core.lbguard_verify_expected_up }}"
   register: lb_probe
 """
 
@@ -212,6 +226,22 @@ holds:
   returned: always
   type: dict
   sample: {shop/web2: {action: drain, by: alice, at: "2026-12-03T09:00:00Z", reason: kernel update}}
+ledger:
+  description:
+    - What M(lbguard.core.lbguard_ledger_info) returns with O(ledger_root),
+      C(releases=false) and C(config_path=ledger_config_path).
+  returned: when O(ledger_config_path) is set
+  type: dict
+  sample: {current: "20261203T090000Z-1a2b3c", last_verified: "20261203T090000Z-1a2b3c", live_sha256: "9f86d0...",
+           current_release: {model_digest: "c0ffee...", verification: {status: passed}}, lock: null,
+           pending: null, expired: null, holds: {}}
+unverified_because:
+  description:
+    - With O(verified_model), why the live release is not that model, verified and
+      untouched (nothing was measured then); null when it is.
+  returned: when O(verified_model) is set
+  type: str
+  sample: the live file is no longer release 20261203T090000Z-1a2b3c's file
 service_state:
   description:
     - The C(ActiveState) of O(service) (C(active), C(failed), C(inactive), ...),
@@ -337,6 +367,7 @@ from ansible_collections.lbguard.core.plugins.module_utils.lbguard_haproxy_api i
     read_unix_socket,
 )
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_holds import hold_key, holds_path, read_holds
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_ledger_store import ledger_info, unverified_because
 
 MAX_REQUESTS = 10000
 MAX_BODY_BYTES = 1024 * 1024
@@ -1049,8 +1080,11 @@ def main() -> None:
             "expected_running_model": {"type": "str"},
             "expected_up": {"type": "dict", "default": {}},
             "ledger_root": {"type": "path"},
+            "ledger_config_path": {"type": "path"},
+            "verified_model": {"type": "str"},
             "service": {"type": "str"},
         },
+        required_by={"ledger_config_path": "ledger_root", "verified_model": "ledger_config_path"},
         supports_check_mode=True,
     )
     params = module.params
@@ -1076,11 +1110,17 @@ def main() -> None:
     if problems:
         module.fail_json(msg="invalid services: " + "; ".join(problems))
     holds: dict[str, Any] = {}
+    ledger: dict[str, Any] = {}
     if params["ledger_root"]:
         try:
-            holds = read_holds(holds_path(params["ledger_root"], params["engine"]))
+            if params["ledger_config_path"]:
+                ledger["ledger"] = ledger_info(params["ledger_root"], params["engine"], releases=False,
+                                               config_path=params["ledger_config_path"])
+                holds = ledger["ledger"]["holds"]
+            else:
+                holds = read_holds(holds_path(params["ledger_root"], params["engine"]))
         except (OSError, ValueError) as exc:
-            module.fail_json(msg=f"cannot read the ledger's holds: {_describe(exc)}")
+            module.fail_json(msg=f"cannot read the ledger: {_describe(exc)}")
         params["expected_up"] = not_held(params["expected_up"], holds)
     service: dict[str, str] = {}
     if params["service"]:
@@ -1090,9 +1130,13 @@ def main() -> None:
             if systemctl else (1, "", "")
         service["service_state"] = out.strip() if rc == 0 and out.strip() else "unknown"
         if service["service_state"] != "active":
-            module.exit_json(changed=False, holds=holds, **service)
+            module.exit_json(changed=False, holds=holds, **service, **ledger)
+    if params["verified_model"]:
+        ledger["unverified_because"] = unverified_because(ledger["ledger"], params["verified_model"])
+        if ledger["unverified_because"]:
+            module.exit_json(changed=False, holds=holds, **service, **ledger)
     result = run_probe(params)
-    module.exit_json(changed=False, holds=holds, **service, **result)
+    module.exit_json(changed=False, holds=holds, **service, **ledger, **result)
 
 
 if __name__ == "__main__":

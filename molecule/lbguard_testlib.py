@@ -46,7 +46,6 @@ def ansible_env() -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         ANSIBLE_ROLES_PATH=f"{PROJECT}/roles",
-        ANSIBLE_FILTER_PLUGINS=f"{PROJECT}/filter_plugins",
         ANSIBLE_LIBRARY=f"{PROJECT}/library",
         ANSIBLE_COLLECTIONS_PATH=f"{PROJECT}/collections:{PROJECT}/.collections",
         ANSIBLE_STDOUT_CALLBACK="default",

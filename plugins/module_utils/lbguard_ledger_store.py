@@ -18,6 +18,8 @@ import os
 import shutil
 import tempfile
 
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_holds import holds_path, read_holds
+
 
 #: Where the ledger lives on a host unless lbguard_ledger_root says otherwise.
 DEFAULT_ROOT = "/var/lib/lbguard"
@@ -138,9 +140,69 @@ class Ledger:
             return {"run_id": "unreadable", "owner": "unknown", "started_epoch": os.stat(self.lock_path).st_mtime}
 
 
-def sha_of(path: str) -> str | None:
+def sha_of(path: str | None) -> str | None:
+    """SHA-256 of a file, None when no path is given or the file does not exist."""
+    if not path:
+        return None
+    digest = hashlib.sha256()
     try:
         with open(path, "rb") as handle:
-            return hashlib.sha256(handle.read()).hexdigest()
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
     except FileNotFoundError:
         return None
+    return digest.hexdigest()
+
+
+def read_json(path: str) -> dict | None:
+    """A JSON file of the ledger, or None when it does not exist."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        return None
+
+
+def ledger_info(root: str, engine: str | None, releases: bool = True, config_path: str | None = None) -> dict:
+    """Everything the ledger of one engine holds, read only (without the releases' metadata unless asked).
+
+    lbguard_ledger_info returns it; lbguard_probe returns it beside its
+    measurement, so a no-change deploy needs one call (docs/pipeline.md).
+    """
+    ledger = Ledger(root, engine)
+    current = ledger.current
+    return {
+        "current": current,
+        "last_verified": ledger.last_verified,
+        "current_release": ledger.meta(current) if current and current in ledger.ids() else None,
+        "live_sha256": sha_of(config_path),
+        "releases": [ledger.meta(release) for release in ledger.ids()] if releases else [],
+        "lock": ledger.read_lock(),
+        "pending": read_json(ledger.pending_path),
+        "expired": read_json(ledger.expired_path),
+        "holds": read_holds(holds_path(root, engine)) if engine else {},
+    }
+
+
+def unverified_because(info: dict, model_digest: str) -> str | None:
+    """Why the live release is not one that passed verification with this model, untouched since; None when it is.
+
+    ``info`` is what ``ledger_info`` returns with the live file's path. A deploy
+    whose answer is None changes nothing: its fast path only verifies.
+    """
+    current, release = info["current"], info["current_release"]
+    if release is None:
+        return "no release is live in the ledger"
+    status = (release.get("verification") or {}).get("status")
+    reasons = [
+        (status != "passed", f"release {current} has verification status {status or 'none'}, not passed"),
+        (current != info["last_verified"], f"release {current} is not the last verified one ({info['last_verified']})"),
+        (release.get("model_digest") != model_digest,
+         f"release {current} runs model {str(release.get('model_digest'))[:12]}, not {model_digest[:12]}"),
+        (info["live_sha256"] != release.get("config_sha256"), f"the live file is no longer release {current}'s file"),
+        (info["pending"] is not None, "a commit-confirm rollback timer is pending"),
+        (info["expired"] is not None, "a commit-confirm rollback timer expired and restored a release"),
+        (info["lock"] is not None, f"run {(info['lock'] or {}).get('run_id')} holds the deploy lock"),
+    ]
+    return next((reason for failed, reason in reasons if failed), None)
+

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import lbguard_ledger_info as info
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_ledger_store import unverified_because
 from test_lbguard_ledger import run
 
 
@@ -66,3 +67,43 @@ def test_the_module_runs_as_ansible_runs_it_in_check_mode(tmp_path: Path) -> Non
                             env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert '"current": null' in result.stdout and '"changed": false' in result.stdout, result.stdout
+
+
+# ------------------------------------------- does a deploy change nothing here?
+
+
+def verified_release(tmp_path: Path) -> tuple[Path, Path, str]:
+    """A ledger whose live release passed verification with model digest "d"; its root, live file and release."""
+    root, config = tmp_path / "ledger", tmp_path / "haproxy.cfg"
+    config.write_bytes(b"global\n")
+    run("adopt", str(root), config_path=str(config), engine="haproxy")
+    config.write_bytes(b"global\n    maxconn 10\n")
+    recorded, _ = run("record", str(root), config_path=str(config), engine="haproxy", metadata={"model_digest": "d"})
+    run("mark", str(root), engine="haproxy", release=recorded["release"], status="passed", metadata={})
+    return root, config, recorded["release"]
+
+
+def unverified(root: Path, config: Path, digest: str = "d") -> str | None:
+    return unverified_because(info.ledger_info(str(root), "haproxy", releases=False, config_path=str(config)),
+                                   digest)
+
+
+def test_a_verified_untouched_release_of_this_model_needs_nothing_but_verification(tmp_path: Path) -> None:
+    root, config, _ = verified_release(tmp_path)
+    assert unverified(root, config) is None
+
+
+def test_each_reason_to_deploy_in_full_is_named(tmp_path: Path) -> None:
+    root, config, release = verified_release(tmp_path)
+    assert unverified(root, config, "e") == f"release {release} runs model d, not e"
+    run("lock", str(root), run_id="r-9")
+    assert unverified(root, config) == "run r-9 holds the deploy lock"
+    run("unlock", str(root), run_id="r-9")
+    (root / "haproxy" / "pending.json").write_text("{}")
+    assert unverified(root, config) == "a commit-confirm rollback timer is pending"
+    (root / "haproxy" / "pending.json").unlink()
+    config.write_bytes(b"global\n    maxconn 11\n")
+    assert unverified(root, config) == f"the live file is no longer release {release}'s file"
+    recorded, _ = run("record", str(root), config_path=str(config), engine="haproxy", metadata={"model_digest": "d"})
+    assert unverified(root, config) == f"release {recorded['release']} has verification status pending, not passed"
+    assert unverified(tmp_path / "empty", config) == "no release is live in the ledger"

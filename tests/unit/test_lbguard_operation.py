@@ -161,6 +161,16 @@ def test_the_held_model_expects_the_sanctioned_state_and_shares():
     assert [round(s["expected_share"], 2) for s in servers.values()] == [0.5, 0.0, 0.5]
 
 
+
+def test_the_held_model_leaves_the_model_it_was_given_as_it_was():
+    """It copies only what a hold changes: the inventory's model stays as validated."""
+    given = model(1, 1, 1, min_active=1, max_share=1.0)
+    before = repr(given)
+    held = operation.held_model(given, DRAIN_WEB2)
+    assert repr(given) == before
+    assert held["services"][0] is not given["services"][0]
+    assert operation.held_model(given, {}) == given
+
 def test_verification_accepts_a_sanctioned_drain_and_refuses_an_unsanctioned_one():
     live = runtime(web1=("UP", 1), web2=("DRAIN", 0), web3=("UP", 1))["shop"]
     plain = model(1, 1, 1)["services"][0]

@@ -931,9 +931,9 @@ def test_every_route_and_the_default_are_checked_over_the_tls_bind() -> None:
 # ------------------------------------------------------ the service's state first
 
 
-def run_with_systemctl(tmp_path: Path, state: str, lb_server: int) -> tuple[dict[str, Any], str]:
-    """Run the module with O(service), a stand-in systemctl on PATH answering ``state``; return its result and
-    the stand-in's arguments."""
+def run_with_systemctl(tmp_path: Path, state: str, lb_server: int, **extra: Any) -> tuple[dict[str, Any], str]:
+    """Run the module with O(service) (and ``extra`` options), a stand-in systemctl on PATH answering ``state``;
+    return its result and the stand-in's arguments."""
     tools = tmp_path / "bin"
     tools.mkdir()
     systemctl = tools / "systemctl"
@@ -943,7 +943,7 @@ def run_with_systemctl(tmp_path: Path, state: str, lb_server: int) -> tuple[dict
     args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {
         "engine": "nginx", "requests": 3, "service": "nginx",
         "services": [{"name": "shop", "listen": lb_server, "mode": "http", "balance": "roundrobin", "servers": []}],
-        "status_url": f"http://127.0.0.1:{lb_server}/lbguard/model"}}))
+        "status_url": f"http://127.0.0.1:{lb_server}/lbguard/model", **extra}}))
     env = {**module_env(), "PATH": f"{tools}{os.pathsep}{os.environ.get('PATH', '')}"}
     completed = subprocess.run([sys.executable, probe.__file__, str(args_file)], env=env, capture_output=True,
                                text=True, timeout=60, check=False)
@@ -961,3 +961,34 @@ def test_an_active_service_is_measured(tmp_path: Path, lb_server: int) -> None:
     result, _ = run_with_systemctl(tmp_path, "active", lb_server)
     assert result["service_state"] == "active", result
     assert sum(result["traffic"]["shop"]["counts"].values()) == 3, result
+
+
+# ------------------------------------------- the ledger read in the same call
+
+
+def test_the_ledger_comes_with_the_measurement_and_an_unverified_release_is_not_measured(
+        tmp_path: Path, lb_server: int) -> None:
+    """A deploy's fast path: one call reads the ledger, and measures only a verified, untouched release."""
+    root, config = tmp_path / "ledger", tmp_path / "nginx.conf"
+    (root / "nginx").mkdir(parents=True)
+    config.write_text("events {}\n")
+    options = {"ledger_root": str(root), "ledger_config_path": str(config), "verified_model": "d"}
+    for run in ("first", "second"):
+        (tmp_path / run).mkdir()
+    result, _ = run_with_systemctl(tmp_path / "first", "active", lb_server, **options)
+    assert result["unverified_because"] == "no release is live in the ledger", result
+    assert result["ledger"]["current"] is None and result["ledger"]["live_sha256"], result
+    assert "traffic" not in result, result
+
+    sha = hashlib.sha256(config.read_bytes()).hexdigest()
+    (root / "nginx" / "releases" / "r1").mkdir(parents=True)
+    (root / "nginx" / "releases" / "r1" / "config").write_bytes(config.read_bytes())
+    (root / "nginx" / "releases" / "r1" / "meta.json").write_text(json.dumps(
+        {"id": "r1", "model_digest": "d", "config_sha256": sha, "verification": {"status": "passed"}}))
+    for pointer in ("current", "last_verified"):
+        (root / "nginx" / pointer).write_text("r1\n")
+    result, _ = run_with_systemctl(tmp_path / "second", "active", lb_server, **options)
+    assert result["unverified_because"] is None, result
+    assert result["ledger"]["current_release"]["model_digest"] == "d", result
+    assert sum(result["traffic"]["shop"]["counts"].values()) == 3, result
+

@@ -34,6 +34,8 @@ def test_a_deploy_that_changes_nothing_only_verifies_and_a_hand_edit_takes_the_f
     host.check_output(f"echo '# edited by hand' >> {CONFIG}")
     result, report = deploy(tmp_path)
     assert result.returncode == 0, result.stdout[-4000:]
+    assert f"{LB}: not measured: the live file is no longer release" in result.stdout, result.stdout[-4000:]
+    assert "deploying in full" in result.stdout
     assert "edited by hand" not in host.file(CONFIG).content_string
     assert worker_pid(host) != pid
 
