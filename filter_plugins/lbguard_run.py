@@ -26,6 +26,7 @@ printed once each, labelled with their release; ``warnings`` (see
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -184,6 +185,22 @@ def failed_hosts(lb_hosts: Sequence[str], hostvars: Mapping[str, Any], environme
         if result and result.get("environment") == environment and result.get("status") not in PASSED:
             failed.append(host)
     return failed
+
+
+def slice_hosts(hosts: Sequence[str], spec: str | None) -> list[str]:
+    """The hosts of slice ``K/N`` of ``hosts`` (every N-th, from the K-th); all of them when ``spec`` is empty.
+
+    Each of N jobs given the same inventory and one K from 1 to N covers its own
+    hosts, none twice and none left out, whatever the fleet's size.
+    """
+    if spec in (None, ""):
+        return list(hosts)
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(spec))
+    if not match or not 1 <= int(match[1]) <= int(match[2]):
+        raise AnsibleFilterError(f"lbguard_slice: {spec!r} is not K/N with 1 <= K <= N (for example 2/4, "
+                                 "the second of four slices)")
+    index, count = int(match[1]), int(match[2])
+    return list(hosts)[index - 1::count]
 
 
 def production_gate(lb_hosts: Sequence[str], groups: Mapping[str, Sequence[str]], hostvars: Mapping[str, Any],
@@ -400,4 +417,5 @@ class FilterModule:
             "lbguard_concentration_warnings": concentration_warnings,
             "lbguard_rollback_outcome": rollback_outcome,
             "lbguard_host_result": host_result,
+            "lbguard_slice": slice_hosts,
         })

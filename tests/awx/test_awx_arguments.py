@@ -46,11 +46,11 @@ def test_every_kind_of_object_is_configured() -> None:
 
 
 def test_every_loop_item_is_a_call_of_its_own() -> None:
-    # Seven job templates, two inventories with a source each, two schedules.
+    # Seven job templates, two inventories with a source each, two schedules, two workflows.
     counts = {m: sum(1 for c in CALLS if c.action == f"awx.awx.{m}") for m in
               ("job_template", "inventory", "inventory_source", "schedule", "workflow_job_template")}
     assert counts == {"job_template": 7, "inventory": 2, "inventory_source": 2, "schedule": 2,
-                      "workflow_job_template": 1}
+                      "workflow_job_template": 2}
 
 
 @pytest.mark.parametrize("call", CALLS, ids=[c.label() for c in CALLS])

@@ -23,7 +23,9 @@ PROJECT = by_module(CALLS, "project")[0]
 INVENTORIES = {i["name"]: i for i in by_module(CALLS, "inventory")}
 SOURCES = by_module(CALLS, "inventory_source")
 TEMPLATES = {t["name"]: t for t in by_module(CALLS, "job_template")}
-WORKFLOW = by_module(CALLS, "workflow_job_template")[0]
+WORKFLOWS = {w["name"]: w for w in by_module(CALLS, "workflow_job_template")}
+WORKFLOW = WORKFLOWS["lbguard deploy with approval"]
+AUDIT_WORKFLOW = WORKFLOWS["lbguard audit in slices"]
 NODES = {n["identifier"]: n for n in WORKFLOW["workflow_nodes"]}
 SCHEDULES = by_module(CALLS, "schedule")
 MACHINE_CREDENTIAL = "lbguard SSH"
@@ -103,13 +105,15 @@ def test_deploy_templates_pin_their_stage() -> None:
     assert staging["inventory"] != production["inventory"]
 
 
-def test_rollback_template_accepts_what_the_workflow_nodes_give_it() -> None:
+def test_templates_accept_what_the_workflow_nodes_give_them() -> None:
     # AWX drops a node's extra_data and inventory unless the template prompts for them.
     (rollback,) = templates_running("playbooks/rollback.yml")
     assert rollback["ask_variables_on_launch"] is True
     assert rollback["ask_inventory_on_launch"] is True
+    (audit,) = templates_running("playbooks/audit.yml")
+    assert audit["ask_variables_on_launch"] is True  # each slice's lbguard_slice
     for template in TEMPLATES.values():
-        if template is not rollback:
+        if template not in (rollback, audit):
             assert not template.get("ask_variables_on_launch"), template["name"]
 
 
@@ -218,7 +222,10 @@ def test_schedules_run_audit_hourly_and_verify_every_15_minutes() -> None:
         rule = rrulestr(schedule["rrule"], forceset=True)
         first = rule.after(now)
         second = rule.after(first)
-        playbook = TEMPLATES[schedule["unified_job_template"]]["playbook"]
+        target = schedule["unified_job_template"]
+        # The audit runs as its workflow of slices, each node the audit template.
+        playbook = TEMPLATES[target]["playbook"] if target in TEMPLATES else {
+            template_of(node)["playbook"] for node in WORKFLOWS[target]["workflow_nodes"]}.pop()
         spacing[playbook] = second - first
         assert first - now <= spacing[playbook], "the first run is within one interval"
     assert spacing == {"playbooks/audit.yml": timedelta(hours=1), "playbooks/verify.yml": timedelta(minutes=15)}
@@ -249,17 +256,35 @@ def test_awx_rrule_rules_accept_both_time_zone_forms() -> None:
 # --- Job slicing ---------------------------------------------------------------------
 
 
-def test_only_verify_is_sliced() -> None:
-    # A slice holds only some hosts of the inventory. verify.yml judges each LB by its
+def test_only_verify_is_sliced_by_awx() -> None:
+    # AWX's slice holds only some hosts of the inventory. verify.yml judges each LB by its
     # ledger's release model; every other playbook builds models from the inventory,
     # whose backend groups a slice would cut short.
     sliced = {t["playbook"]: int(t["job_slice_count"]) for t in TEMPLATES.values() if int(t["job_slice_count"]) > 1}
     assert sliced == {"playbooks/verify.yml": 4}, sliced
 
 
-def test_the_slice_count_is_one_setting() -> None:
-    calls = by_module(awx_calls(["lbguard_awx_project_scm_url=https://git.example.org/ops/lbguard.git",
-                                 "lbguard_awx_verify_slices=7"]), "job_template")
-    assert {t["playbook"]: int(t["job_slice_count"]) for t in calls if int(t["job_slice_count"]) > 1} == {
-        "playbooks/verify.yml": 7}
+def slices_of(workflow: dict) -> list[str]:
+    return [node["extra_data"]["lbguard_slice"] for node in workflow["workflow_nodes"]]
 
+
+def test_the_audit_runs_in_slices_at_once_each_with_the_whole_inventory() -> None:
+    nodes = AUDIT_WORKFLOW["workflow_nodes"]
+    assert slices_of(AUDIT_WORKFLOW) == ["1/4", "2/4", "3/4", "4/4"]
+    assert len({node["identifier"] for node in nodes}) == len(nodes)
+    assert {template_of(node)["playbook"] for node in nodes} == {"playbooks/audit.yml"}
+    # No edges: all start at once. The template is not sliced by AWX, and takes the node's extra vars.
+    assert not any(node.get("related") for node in nodes)
+    (audit,) = templates_running("playbooks/audit.yml")
+    assert int(audit["job_slice_count"]) == 1 and audit["ask_variables_on_launch"] is True
+    audit_yml = (REPO_ROOT / "playbooks" / "audit.yml").read_text()
+    assert "lbguard.core.lbguard_slice(lbguard_slice" in audit_yml
+
+
+def test_the_slice_count_is_one_setting() -> None:
+    calls = awx_calls(["lbguard_awx_project_scm_url=https://git.example.org/ops/lbguard.git",
+                       "lbguard_awx_verify_slices=7", "lbguard_awx_audit_slices=3"])
+    assert {t["playbook"]: int(t["job_slice_count"]) for t in by_module(calls, "job_template")
+            if int(t["job_slice_count"]) > 1} == {"playbooks/verify.yml": 7}
+    (audit,) = [w for w in by_module(calls, "workflow_job_template") if w["name"] == "lbguard audit in slices"]
+    assert slices_of(audit) == ["1/3", "2/3", "3/3"]

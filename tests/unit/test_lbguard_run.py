@@ -360,3 +360,21 @@ def test_the_host_result_filter_documents_every_field():
     doc = (Path(run.__file__).parent / "lbguard_host_result.yml").read_text()
     for field in run.RESULT_FIELDS:
         assert f"V({field})" in doc, field
+
+
+# ------------------------------------------------------- slices of a parallel job
+
+
+def test_the_slices_of_a_fleet_cover_every_host_once() -> None:
+    hosts = [f"lb-{i:02d}" for i in range(1, 11)]
+    slices = [run.slice_hosts(hosts, f"{k}/4") for k in range(1, 5)]
+    assert slices[0] == ["lb-01", "lb-05", "lb-09"] and slices[3] == ["lb-04", "lb-08"]
+    assert sorted(sum(slices, [])) == hosts
+    assert run.slice_hosts(hosts, None) == hosts and run.slice_hosts(hosts, "") == hosts
+    assert run.slice_hosts(hosts[:2], "3/4") == []  # more slices than hosts: an empty slice, not an error
+
+
+@pytest.mark.parametrize("spec", ["0/4", "5/4", "2", "a/b", "2/4/8", "-1/4"])
+def test_a_slice_that_is_not_k_of_n_is_refused(spec: str) -> None:
+    with pytest.raises(AnsibleFilterError, match=r"lbguard_slice: .* is not K/N with 1 <= K <= N"):
+        run.slice_hosts(["lb-01"], spec)

@@ -1,4 +1,5 @@
-"""AWX job slicing (awx/vars/lbguard_awx.yml): a verify job may see only some hosts of the inventory."""
+"""Slicing a job over AWX execution nodes: a verify job may see only some hosts (AWX job slicing); an audit job
+sees the whole inventory and audits its share (lbguard_slice, awx/vars/lbguard_awx.yml)."""
 
 import json
 import os
@@ -9,7 +10,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, os.path.join(os.environ.get("MOLECULE_PROJECT_DIRECTORY", "."), "molecule"))
-from lbguard_testlib import PROJECT, ansible_env  # noqa: E402
+from lbguard_testlib import PROJECT, ansible_env, lb, run_playbook  # noqa: E402
 
 
 def keep_only(node, hosts):
@@ -46,3 +47,32 @@ def check_the_slice(sliced, tmp_path):
     assert verified.returncode == 0, verified.stdout[-6000:]
     report = json.loads(next(tmp_path.glob("verify-*.json")).read_text())
     assert report["hosts"]["mol-lb-1"]["status"] == "verified", report["hosts"]
+
+
+def test_the_audit_in_slices_keeps_the_whole_inventory_and_covers_each_load_balancer_once(tmp_path):
+    """AWX's audit workflow: each job gets the whole inventory and lbguard_slice=K/N (playbooks/audit.yml)."""
+    host = lb("mol-lb-1")
+    host.check_output("echo '# edited by hand' >> /etc/haproxy/haproxy.cfg")
+    try:
+        runs = {}
+        for spec in ("1/2", "2/2"):
+            out = tmp_path / spec.replace("/", "-of-")
+            result = run_playbook("audit.yml", "-e", f"lbguard_report_dir={out}", "-e", f"lbguard_slice={spec}",
+                                  "-e", f"lbguard_audit_textfile={out}/lbguard_audit.prom")
+            runs[spec] = (result, json.loads(next(out.glob("audit-*.json")).read_text()), out)
+    finally:
+        host.check_output("sed -i '/# edited by hand/d' /etc/haproxy/haproxy.cfg")
+    # The first slice holds the only LB, with its whole model (no empty backend group), and finds the edit.
+    result, report, out = runs["1/2"]
+    assert result.returncode != 0 and list(report["hosts"]) == ["mol-lb-1"], result.stdout[-4000:]
+    assert report["hosts"]["mol-lb-1"]["status"] == "drift", report["hosts"]
+    assert "edited by hand" in json.dumps(report["hosts"]["mol-lb-1"]["diff"])
+    assert 'lbguard_config_drift{lb_host="mol-lb-1"} 1' in (out / "lbguard_audit-slice-1-of-2.prom").read_text()
+    # The second holds none, and says so by auditing nothing.
+    result, report, out = runs["2/2"]
+    assert result.returncode == 0 and report["hosts"] == {}, result.stdout[-4000:]
+    assert "lb_host=" not in (out / "lbguard_audit-slice-2-of-2.prom").read_text()
+    # A slice that is not K/N is refused before any host is touched.
+    refused = run_playbook("audit.yml", "-e", f"lbguard_report_dir={tmp_path}", "-e", "lbguard_slice=3/2")
+    said = refused.stdout + refused.stderr
+    assert refused.returncode != 0 and "lbguard_slice: '3/2' is not K/N" in said, said[-3000:]
