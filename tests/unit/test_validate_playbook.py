@@ -190,7 +190,7 @@ SHOW_MODEL_PLAY = """\
   tasks:
     - name: Write every validated model as JSON
       ansible.builtin.copy:
-        content: "{{ groups['loadbalancers'] | map('lbguard_validated_model', hostvars, groups) | to_json }}"
+        content: "{{ groups['loadbalancers'] | map('lbguard.core.lbguard_validated_model', hostvars, groups) | to_json }}"
         dest: "{dest}"
         mode: "0600"
 """
