@@ -70,11 +70,14 @@ options:
     default: 0
   release:
     description:
-      - Release id (mark, restore), or for restore C(previous) (the release
-        before the current one) or C(last_verified).
+      - Release id (mark, restore, confirm with O(status)), or for restore
+        C(previous) (the release before the current one) or C(last_verified).
     type: str
   status:
-    description: Verification result to store (mark).
+    description:
+      - Verification result to store (mark). With C(confirm), the same call then
+        marks O(release) with it, unless the host's timer restored a release
+        first (RV(expired)): the two steps of a verified deploy in one call.
     type: str
     choices: [passed, failed]
   metadata:
@@ -466,6 +469,16 @@ def do_begin(module: AnsibleModule, ledger: Ledger) -> dict:
 
 
 def do_confirm(module: AnsibleModule, ledger: Ledger) -> dict:
+    """Disarm this run's timer, then with ``status`` mark ``release``; ``expired`` when the timer restored first."""
+    if module.params["status"] and not module.params["release"]:
+        module.fail_json(msg="confirm with a status needs the release to mark (release)")
+    result = _disarm(module, ledger)
+    if module.params["status"] and not result["expired"]:
+        result.update(do_mark(module, ledger))
+    return result
+
+
+def _disarm(module: AnsibleModule, ledger: Ledger) -> dict:
     """Disarm this run's timer. Reports ``expired`` when the timer restored first."""
     if os.path.exists(ledger.pending_path):
         with open(ledger.pending_path, encoding="utf-8") as handle:

@@ -254,6 +254,25 @@ def test_confirm_after_the_timer_fired_reports_it_and_leaves_other_runs_timers(r
     assert not late["confirmed"] and late["expired"]["run_id"] == "run-1"
 
 
+
+def test_confirm_with_a_status_marks_the_release_in_the_same_call_unless_the_timer_restored_first(
+        root, config, timers):
+    _, recorded, ledger = deployed(root, config, b"new release\n")
+    marked, ledger = run("confirm", root, engine="haproxy", run_id="run-1", release=recorded["release"],
+                         status="passed", metadata={"change_id": "c-1"})
+    assert marked["confirmed"] and marked["changed"] and marked["release"] == recorded["release"]
+    assert ledger.last_verified == recorded["release"]
+    assert ledger.meta(recorded["release"])["verification"]["change_id"] == "c-1"
+
+    _, late_release, ledger = deployed(root, config, b"newer release\n", run_id="run-2")
+    run_restorer(ledger, [sys.executable, "-c", "pass"])
+    late, ledger = run("confirm", root, engine="haproxy", run_id="run-2", release=late_release["release"],
+                       status="passed")
+    assert not late["confirmed"] and late["expired"]["run_id"] == "run-2" and "release" not in late
+    assert ledger.meta(late_release["release"])["verification"]["status"] != "passed"
+    with pytest.raises(ModuleFailed, match="needs the release to mark"):
+        run("confirm", root, engine="haproxy", run_id="run-3", status="passed")
+
 def test_the_next_run_restores_an_unconfirmed_release_before_the_timer(root, config, timers):
     original = config.read_bytes()
     begun, recorded, ledger = deployed(root, config, b"new release\n")
