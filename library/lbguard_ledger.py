@@ -77,7 +77,7 @@ options:
     description:
       - Verification result to store (mark). With C(confirm), the same call then
         marks O(release) with it, unless the host's timer restored a release
-        first (RV(expired)): the two steps of a verified deploy in one call.
+        first (see RV(expired)). A verified deploy so makes its two last steps in one call.
     type: str
     choices: [passed, failed]
   metadata:
