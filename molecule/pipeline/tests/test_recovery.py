@@ -32,6 +32,8 @@ LEDGER = "/var/lib/lbguard/haproxy"
 LOCK = "/var/lib/lbguard/lock"
 MODEL_URL = "http://127.0.0.1:8405/lbguard/model"
 TIMER = "lbguard-confirm-haproxy.timer"
+# The full path's task that records the reloaded file as a release (roles/lb_deploy/tasks/full_path.yml).
+RECORD_TASK = "TASK [lbguard.core.lb_deploy : Record the live configuration as a release]"
 STAGING_ONLY = ["-e", json.dumps({"lbguard_stages": ["staging"]})]
 # The bound under test; deploy.yml's default is 300 s.
 CONFIRM_TIMEOUT = 20
@@ -79,10 +81,11 @@ def wait_for(condition, timeout, every=0.2):
 def kill_deploy_after_its_reload(tmp_path, confirm_timeout):
     """Start a deploy of the change, SIGKILL it once the new config runs; return (before, run id, kill time).
 
-    The kill comes when the run prints its first verification task: its release
-    is reloaded and recorded, its lock held and its release not confirmed.
-    Watching the run's own output, not polling the host, keeps that moment
-    exact however busy the machine is.
+    The kill comes when the run prints its first verification task after it
+    recorded the release (the fast path's verification comes before, and changes
+    nothing): its release is reloaded and recorded, its lock held and its release
+    not confirmed. Watching the run's own output, not polling the host, keeps
+    that moment exact however busy the machine is.
     """
     before = state()
     command = playbook_command("deploy.yml", *overlay(tmp_path), *STAGING_ONLY, "-e",
@@ -95,7 +98,8 @@ def kill_deploy_after_its_reload(tmp_path, confirm_timeout):
     try:
         for line in run.stdout:
             seen.append(line)
-            if line.startswith("TASK [lbguard.core.lb_verify : "):
+            recorded = any(text.startswith(RECORD_TASK) for text in seen)
+            if recorded and line.startswith("TASK [lbguard.core.lb_verify : "):
                 break
         else:
             raise AssertionError(f"the deploy ended before its verification: {''.join(seen)[-4000:]}")
