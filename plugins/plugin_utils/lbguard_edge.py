@@ -374,12 +374,15 @@ def _hsts(check: Any, label: str, raw: Any) -> dict[str, Any] | None:
     return {"max_age": max_age, "include_subdomains": subdomains}
 
 
-def _routes(check: Any, label: str, raw: Any, pools: Sequence[str]) -> list[dict[str, Any]]:
+def _routes(
+    check: Any, label: str, raw: Any, pools: Sequence[str]
+) -> tuple[list[dict[str, Any]], list[int]]:
+    """The valid routes, and each one's index in ``raw``: messages name a route by where the operator wrote it."""
     if not check.rendered(label, "routes", raw):
-        return []
+        return [], []
     if not isinstance(raw, (list, tuple)):
         check.add(f"{label}: routes must be a list of {{hosts, path_prefix, pool}}, got {kind(raw)}")
-        return []
+        return [], []
     routes: list[dict[str, Any]] = []
     positions: list[int] = []  # each valid route's index in the raw list, for messages
     for index, where, data in _entries(check, label, "routes", raw, ROUTE_KEYS):
@@ -424,7 +427,7 @@ def _routes(check: Any, label: str, raw: Any, pools: Sequence[str]) -> list[dict
                 earlier = ", ".join(f"routes[{positions[i]}]" for i in shadowed_by)
                 check.add(f"{where} (pool {pool}) is shadowed by {earlier}: every request it matches is "
                           "taken earlier; put the more specific route first")
-    return routes
+    return routes, positions
 
 
 def read_frontend(
@@ -468,7 +471,7 @@ def read_frontend(
     hsts = _hsts(check, label, data["hsts"]) if "hsts" in data else None
     if hsts is not None and not has_tls:
         check.add(f"{label}: hsts needs a tls bind (browsers ignore the header over plain HTTP)")
-    routes = _routes(check, label, data.get("routes", []), pools)
+    routes, route_positions = _routes(check, label, data.get("routes", []), pools)
     default_pool = data.get("default_pool")
     if default_pool is None:
         check.add(f"{label}: default_pool is missing: the pool for requests no route matches")
@@ -489,11 +492,11 @@ def read_frontend(
                     check.add(f"{label}: certificate {certificate['name']}: name {dns_name} is also in certificate "
                               f"{owner[dns_name]}; the engines would choose between them differently")
                 owner.setdefault(dns_name, certificate["name"])
-        for route_index, route in enumerate(routes):
+        for position, route in zip(route_positions, routes):
             for host in route["hosts"]:
                 if not any(covers(c["names"], host) for c in tls["certificates"]):
                     names = "; ".join(f"{c['name']}: {', '.join(c['names'])}" for c in tls["certificates"])
-                    check.add(f"{label}: routes[{route_index}] host {host} is not covered by any certificate of "
+                    check.add(f"{label}: routes[{position}] host {host} is not covered by any certificate of "
                               f"this frontend ({names or 'none valid'})")
     if len(check.problems) > before:
         return None

@@ -248,6 +248,16 @@ def test_a_host_no_certificate_covers_is_refused() -> None:
     one(found, "routes[1] host x.api.example.com is not covered")
 
 
+def test_a_route_problem_names_the_route_where_it_is_written_after_an_invalid_route() -> None:
+    # routes[0] is refused (unknown pool), so the uncovered host is in the second route as written.
+    routes = [{"hosts": ["api.example.com"], "pool": "nosuchpool"},
+              {"hosts": ["admin.example.com"], "pool": "static"}]
+    found = problems(lb_vars(frontends=[frontend(routes=routes)]))
+    one(found, "frontend edge: routes[0]", "pool 'nosuchpool' is not defined")
+    one(found, "frontend edge: routes[1] host admin.example.com is not covered by any certificate")
+    assert not [p for p in found if "routes[0] host admin.example.com" in p], found
+
+
 @pytest.mark.parametrize(
     ("names", "host", "covered"),
     [
