@@ -235,3 +235,19 @@ def test_promtool_unit_tests_catch_a_broken_threshold(tmp_path: Path, broken_set
     assert "FAILED" in text
     for alert in missed_alerts:
         assert f"alertname: {alert}" in text, text
+
+
+def test_monitoring_playbook_runs_with_its_default_folder() -> None:
+    """monitoring.yml with no extra vars: the role's own default folder, named in the run's output (#26)."""
+    default_dir = REPO_ROOT / "reports" / "prometheus"
+    rules = default_dir / "lbguard-rules.yml"
+    rules.unlink(missing_ok=True)
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0")
+    result = subprocess.run(
+        [ansible_playbook(), "-i", str(REPO_ROOT / "inventories/examples/good/hosts.yml"), "playbooks/monitoring.yml"],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert rules.is_file() and (default_dir / "lbguard-scrape.yml").is_file()
+    assert "rules: " in result.stdout and "/reports/prometheus/lbguard-rules.yml" in result.stdout, result.stdout
+    assert "load balancers: stg-lb1, prod-lb1" in result.stdout
