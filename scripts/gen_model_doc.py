@@ -481,6 +481,18 @@ OUTRO = """\
   (not disabled, not backup); backup and disabled servers expect 0. With
   `balance: first` the first active server expects everything.
 
+## Variable names
+
+Every variable of a load balancer whose name starts with `lb_` or `lbguard_`
+must be one lbguard knows: a model variable above, a backend host's variable,
+an option of one of the collection's roles (`ansible-doc -t role
+lbguard.core.ROLE`), or a variable an operator passes to a playbook. Any other
+is refused before any host is touched, with the closest known name
+(`lb_polcy`: did you mean `lb_policy`?): its value would be ignored while a
+default applies. The lists live in `plugins/plugin_utils/lbguard_variables.py`.
+`lbguard_group_names` is refused when it is set in the inventory rather than
+as an extra var: plays choose their hosts before they read inventory variables.
+
 ## Changing the model
 
 A change to the model goes through review (`.github/pull_request_template.md`):

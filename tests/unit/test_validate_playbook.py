@@ -253,3 +253,43 @@ all:
     assert result.returncode == 2, text
     assert "lb1: service shop: server web1: address cannot be rendered: 'hostvars' is undefined" in text
     assert "lb1: service shop: server web2: address cannot be rendered: 'undefined_address' is undefined" in text
+
+
+@pytest.mark.parametrize(("where", "typo", "meant"), [
+    ("host", "lb_polcy", "lb_policy"),
+    ("group", "lb_servics", "lb_services"),
+    ("group", "lb_deploy_confirm_timout", "lb_deploy_confirm_timeout"),
+    ("host", "lbguard_report_dri", "lbguard_report_dir"),
+])
+def test_a_variable_lbguard_does_not_know_is_refused_with_the_closest_name(
+    tmp_path: Path, where: str, typo: str, meant: str
+) -> None:
+    """A typo'd top-level variable would be ignored while defaults apply: refused, naming the host (#26)."""
+    inventory = tmp_path / "inventory"
+    (inventory / f"{where}_vars").mkdir(parents=True)
+    (inventory / "hosts.yml").write_text(RENAMED_INVENTORY, encoding="utf-8")
+    (inventory / f"{where}_vars" / ("lb-a.yml" if where == "host" else "edge.yml")).write_text(
+        f"{typo}: {{max_server_share: 0.9}}\n", encoding="utf-8")
+    result = run(inventory, tmp_path, extra_vars=MAPPING)
+    assert result.returncode == 2, output(result)
+    assert f"lb-a: variable {typo} is not one lbguard knows" in output(result)
+    assert f"did you mean {meant}?" in output(result)
+    assert_no_connection(output(result))
+
+
+@pytest.mark.parametrize("where", ["all", "edge"])
+def test_group_names_set_in_the_inventory_are_refused_naming_the_variable(tmp_path: Path, where: str) -> None:
+    """Plays choose their hosts before reading inventory variables: the mapping works only as an extra var (#26)."""
+    inventory = tmp_path / "inventory"
+    (inventory / "group_vars").mkdir(parents=True)
+    (inventory / "hosts.yml").write_text(RENAMED_INVENTORY, encoding="utf-8")
+    mapping = json.loads(MAPPING)
+    (inventory / "group_vars" / f"{where}.yml").write_text(json.dumps(mapping), encoding="utf-8")
+    result = run(inventory, tmp_path)
+    assert result.returncode == 2, output(result)
+    text = " ".join(output(result).split())
+    assert "lbguard_group_names is set in the inventory (host or group variables of lb-a" in text, text
+    assert "Pass it as an extra var" in text
+    # The same mapping as an extra var (it then wins over the inventory's) passes.
+    passed = run(inventory, tmp_path, extra_vars=MAPPING)
+    assert passed.returncode == 0, output(passed)
