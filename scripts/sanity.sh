@@ -15,7 +15,7 @@ trap 'rm -rf "$work"' EXIT
 dest="$work/ansible_collections/lbguard/core"
 mkdir -p "$dest"
 # collections/ is the link that makes this checkout lbguard.core; the copy needs none.
-# Links are copied as what they point to: plugins/modules is checked as modules.
+# Links are copied as what they point to: plugins/filter is checked as filters.
 git ls-files -z | grep -zv "^collections/" | tar --null --dereference -T - -cf - | tar -xf - -C "$dest"
 python_version=$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 cd "$dest"

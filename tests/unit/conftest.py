@@ -8,8 +8,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FILTER_PLUGINS = REPO_ROOT / "filter_plugins"
 
-# Modules in library/ (lbguard_probe, ...) are imported the same way.
-LIBRARY = REPO_ROOT / "library"
+# Modules in plugins/modules/ (lbguard_probe, ...) are imported the same way.
+LIBRARY = REPO_ROOT / "plugins" / "modules"
 
 # ansible_collections.lbguard.core.plugins.module_utils.* (a namespace package).
 # The installed collections go on the path too: once ansible_collections is

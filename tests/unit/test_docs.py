@@ -32,7 +32,7 @@ SHELL = [b for b in BLOCKS if b.is_shell]
 AWX_PROGRAMS = ("source", "export", "ansible-playbook", "ansible-builder", "ansible-galaxy", "make")
 #: Project folders whose paths a doc may name; each must exist.
 PROJECT_FOLDERS = (".ci", ".github", "awx", "benchmarks", "docs", "filter_plugins", "inventories", "lab",
-                   "library", "molecule", "playbooks", "roles", "scripts", "tests")
+                   "molecule", "playbooks", "plugins", "roles", "scripts", "tests")
 #: File names the docs mention that are not in the repository: files lbguard writes
 #: (reports, Prometheus files), a site's own files, and files on a load balancer.
 NOT_IN_REPOSITORY = {"lbguard-rules.yml", "lbguard-scrape.yml", "prometheus.yml", "meta.json", "my-site.yml",

@@ -1,4 +1,4 @@
-"""Unit tests of library/lbguard_ledger_info.py: it reads what lbguard_ledger keeps, and only reads."""
+"""Unit tests of plugins/modules/lbguard_ledger_info.py: it reads what lbguard_ledger keeps, and only reads."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Unit tests of library/lbguard_probe.py: pure functions, and real loopback traffic."""
+"""Unit tests of plugins/modules/lbguard_probe.py: pure functions, and real loopback traffic."""
 
 from __future__ import annotations
 

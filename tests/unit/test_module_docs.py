@@ -1,4 +1,4 @@
-"""The modules in library/ document themselves as ansible-doc reads them."""
+"""The modules in plugins/modules/ document themselves as ansible-doc reads them."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import yaml
 
 from lbguard_test_tools import REPO_ROOT
 
-MODULES = sorted((REPO_ROOT / "library").glob("lbguard_*.py"))
+MODULES = sorted((REPO_ROOT / "plugins" / "modules").glob("lbguard_*.py"))
 
 
 def doc_strings(path: Path) -> dict[str, str]:
@@ -43,7 +43,7 @@ def test_documentation_examples_and_return_are_yaml(path: Path) -> None:
 @pytest.mark.parametrize("path", MODULES, ids=[path.stem for path in MODULES])
 def test_ansible_doc_shows_the_module(path: Path) -> None:
     tool = Path(sys.executable).parent / "ansible-doc"
-    result = subprocess.run([str(tool), "-M", str(REPO_ROOT / "library"), path.stem], capture_output=True,
+    result = subprocess.run([str(tool), "-M", str(REPO_ROOT / "plugins" / "modules"), path.stem], capture_output=True,
                             text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert "OPTIONS" in result.stdout and "RETURN VALUES" in result.stdout, result.stdout[:2000]
