@@ -5,8 +5,8 @@
 # (ansible-doc, validate-modules, import, pep8, pylint, yamllint,
 # runtime-metadata) build a venv of their own with pip's bootstrap script from
 # the internet, which this project never reaches. Their ground is covered
-# elsewhere: tests/unit/test_collection.py runs ansible-doc on every plugin,
-# tests/unit/test_module_docs.py parses every module's documentation, the unit
+# elsewhere: tests/integration/test_collection.py runs ansible-doc on every plugin,
+# tests/integration/test_module_docs.py parses every module's documentation, the unit
 # tests import every plugin, `make lint` runs yamllint and ansible-lint.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lbguard_rollback import rollback_scope
+from ansible_collections.lbguard.core.plugins.filter.lbguard_rollback import rollback_scope
 
 PRODUCTION = ["lb-prod-1", "lb-prod-2", "lb-prod-3"]
 

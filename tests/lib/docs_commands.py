@@ -8,17 +8,17 @@ preceded, on the line before it (blank lines allowed), by a marker:
 
 KIND says who runs the block, for real:
 
-unit    the control node, no host needed: tests/unit/test_docs.py runs the block
+unit    the control node, no host needed: tests/integration/test_docs.py runs the block
         with bash in the project folder (placeholders: UNIT_PLACEHOLDERS).
 lab     needs running load balancers: molecule/default/tests/test_docs_commands.py
         runs each ansible-playbook line against the default scenario's inventory
         (placeholders: LAB_PLACEHOLDERS).
 lab-lb  a shell on a load balancer: the same Molecule test runs the block on
         the scenario's load balancer.
-awx     needs an AWX server: tests/unit/test_docs.py runs every ansible-playbook
-        line with --syntax-check; tests/awx checks the configuration itself.
+awx     needs an AWX server: tests/integration/test_docs.py runs every ansible-playbook
+        line with --syntax-check; tests/integration/awx checks the configuration itself.
 setup   the make targets CI runs itself (make lab, make test, ...):
-        tests/unit/test_docs.py dry-runs them with `make -n`.
+        tests/integration/test_docs.py dry-runs them with `make -n`.
 
 A fenced ```text block preceded by `<!-- output -->` is real output: every
 non-blank line of it must appear in the output of the `unit` or `lab` block just
@@ -38,7 +38,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 KINDS = ("unit", "lab", "lab-lb", "awx", "setup")
 SHELL_LANGUAGES = ("sh", "bash", "shell", "console")

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-import lbguard_audit_metrics as metrics
+from ansible_collections.lbguard.core.plugins.filter import lbguard_audit_metrics as metrics
 
 
 def facts(status=None, completed=True):

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-import lbguard_server as server_module
+from ansible_collections.lbguard.core.plugins.modules import lbguard_server as server_module
 from lbguard_test_tools import module_env, serve_unix
 
 HEADER = "# pxname,svname,scur,status,weight\n"

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 
-import lbguard_model as m
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-from conftest import COLLECTIONS
+from ansible_collections.lbguard.core.plugins.filter import lbguard_model as m
+from lbguard_test_tools import REPO_ROOT, module_env
 
 LB = "lb1"
 DROP = object()  # marks a key or argument to leave out
@@ -1000,16 +996,16 @@ def test_digest_changes_with_the_model() -> None:
 
 def test_digest_stable_across_processes() -> None:
     code = (
-        "import sys; sys.path[:0] = sys.argv[1:]; import lbguard_model as m; "
+        "from ansible_collections.lbguard.core.plugins.filter import lbguard_model as m; "
         "print(m.normalize_model('lb1', {'lb_services': [{'name': 'shop', 'listen': 80, 'servers': ["
         "{'name': 'web1', 'address': '10.0.0.1', 'port': 8080}, {'name': 'web2', 'address': '10.0.0.2', "
         "'port': 8080}]}]}, {'staging': ['lb1'], 'loadbalancers': ['lb1']}, {})['digest'])"
     )
     digests = set()
     for seed in ("1", "2", "3"):
-        env = dict(os.environ, PYTHONHASHSEED=seed)
+        env = dict(module_env(), PYTHONHASHSEED=seed)
         out = subprocess.run(
-            [sys.executable, "-c", code, os.path.dirname(m.__file__), str(COLLECTIONS)],
+            [sys.executable, "-c", code],
             env=env,
             check=True,
             capture_output=True,

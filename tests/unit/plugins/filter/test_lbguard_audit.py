@@ -1,6 +1,6 @@
 """Unit tests of the audit's drift findings."""
 
-import lbguard_audit as audit
+from ansible_collections.lbguard.core.plugins.filter import lbguard_audit as audit
 
 
 def model(*weights, balance="roundrobin", max_share=0.5):

@@ -1,9 +1,8 @@
 """Unit tests of the change-review filters and the report they fill (playbooks/templates/plan.md.j2)."""
 
-from pathlib import Path
-
 import jinja2
-import lbguard_plan as plan
+from ansible_collections.lbguard.core.plugins.filter import lbguard_plan as plan
+from lbguard_test_tools import REPO_ROOT
 
 
 def model(*weights, balance="roundrobin", max_share=0.5, minimum=2):
@@ -44,7 +43,7 @@ def test_policy_checks_evaluate_every_rule():
     assert first["allow_first"]["passed"] is False
 
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "playbooks" / "templates" / "plan.md.j2"
+TEMPLATE = REPO_ROOT / "playbooks" / "templates" / "plan.md.j2"
 WARNING = "service shop: web1 takes 100% of traffic (balance first; policy allows up to 100%)"
 
 

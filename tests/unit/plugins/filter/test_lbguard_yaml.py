@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-import lbguard_yaml as y
+from ansible_collections.lbguard.core.plugins.filter import lbguard_yaml as y
 
 
 def inventory(tmp_path: Path) -> Path:

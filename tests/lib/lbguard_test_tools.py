@@ -30,8 +30,12 @@ def ansible_playbook() -> str:
 
 
 def module_env() -> dict[str, str]:
-    """The environment of a module run as a script: the collection's module_utils importable, as Ansible ships them."""
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p.endswith("collections"))}
+    """The environment of a plugin run in its own Python: lbguard.core importable by its collection path only.
+
+    The checkout is lbguard.core through collections/; .collections holds the installed collections.
+    """
+    folders = (REPO_ROOT / "collections", REPO_ROOT / ".collections")
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(str(folder) for folder in folders)}
 
 
 @contextmanager

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-import lbguard_verify as v
+from ansible_collections.lbguard.core.plugins.filter import lbguard_verify as v
 
 DIGEST = "a" * 64
 LABEL = "staging lb-stg-1"

@@ -15,7 +15,7 @@ import copy
 import random
 from typing import Any, Callable
 
-import lbguard_model as m
+from ansible_collections.lbguard.core.plugins.filter import lbguard_model as m
 
 NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
 PATH_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-._~!$&()*+,;=:@%/?"

@@ -64,7 +64,6 @@ def test_the_server_template_asks_what_server_yml_reads() -> None:
         assert variable in header, variable
         assert question["type"] in SURVEY_TYPES and question["question_name"], question
     assert {"lbguard_action", "lbguard_service", "lbguard_servers", "lbguard_reason"} <= set(questions)
-    sys.path.insert(0, str(REPO_ROOT / "collections"))
     from ansible_collections.lbguard.core.plugins.module_utils.lbguard_holds import ACTIONS  # noqa: PLC0415
     assert sorted(questions["lbguard_action"]["choices"]) == sorted(ACTIONS)
     assert questions["lbguard_weight"]["type"] == "integer"

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-import lbguard_ledger as ledger_module
+from ansible_collections.lbguard.core.plugins.modules import lbguard_ledger as ledger_module
 
 
 class ModuleFailed(Exception):

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from ansible.errors import AnsibleFilterError
 
-import lbguard_classify as c
+from ansible_collections.lbguard.core.plugins.filter import lbguard_classify as c
 
 
 def server(name: str, share: float, weight: int = 1, backup: bool = False, disabled: bool = False) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import random
 import subprocess
 from pathlib import Path
 
-import lbguard_model as m
+from ansible_collections.lbguard.core.plugins.filter import lbguard_model as m
 from lbguard_model_fuzz import mutate, valid_model
 from lbguard_test_tools import REPO_ROOT, ansible_playbook
 

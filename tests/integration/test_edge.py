@@ -12,7 +12,7 @@ import pytest
 from lbguard_certs import CertificateAuthority, key_pem
 from test_engine_acceptance import engine_refusals
 
-import lbguard_model as m
+from ansible_collections.lbguard.core.plugins.filter import lbguard_model as m
 
 from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_edge as edge
 
@@ -411,13 +411,13 @@ def _probe_result(model: dict[str, Any], **per_pool: dict[str, Any]) -> dict[str
 
 
 def test_verification_passes_when_every_route_reaches_its_pool() -> None:
-    import lbguard_verify as v
+    from ansible_collections.lbguard.core.plugins.filter import lbguard_verify as v
     model = valid()
     assert v.verify_problems(model, _probe_result(model), {"label": "lb1", "check_runtime": False}) == []
 
 
 def test_verification_fails_a_route_that_reaches_another_pool_or_certificate() -> None:
-    import lbguard_verify as v
+    from ansible_collections.lbguard.core.plugins.filter import lbguard_verify as v
     model = valid()
     result = _probe_result(model, api={"pools": {"shop": 60}, "certificates": {"0" * 64: 60}})
     found = v.verify_problems(model, result, {"label": "lb1", "check_runtime": False})
@@ -427,7 +427,7 @@ def test_verification_fails_a_route_that_reaches_another_pool_or_certificate() -
 
 
 def test_verification_fails_a_redirect_that_does_not_redirect() -> None:
-    import lbguard_verify as v
+    from ansible_collections.lbguard.core.plugins.filter import lbguard_verify as v
     model = valid()
     result = _probe_result(model)
     result["redirects"]["edge"].update(status=200, location=None)
@@ -464,7 +464,7 @@ def test_the_escape_hatch_never_sets_what_the_model_owns(engine: str, directive:
 
 
 def test_extra_directives_are_listed_for_the_reviewer() -> None:
-    import lbguard_plan as plan
+    from ansible_collections.lbguard.core.plugins.filter import lbguard_plan as plan
     model, found = build(lb_vars(frontends=[frontend(extra_directives=["http-request set-header X-Edge 1"])],
                                  pools=[pool("shop", 1, extra_directives=["retries 5"]), pool("api", 2),
                                         pool("static", 3)],
@@ -543,7 +543,7 @@ def test_odd_values_in_frontends_are_problems_not_crashes(value: Any) -> None:
 
 def test_verification_checks_every_route_not_only_each_pools_first() -> None:
     """routes[1] also sends to pool api; only its own check can see it reach another pool."""
-    import lbguard_verify as v
+    from ansible_collections.lbguard.core.plugins.filter import lbguard_verify as v
     routes = [{"hosts": ["api.example.com"], "pool": "api"},
               {"hosts": ["shop.example.com"], "path_prefix": "/api/", "pool": "api"},
               {"hosts": ["www.shop.example.com"], "path_prefix": "/static/", "pool": "static"}]

@@ -5,9 +5,9 @@ import datetime
 import pytest
 from ansible.errors import AnsibleFilterError
 
-import lbguard_audit as audit
-import lbguard_operation as operation
-import lbguard_verify as verify
+from ansible_collections.lbguard.core.plugins.filter import lbguard_audit as audit
+from ansible_collections.lbguard.core.plugins.filter import lbguard_operation as operation
+from ansible_collections.lbguard.core.plugins.filter import lbguard_verify as verify
 
 NOW = datetime.datetime(2026, 12, 3, 9, 0, tzinfo=datetime.timezone.utc)
 

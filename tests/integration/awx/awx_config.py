@@ -28,7 +28,7 @@ from unittest import mock
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 PLAYBOOK = REPO_ROOT / "awx" / "configure.yml"
 COLLECTIONS = REPO_ROOT / ".collections"
 # Keyword arguments of AnsibleModule that ArgumentSpecValidator also enforces.

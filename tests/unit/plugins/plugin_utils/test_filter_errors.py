@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from ansible.errors import AnsibleFilterError, AnsibleTypeError
 
-import lbguard_audit
-import lbguard_model
-import lbguard_verify
+from ansible_collections.lbguard.core.plugins.filter import lbguard_audit
+from ansible_collections.lbguard.core.plugins.filter import lbguard_model
+from ansible_collections.lbguard.core.plugins.filter import lbguard_verify
 
 
 def test_a_dict_that_is_not_a_model_names_the_filter_and_what_is_missing() -> None:

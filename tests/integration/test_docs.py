@@ -1,6 +1,6 @@
 """README.md and docs/*.md cannot drift: every command shown is run, every path and link exists.
 
-The marker convention is described in tests/docs_commands.py and docs/testing.md.
+The marker convention is described in tests/lib/docs_commands.py and docs/testing.md.
 Here: `unit` blocks run for real on the control node, `setup` blocks are dry-run
 with `make -n`, `awx` and `lab` blocks pass `ansible-playbook --syntax-check`
 (the lab ones run for real in molecule/default/tests/test_docs_commands.py).
@@ -12,22 +12,20 @@ import os
 import re
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import docs_commands as dc  # noqa: E402  (tests/ is put on the path just above)
-from lbguard_test_tools import ansible_playbook  # noqa: E402
+import docs_commands as dc
+from lbguard_test_tools import ansible_playbook
 
 REPO_ROOT = dc.REPO_ROOT
 README_LIMIT = 12 * 1024
 BLOCKS = dc.all_blocks()
 SHELL = [b for b in BLOCKS if b.is_shell]
 #: Programs an awx block may call: the AWX playbook, and the EE build (whose
-#: definition tests/unit/test_execution_environment.py checks with ansible-builder create,
+#: definition tests/integration/test_execution_environment.py checks with ansible-builder create,
 #: after building the collection as `make collection` does).
 AWX_PROGRAMS = ("source", "export", "ansible-playbook", "ansible-builder", "ansible-galaxy", "make")
 #: Project folders whose paths a doc may name; each must exist.
@@ -79,7 +77,7 @@ def test_docs_have_shell_blocks_of_every_kind() -> None:
 def test_shell_block_has_a_known_marker(block: dc.Block) -> None:
     assert block.marker is not None, (
         f"{block.where}: shell block without a marker; put <!-- run: KIND --> on the line before it "
-        f"(KIND: {', '.join(dc.KINDS)}; see tests/docs_commands.py)"
+        f"(KIND: {', '.join(dc.KINDS)}; see tests/lib/docs_commands.py)"
     )
     assert block.kind is not None, f"{block.where}: unknown marker {block.marker!r}; known kinds: {', '.join(dc.KINDS)}"
 
@@ -175,7 +173,7 @@ def test_awx_and_lab_commands_pass_syntax_check(block: dc.Block, tmp_path: Path)
 @pytest.mark.parametrize("block", of_kind("lab") + of_kind("lab-lb"), ids=ids(of_kind("lab") + of_kind("lab-lb")))
 def test_the_lab_test_knows_how_to_run_every_lab_block(block: dc.Block) -> None:
     """molecule/default/tests/test_docs_commands.py runs a block by its step; an unknown one would be skipped."""
-    assert dc.lab_steps(block), f"{block.where}: no lab step runs this block; add one in tests/docs_commands.py"
+    assert dc.lab_steps(block), f"{block.where}: no lab step runs this block; add one in tests/lib/docs_commands.py"
 
 
 def test_every_playbook_command_names_its_inventory() -> None:

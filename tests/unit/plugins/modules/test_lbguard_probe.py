@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-import lbguard_probe as probe
+from ansible_collections.lbguard.core.plugins.modules import lbguard_probe as probe
 from lbguard_test_tools import module_env, serve_unix
 
 DIGEST = "0f" * 32

@@ -1,16 +1,13 @@
 """Unit tests of the run filters: the staging gate, failed hosts, the run report."""
 
 import json
-import os
-import re
-import subprocess
 from pathlib import Path
 
-import lbguard_model
-import lbguard_run as run
 import pytest
 from ansible.errors import AnsibleFilterError
-from lbguard_test_tools import ansible_playbook
+
+from ansible_collections.lbguard.core.plugins.filter import lbguard_model
+from ansible_collections.lbguard.core.plugins.filter import lbguard_run as run
 
 GROUPS = {"loadbalancers": ["lb-stg", "lb-prod-1", "lb-prod-2"], "staging": ["lb-stg"],
           "production": ["lb-prod-1", "lb-prod-2"]}
@@ -299,31 +296,6 @@ def test_a_change_that_never_became_a_release_is_labelled_as_this_run_s_change()
     lines = run.run_report(["lb-stg"], hostvars, GROUPS, {"expected_hosts": ["lb-stg"]})["lines"]
     assert lines == ["FAIL staging lb-stg failed_unchanged, release r00002: live file unchanged",
                      "       this run's change: haproxy -c refused the file"]
-
-
-# ------------------------------------------------------------------ where reports go
-
-
-def test_a_run_report_goes_to_the_project_reports_folder_from_any_working_directory(tmp_path):
-    """report_run.yml is imported from playbooks/include/: its default folder is still the project's reports/."""
-    root = Path(__file__).resolve().parents[2]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-    env.update(ANSIBLE_CONFIG=str(root / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-local"))
-    # No host matches: the run reaches its report without contacting anything.
-    done = subprocess.run([ansible_playbook(), "-i", str(root / "inventories/examples/good/hosts.yml"),
-                           str(root / "playbooks/rollback.yml"), "-e", "lbguard_hosts=no-such-host"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
-    assert done.returncode == 0, done.stdout + done.stderr
-    run_id = re.search(r"rollback (\S+) change \S+: PASSED", done.stdout).group(1)
-    report, misplaced = (folder / f"rollback-{run_id}.json" for folder in (root / "reports", root / "playbooks/reports"))
-    try:
-        assert report.is_file(), f"no {report.name} in the project's reports/: {done.stdout}"
-        assert json.loads(report.read_text(encoding="utf-8"))["kind"] == "rollback"
-        assert not misplaced.exists(), "written next to the playbooks"
-    finally:
-        report.unlink(missing_ok=True)
-        misplaced.unlink(missing_ok=True)
 
 
 def test_figures_line_says_when_haproxy_counters_were_judged():
