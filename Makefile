@@ -43,14 +43,14 @@ sanity: bootstrap
 	$(ENV) $(TIMED) sanity scripts/sanity.sh
 
 unit:
-	$(ENV) $(TIMED) unit pytest -q tests/unit tests/awx
+	$(ENV) $(TIMED) unit pytest -q tests/unit tests/integration
 
 ## fuzz: the engine-acceptance property test with a larger budget (FUZZ_EXAMPLES models, FUZZ_SEED)
 FUZZ_EXAMPLES ?= 2000
 FUZZ_SEED ?= $(shell date +%s)
 fuzz: bootstrap
 	$(ENV) LBGUARD_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) LBGUARD_FUZZ_SEED=$(FUZZ_SEED) \
-	  $(TIMED) fuzz pytest -q -s tests/unit/test_engine_acceptance.py
+	  $(TIMED) fuzz pytest -q -s tests/integration/test_engine_acceptance.py
 
 # Every scenario, two at a time (scripts/test_lanes.sh), even when one fails.
 molecule:

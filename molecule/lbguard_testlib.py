@@ -46,7 +46,7 @@ def ansible_env() -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         ANSIBLE_ROLES_PATH=f"{PROJECT}/roles",
-        ANSIBLE_LIBRARY=f"{PROJECT}/library",
+        ANSIBLE_LIBRARY=f"{PROJECT}/plugins/modules",
         ANSIBLE_COLLECTIONS_PATH=f"{PROJECT}/collections:{PROJECT}/.collections",
         ANSIBLE_STDOUT_CALLBACK="default",
         ANSIBLE_CALLBACK_RESULT_FORMAT="yaml",

@@ -39,7 +39,7 @@ fi
 # Collections: Galaxy when reachable would use requirements.yml; this machine has
 # no Galaxy, so take the same collections from the `ansible` wheel on PyPI.
 ansible_wheel_version=12.3.0
-# awx.awx: the modules awx/configure.yml uses, and whose argument specs tests/awx checks.
+# awx.awx: the modules awx/configure.yml uses, and whose argument specs tests/integration/awx checks.
 collection_dirs=(containers/podman community/general ansible/posix awx/awx)
 # The marker names the wheel and the list, so adding a collection re-extracts.
 collections_marker=".collections/.from-ansible-$ansible_wheel_version-$(printf '%s\n' "${collection_dirs[@]}" | sha256sum | cut -c1-12)"

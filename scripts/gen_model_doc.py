@@ -45,10 +45,11 @@ OTHER_SPEC_FILES = (Path("roles/nginx/meta/argument_specs.yml"),)
 MODEL_FILE = Path("filter_plugins/lbguard_model.py")
 DOC_FILE = Path("docs/model.md")
 
-# The filter, and the collection it imports its shared code from (collections/ links the checkout in).
-sys.path[:0] = [str(ROOT / "filter_plugins"), str(ROOT / "collections")]
-import lbguard_model as m  # noqa: E402  (needs the path above)
-from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_edge as edge  # noqa: E402
+# The filter, imported as lbguard.core's (collections/ links the checkout in), like the code it shares.
+if str(ROOT / "collections") not in sys.path:
+    sys.path.insert(0, str(ROOT / "collections"))
+from ansible_collections.lbguard.core.plugins.filter import lbguard_model as m  # noqa: E402  (needs the path above)
+from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_edge as edge  # noqa: E402  (the same)
 
 
 class SpecError(Exception):

@@ -5,8 +5,8 @@
 # (ansible-doc, validate-modules, import, pep8, pylint, yamllint,
 # runtime-metadata) build a venv of their own with pip's bootstrap script from
 # the internet, which this project never reaches. Their ground is covered
-# elsewhere: tests/unit/test_collection.py runs ansible-doc on every plugin,
-# tests/unit/test_module_docs.py parses every module's documentation, the unit
+# elsewhere: tests/integration/test_collection.py runs ansible-doc on every plugin,
+# tests/integration/test_module_docs.py parses every module's documentation, the unit
 # tests import every plugin, `make lint` runs yamllint and ansible-lint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +15,7 @@ trap 'rm -rf "$work"' EXIT
 dest="$work/ansible_collections/lbguard/core"
 mkdir -p "$dest"
 # collections/ is the link that makes this checkout lbguard.core; the copy needs none.
-# Links are copied as what they point to: plugins/modules is checked as modules.
+# Links are copied as what they point to: plugins/filter is checked as filters.
 git ls-files -z | grep -zv "^collections/" | tar --null --dereference -T - -cf - | tar -xf - -C "$dest"
 python_version=$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 cd "$dest"

@@ -35,7 +35,7 @@ failed=()
 declare -A pids
 for scenario in "${lane_solo[@]}"; do run "$scenario" & pids[$scenario]=$!; done
 if $with_unit; then
-  LBGUARD_PHASE_NESTED=1 scripts/timed.sh unit pytest -q -r fE tests/unit tests/awx 2>&1 | tee "$logs/unit.log"
+  LBGUARD_PHASE_NESTED=1 scripts/timed.sh unit pytest -q -r fE tests/unit tests/integration 2>&1 | tee "$logs/unit.log"
   (( PIPESTATUS[0] == 0 )) || failed+=(unit)
 fi
 for scenario in "${lane_rest[@]}"; do

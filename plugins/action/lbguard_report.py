@@ -18,7 +18,7 @@ ARGUMENT_SPEC = {
 
 
 class ActionModule(ActionBase):
-    """See library/lbguard_report.py for the documentation.
+    """See plugins/modules/lbguard_report.py for the documentation.
 
     A report used to take two modules (a folder, then a copy), each a Python
     process started on the control node: seconds of every run for a few

@@ -2,7 +2,7 @@
 
 One home for these rules, imported by the filters on the controller
 (filter_plugins/, shipped as plugins/filter) and by the modules on the hosts
-(library/, shipped as plugins/modules) as
+(plugins/modules) as
 ``ansible_collections.lbguard.core.plugins.module_utils.lbguard_common``.
 Standard library only, Python 3.9 and later (the load balancers' Python).
 """

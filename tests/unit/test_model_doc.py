@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import lbguard_model as m
+from ansible_collections.lbguard.core.plugins.filter import lbguard_model as m
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "scripts" / "gen_model_doc.py"
@@ -137,11 +137,7 @@ def test_an_engine_spec_that_states_the_model_differently_is_refused(tmp_path: P
             assert "      lb_services:\n        type: list\n" in text
             text = text.replace("      lb_services:\n        type: list\n", "      lb_services:\n        type: raw\n", 1)
         (tmp_path / "roles" / role / "meta" / "argument_specs.yml").write_text(text)
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import gen_model_doc  # noqa: PLC0415  (the script, imported to call its check)
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
+    import gen_model_doc  # noqa: PLC0415  (the script, imported to call its check)
     gen_model_doc.check_engine_specs(REPO_ROOT)
     with pytest.raises(gen_model_doc.SpecError, match="states lb_services differently"):
         gen_model_doc.check_engine_specs(tmp_path)

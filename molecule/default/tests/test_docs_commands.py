@@ -1,6 +1,6 @@
 """Every command that README.md and docs/*.md mark `lab` or `lab-lb`, run for real on this scenario.
 
-The blocks are found by tests/docs_commands.py (the same code tests/unit/test_docs.py
+The blocks are found by tests/lib/docs_commands.py (the same code tests/integration/test_docs.py
 uses). Each command belongs to a step (``docs_commands.lab_step``); the tests below
 run the steps in an order that makes sense (deploy before rollback, a stale lock
 before unlock or takeover), with the placeholders replaced by this scenario's values:
@@ -36,7 +36,7 @@ import time
 
 PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")
 sys.path.insert(0, os.path.join(PROJECT, "molecule"))
-sys.path.insert(0, os.path.join(PROJECT, "tests"))
+sys.path.insert(0, os.path.join(PROJECT, "tests", "lib"))
 import docs_commands as dc  # noqa: E402  (path set just above)
 from lbguard_testlib import ansible_env, lb, served_by, show_stat  # noqa: E402  (path set just above)
 

@@ -1,0 +1,132 @@
+"""Property test: what validation accepts, the engines accept (#13).
+
+Random valid models for both engines, and random one-point mutations of them,
+go through the model filter. Every model it accepts is rendered with the roles'
+real templates (one ansible-playbook run) and checked by the engines themselves,
+``haproxy -c`` and ``nginx -t``, in the project's test image (one podman run).
+A model validation accepted and an engine refused is a rule missing from
+validation. The seed is fixed; LBGUARD_FUZZ_EXAMPLES raises the budget
+(``make fuzz``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+from pathlib import Path
+
+from ansible_collections.lbguard.core.plugins.filter import lbguard_model as m
+from lbguard_model_fuzz import mutate, valid_model
+from lbguard_test_tools import REPO_ROOT, ansible_playbook
+
+SEED = int(os.environ.get("LBGUARD_FUZZ_SEED", "20261202"))
+EXAMPLES = int(os.environ.get("LBGUARD_FUZZ_EXAMPLES", "120"))
+IMAGE = os.environ.get("LBGUARD_IMAGE", "localhost/lbguard-debian:bookworm")
+TEMPLATES = {"haproxy": "haproxy.cfg.j2", "nginx": "nginx.conf.j2"}
+
+# The template lookup renders in the controller's process: no module run per model.
+RENDER_PLAY = """\
+- name: Render each model with its engine role's template
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  vars_files:
+    - {repo}/roles/haproxy/defaults/main.yml
+    - {repo}/roles/nginx/defaults/main.yml
+  tasks:
+    - name: Render
+      ansible.builtin.set_fact:
+        rendered: >-
+          {{{{ rendered | default([]) + [lookup('ansible.builtin.template',
+               '{repo}/roles/' ~ item.engine ~ '/templates/' ~ templates[item.engine],
+               template_vars={{'haproxy_model': item, 'nginx_model': item,
+                              'haproxy_stats_password_hash': item.stats_password_hash | default('')}})] }}}}
+      loop: "{{{{ lookup('ansible.builtin.file', '{models}') | from_json }}}}"
+      loop_control:
+        label: "{{{{ item.digest }}}}"
+
+    - name: Write them
+      ansible.builtin.copy:
+        content: "{{{{ rendered | to_json }}}}"
+        dest: "{out}/rendered.json"
+        mode: "0644"
+"""
+
+# Each engine checks each file; a refusal prints the file and the engine's words.
+CHECK_SCRIPT = """\
+cd /models
+for f in *.haproxy; do [ -e "$f" ] || continue; out=$(haproxy -c -q -f "$f" 2>&1) || echo "REFUSED $f $out"; done
+for f in *.nginx; do [ -e "$f" ] || continue; out=$(nginx -t -q -c "/models/$f" 2>&1) || echo "REFUSED $f $out"; done
+echo CHECKED
+"""
+
+
+def build(host_vars: dict) -> tuple[dict | None, list[str]]:
+    groups = {"all": ["lb1"], "loadbalancers": ["lb1"], "staging": ["lb1"]}
+    return m.build_model("lb1", host_vars, groups, {})
+
+
+def engine_refusals(models: list[dict], tmp_path: Path, tls_dirs: dict[str, Path] | None = None) -> dict[int, str]:
+    """Render every model and ask its engine: index -> the engine's refusal, for each one refused.
+
+    ``tls_dirs`` maps a folder in the engines' container (the roles' tls_dir) to one here.
+    """
+    out = tmp_path / "rendered"
+    out.mkdir()
+    models_file = tmp_path / "models.json"
+    models_file.write_text(json.dumps(models))
+    play = tmp_path / "render.yml"
+    play.write_text(RENDER_PLAY.format(repo=REPO_ROOT, out=out, models=models_file))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    rendered = subprocess.run([ansible_playbook(), play, "-e", json.dumps({"templates": TEMPLATES})],
+                              cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900, check=False)
+    assert rendered.returncode == 0, rendered.stdout + rendered.stderr
+    texts = json.loads((out / "rendered.json").read_text())
+    assert len(texts) == len(models)
+    for index, (model, text) in enumerate(zip(models, texts)):
+        (out / f"{index}.{model['engine']}").write_text(text)
+    mounts = [arg for inside, here in (tls_dirs or {}).items() for arg in ("-v", f"{here}:{inside}:ro,Z")]
+    checked = subprocess.run(["podman", "run", "--rm", "--network", "none", "-v", f"{out}:/models:ro,Z", *mounts,
+                              IMAGE, "sh", "-c", CHECK_SCRIPT],
+                             capture_output=True, text=True, timeout=900, check=False)
+    assert checked.returncode == 0 and "CHECKED" in checked.stdout, checked.stdout + checked.stderr
+    refusals = {}
+    for line in checked.stdout.splitlines():
+        if line.startswith("REFUSED "):
+            _, name, *words = line.split(" ")
+            refusals[int(name.split(".")[0])] = " ".join(words)
+    return refusals
+
+
+def test_every_model_validation_accepts_the_engines_accept(tmp_path: Path) -> None:
+    rng = random.Random(SEED)
+    cases: list[tuple[str, dict]] = []
+    for index in range(EXAMPLES):
+        model = valid_model(rng, "haproxy" if index % 2 == 0 else "nginx")
+        built, problems = build(model)
+        assert built is not None, (model, problems)  # a valid model by docs/model.md is accepted
+        cases.append(("valid", built))
+        for _ in range(3):
+            mutation, mutant = mutate(model, rng)
+            built, _problems = build(mutant)
+            if built is not None:
+                cases.append((mutation, built))
+    refused = engine_refusals([built for _, built in cases], tmp_path)
+    accepted_mutants = sum(1 for kind, _ in cases if kind != "valid")
+    print(f"seed {SEED}: {EXAMPLES} valid models and {accepted_mutants} accepted mutants rendered; "
+          f"engines refused {len(refused)}")
+    assert not refused, "\n".join(
+        f"{cases[i][0]}: the engine refused what validation accepted: {why}\n{json.dumps(cases[i][1])}"
+        for i, why in sorted(refused.items())[:5])
+
+
+def test_the_check_itself_sees_a_refused_config(tmp_path: Path) -> None:
+    """A model the filter would never pass (a weight HAProxy refuses) is reported by the engine check."""
+    built, problems = build(valid_model(random.Random(1), "haproxy"))
+    assert built is not None, problems
+    broken = json.loads(json.dumps(built))
+    broken["services"][0]["servers"][0]["weight"] = 1000
+    refused = engine_refusals([built, broken], tmp_path)
+    assert list(refused) == [1], refused

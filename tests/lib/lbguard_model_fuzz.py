@@ -1,0 +1,150 @@
+"""Random load-balancer models for the engine-acceptance property test, and mutations of them.
+
+``valid_model`` draws a model that follows every documented rule (docs/model.md);
+``mutate`` changes one thing in it, often into something an engine refuses. The
+test renders what validation accepts with the roles' real templates and asks
+HAProxy (``haproxy -c``) and nginx (``nginx -t``) in the project's test image.
+
+Addresses are IP addresses only: a host name's resolution is a fact of the
+network the engine runs in, which validation cannot know.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from typing import Any, Callable
+
+from ansible_collections.lbguard.core.plugins.filter import lbguard_model as m
+
+NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
+PATH_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-._~!$&()*+,;=:@%/?"
+
+
+def _name(rng: random.Random, length: int = 8) -> str:
+    return rng.choice("abcdefghijklmnopqrstuvwxyz") + "".join(rng.choice(NAME_CHARS) for _ in range(length - 1))
+
+
+def _interval(rng: random.Random) -> str | int:
+    return rng.choice([f"{rng.randint(m.INTERVAL_MIN_MS, 60000)}ms", f"{rng.randint(1, 3600)}s",
+                       f"{rng.randint(1, 60)}m", rng.randint(1, 3600)])
+
+
+def valid_model(rng: random.Random, engine: str) -> dict[str, Any]:
+    """Host variables of one LB (lb_engine, lb_policy, lb_services) that validation must accept."""
+    algorithms = [a for a, engines in m.ALGORITHMS.items() if engines[engine] is not None]
+    low, high = m.WEIGHT_RANGE[engine]
+    services, names, ports = [], set(), set()
+    for _ in range(rng.randint(1, 4)):
+        name = _name(rng, rng.randint(1, 20))
+        while name.lower() in names or name.lower().startswith(m.RESERVED_SERVICE_PREFIX):
+            name = _name(rng, rng.randint(1, 20))
+        names.add(name.lower())
+        port = rng.randint(1, 65535)
+        while port in ports or port == 8405:
+            port = rng.randint(1, 65535)
+        ports.add(port)
+        mode = "http" if engine == "nginx" else rng.choice(m.MODES)
+        balance = rng.choice([a for a in algorithms if not (a == "uri" and mode == "tcp")])
+        servers = []
+        for index in range(rng.randint(1, 6)):
+            servers.append({"name": f"{_name(rng, rng.randint(1, 12))}{index}",
+                            "address": f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{index + 1}",
+                            "port": rng.randint(1, 65535), "weight": rng.randint(max(low, 1), high)})
+        if len(servers) > 1 and rng.random() < 0.3 and not (engine == "nginx" and balance in m.NGINX_NO_BACKUP):
+            servers[-1]["backup"] = True
+        health: dict[str, Any] = {"interval": _interval(rng), "rise": rng.randint(1, 100),
+                                  "fall": rng.randint(1, 100), "enabled": rng.random() < 0.9}
+        if mode == "http":
+            health["path"] = "/" + "".join(rng.choice(PATH_CHARS) for _ in range(rng.randint(0, 40)))
+            health["expect_status"] = rng.randint(100, 599)
+        services.append({"name": name, "mode": mode, "listen": port, "balance": balance,
+                         "servers": servers, "health_check": health})
+    # A permissive policy: these models test the engines, not the share rules.
+    return {"lb_engine": engine, "lb_services": services,
+            "lb_policy": {"min_active_servers": 1, "max_server_share": 1.0, "allow_first": True}}
+
+
+def _service(model: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    return rng.choice(model["lb_services"])
+
+
+def _server(model: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    return rng.choice(_service(model, rng)["servers"])
+
+
+ODD_TEXT = ["", " ", "a b", "a#b", "a;b", "a{b", "a}b", "a\"b", "a'b", "a\\b", "a\nb", "a\tb", "\u200b",
+            "caf\u00e9", "a\u0301", "x" * 70, "lbguard_x", "A" * 63, "-a", "1a", "a.b", "a/b", "$a", "%{a}"]
+ODD_ADDRESSES = ["127.0.0.1", "0.0.0.0", "::", "::1", "255.255.255.255", "224.0.0.9", "fe80::1%eth0",
+                 "fe80::1%25eth0#x", "0x0a000001", "10.0.0", "10.0.0.256", "010.0.0.1", "::ffff:10.0.0.1",
+                 "2001:db8::1", "[2001:db8::1]", "10.0.0.1:80", "", "caf\u00e9.example", "a_b.example"]
+ODD_INTERVALS = ["0ms", "1ms", "99ms", "100ms", "61m", "60m", "2h", "1d", -1, 0, 2**31, "1.5s", "s", "2 s"]
+ODD_NUMBERS = [-1, 0, 1, 255, 256, 257, 1000, 65535, 65536, 2**31, "7", "heavy", 1.5, True, None]
+
+
+def _mutations() -> list[tuple[str, Callable[[dict[str, Any], random.Random], None]]]:
+    def set_in(pick, key, values):
+        return lambda model, rng: pick(model, rng).__setitem__(key, rng.choice(values))
+
+    def health(key, values):
+        def change(model, rng):
+            _service(model, rng).setdefault("health_check", {})[key] = rng.choice(values)
+        return change
+
+    def duplicate_listen(model, rng):
+        services = model["lb_services"]
+        if len(services) > 1:
+            services[1]["listen"] = services[0]["listen"]
+
+    def case_twin(model, rng):
+        first = model["lb_services"][0]
+        twin = copy.deepcopy(first)
+        twin["name"] = first["name"].swapcase()
+        twin["listen"] = (first["listen"] % 65535) + 1
+        model["lb_services"].append(twin)
+
+    def same_endpoint(model, rng):
+        servers = _service(model, rng)["servers"]
+        if len(servers) > 1:
+            servers[1]["address"], servers[1]["port"] = servers[0]["address"], servers[0]["port"]
+
+    def extra_key(model, rng):
+        rng.choice([_service(model, rng), _server(model, rng)])[rng.choice(["wieght", "maxconn", "check"])] = 1
+
+    def backup_everything(model, rng):
+        for server in _service(model, rng)["servers"]:
+            server["backup"] = True
+
+    return [
+        ("service name", set_in(_service, "name", ODD_TEXT)),
+        ("server name", set_in(_server, "name", ODD_TEXT)),
+        ("address", set_in(_server, "address", ODD_ADDRESSES)),
+        ("weight", set_in(_server, "weight", ODD_NUMBERS)),
+        ("port", set_in(_server, "port", ODD_NUMBERS)),
+        ("listen", set_in(_service, "listen", ODD_NUMBERS + [8405])),
+        ("balance", set_in(_service, "balance", list(m.ALGORITHMS) + ["roundrobbin", "least_conn", ""])),
+        ("mode", set_in(_service, "mode", ["tcp", "http", "udp", "HTTP"])),
+        ("backup", set_in(_server, "backup", [True, "yes", 1])),
+        ("disabled", set_in(_server, "disabled", [True, "no", 0])),
+        ("health path", health("path", ["/" + t for t in ODD_TEXT] + ODD_TEXT)),
+        ("health interval", health("interval", ODD_INTERVALS)),
+        ("health rise", health("rise", ODD_NUMBERS)),
+        ("health fall", health("fall", ODD_NUMBERS)),
+        ("health expect_status", health("expect_status", ODD_NUMBERS + [99, 600])),
+        ("duplicate listen", duplicate_listen),
+        ("names equal but for case", case_twin),
+        ("same endpoint twice", same_endpoint),
+        ("unknown key", extra_key),
+        ("every server backup", backup_everything),
+    ]
+
+
+MUTATIONS = _mutations()
+
+
+def mutate(model: dict[str, Any], rng: random.Random) -> tuple[str, dict[str, Any]]:
+    """One mutation of a copy of ``model``: its name and the mutant."""
+    mutant = copy.deepcopy(model)
+    name, change = rng.choice(MUTATIONS)
+    change(mutant, rng)
+    return name, mutant
