@@ -9,7 +9,7 @@ import pytest
 
 from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_variables as variables
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[4]
 
 
 def test_a_typo_is_refused_with_the_closest_known_name() -> None:
