@@ -92,6 +92,13 @@ options:
     type: float
     default: 5
 attributes:
+  action_group:
+    description:
+      Use C(group/lbguard.core.ledger) in C(module_defaults) to set O(root) for this module and the other
+      ledger modules.
+    support: full
+    membership:
+      - lbguard.core.ledger
   check_mode:
     support: full
     description: Reads the runtime state and reports what would change; sends no command and writes nothing.

@@ -23,4 +23,10 @@ options:
         other's file.
     type: str
     choices: [haproxy, nginx]
+attributes:
+  action_group:
+    description: Use C(group/lbguard.core.ledger) in C(module_defaults) to set O(root) for all the ledger modules.
+    support: full
+    membership:
+      - lbguard.core.ledger
 """
