@@ -78,6 +78,7 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import EPSILON, join_names
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import pct_label as pct
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_haproxy_api import is_up
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_filter_errors import guarded_filters
 
 STATES: tuple[str, ...] = ("internal_misconfiguration", "backends_down", "external_surge", "healthy")
@@ -207,12 +208,6 @@ def _service_counters(service: str, raw: Any) -> tuple[dict[str, dict[str, Any]]
             )
         servers[name] = {"requests": int(requests), "status": status.strip(), "weight": int(weight)}
     return servers, rates
-
-
-def is_up(status: str) -> bool:
-    """HAProxy status that takes traffic: "UP", "UP 1/3" (going down, still up), "no check"."""
-    text = status.strip()
-    return text.upper() == "UP" or text.upper().startswith("UP ") or text.lower() == "no check"
 
 
 # ------------------------------------------------------------------- the judging

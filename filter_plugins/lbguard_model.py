@@ -121,6 +121,8 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import closest as _closest
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import kind as _kind
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import pct_exact, pct_label
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_constants import ENGINES
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_constants import STATUS_BIND as STATUS_BIND_DEFAULT
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_inventory import (
     ENVIRONMENTS,
     complete_group_names,
@@ -150,7 +152,6 @@ except ImportError:  # pragma: no cover
 
 # --------------------------------------------------------------------------- rules
 
-ENGINES: tuple[str, ...] = ("haproxy", "nginx")
 MODES: tuple[str, ...] = ("http", "tcp")
 
 BUILTIN_POLICY: dict[str, dict[str, Any]] = {
@@ -189,7 +190,6 @@ LB_IDENTITY_VARS: tuple[str, ...] = ("ansible_host", "lb_address")
 #: lbguard's own status listener on the LB (the engine role's variable, and its default):
 #: verification reads it, so no service may listen on its port.
 STATUS_BIND_VARS: dict[str, str] = {"haproxy": "haproxy_status_bind", "nginx": "nginx_status_bind"}
-STATUS_BIND_DEFAULT = "127.0.0.1:8405"
 BACKEND_VARS: tuple[str, ...] = ("lb_address", "ansible_host", "lb_weight", "lb_backup", "lb_disabled")
 
 SERVICE_KEYS: tuple[str, ...] = (

@@ -16,6 +16,7 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 from ansible_collections.lbguard.core.plugins.filter.lbguard_model import SERVER_NAME_RE, traffic_rule_problems
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import closest, join_names, kind
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_haproxy_api import is_up
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_holds import (
     ACTIONS,
     describe,
@@ -199,7 +200,7 @@ def step_problems(model: Mapping[str, Any], operation: Mapping[str, Any],
                 state["weight"] = 0
             else:
                 state["weight"] = int(row.get("weight", state["weight"]))
-            if status and not status.startswith(("UP", "NO CHECK")) and server["name"] not in operation["servers"] \
+            if status and not is_up(status) and server["name"] not in operation["servers"] \
                     and not server["disabled"]:
                 already_out.append(f"{server['name']} is {row.get('status')}")
         elif runtime is None:

@@ -91,6 +91,7 @@ from typing import Any, Mapping, Sequence
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import (
     EPSILON, inactive_reason, is_active, join_names, pct, plural)
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import pct_number as pct_text
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_haproxy_api import is_up
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_policy import over_share
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_filter_errors import guarded_filters
 
@@ -295,7 +296,7 @@ def runtime_problems(service: Mapping[str, Any], runtime: Mapping[str, Any] | No
         status = status_of(str(server["name"]))
         if status is None:
             bad.append(f"{server['name']} (missing from the runtime state)")
-        elif not (status.upper().startswith("UP") or (no_health_check and status.lower() == "no check")):
+        elif not is_up(status, no_check=no_health_check):
             bad.append(f"{server['name']} ({status or 'no status'})")
     if bad:
         problems.append(f"{label} service {name}: servers DOWN: {', '.join(bad)}; "
@@ -316,7 +317,7 @@ def runtime_problems(service: Mapping[str, Any], runtime: Mapping[str, Any] | No
     reweighted = []
     for server in servers:
         status = status_of(str(server["name"]))
-        if server.get("disabled") or status is None or not status.upper().startswith("UP"):
+        if server.get("disabled") or status is None or not is_up(status, no_check=False):
             continue
         weight = str((runtime.get(str(server["name"])) or {}).get("weight", "")).strip()
         if weight != str(int(server.get("weight", 1))):

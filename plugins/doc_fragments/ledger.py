@@ -12,7 +12,8 @@ options:
     description:
       - Folder of the ledger on the host. The deploy lock lives here, one per host;
         each engine's releases and pointers under O(root)/ENGINE.
-      - Playbooks pass C(lbguard_ledger_root), unset by default.
+      - Playbooks pass C(lbguard_ledger_root), unset by default, once per play for all
+        the ledger modules (action group C(group/lbguard.core.ledger) in C(module_defaults)).
     type: path
     default: /var/lib/lbguard
   engine:
@@ -22,4 +23,10 @@ options:
         other's file.
     type: str
     choices: [haproxy, nginx]
+attributes:
+  action_group:
+    description: Use C(group/lbguard.core.ledger) in C(module_defaults) to set O(root) for all the ledger modules.
+    support: full
+    membership:
+      - lbguard.core.ledger
 """

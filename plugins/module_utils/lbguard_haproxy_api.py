@@ -1,4 +1,4 @@
-"""HAProxy's runtime API on its stats socket: read `show stat`, send commands.
+"""HAProxy's runtime API on its stats socket: read `show stat`, what UP means, send commands.
 
 Shared by lbguard_probe (which only reads) and lbguard_server (which drains,
 puts servers in maintenance and sets weights). Standard library only: it runs
@@ -11,7 +11,7 @@ import csv
 import io
 import socket
 import time
-from typing import Any
+from typing import Any, Sequence
 
 MAX_SOCKET_BYTES = 16 * 1024 * 1024
 READ_CHUNK = 65536
@@ -19,19 +19,22 @@ READ_CHUNK = 65536
 SOCKET_BUDGET_FACTOR = 4.0
 
 
-def parse_show_stat(text: str) -> dict[str, dict[str, dict[str, Any]]]:
-    """Parse HAProxy ``show stat`` CSV into {backend: {server: {"status", "weight", "sessions"}}}.
+def parse_show_stat(text: str, counters: Sequence[str] = ()) -> dict[str, dict[str, dict[str, Any]]]:
+    """Parse HAProxy ``show stat`` CSV into {backend: {server: values}}: lbguard's one reader of it.
 
     Columns are looked up by the header line (``# pxname,svname,...``), not by
-    position; FRONTEND and BACKEND summary rows are skipped. A weight that is
-    empty or not a number is 0; ``sessions`` (current sessions, ``scur``) is None
-    when the column is absent or empty.
+    position; FRONTEND and BACKEND summary rows are skipped. Without ``counters``
+    the values are {"status", "weight", "sessions"}: a weight that is empty or not
+    a number is 0; ``sessions`` (current sessions, ``scur``) is None when the
+    column is absent or empty. With ``counters`` (column names, such as
+    ``("lbtot", "stot")``) the values are those columns, each None when empty or
+    not a number. ValueError when the header or a needed column is missing.
     """
     lines = [line for line in text.splitlines() if line.strip()]
     if not lines or not lines[0].startswith("#"):
         raise ValueError("show stat output does not start with the '# pxname,svname,...' header")
     header = [name.strip() for name in lines[0].lstrip("#").strip().split(",")]
-    for required in ("pxname", "svname", "status", "weight"):
+    for required in ("pxname", "svname", *(counters or ("status", "weight"))):
         if required not in header:
             raise ValueError(f"show stat header has no {required!r} column")
     result: dict[str, dict[str, dict[str, Any]]] = {}
@@ -40,14 +43,31 @@ def parse_show_stat(text: str) -> dict[str, dict[str, dict[str, Any]]]:
         server = (row.get("svname") or "").strip()
         if not backend or not server or server in ("FRONTEND", "BACKEND"):
             continue
-        weight_text = (row.get("weight") or "").strip()
-        sessions_text = (row.get("scur") or "").strip()
+        if counters:
+            result.setdefault(backend, {})[server] = {counter: _number(row.get(counter)) for counter in counters}
+            continue
         result.setdefault(backend, {})[server] = {
             "status": (row.get("status") or "").strip(),
-            "weight": int(weight_text) if weight_text.isdigit() else 0,
-            "sessions": int(sessions_text) if sessions_text.isdigit() else None,
+            "weight": _number(row.get("weight")) or 0,
+            "sessions": _number(row.get("scur")),
         }
     return result
+
+
+def _number(text: str | None) -> int | None:
+    """A ``show stat`` field as a whole number, None when it is empty or not one."""
+    text = (text or "").strip()
+    return int(text) if text.isdigit() else None
+
+
+def is_up(status: str, no_check: bool = True) -> bool:
+    """Whether a ``show stat`` status puts a server in rotation: lbguard's one definition of UP.
+
+    "UP", "UP 1/3" (going down, still up), any case; and "no check" (a server
+    without health checks) unless ``no_check`` is False.
+    """
+    text = str(status).strip()
+    return text.upper().startswith("UP") or (no_check and text.lower() == "no check")
 
 
 def read_unix_socket(path: str, command: str, timeout: float, max_bytes: int = MAX_SOCKET_BYTES) -> str:

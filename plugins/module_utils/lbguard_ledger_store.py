@@ -3,7 +3,7 @@
 Shared by the lbguard_ledger module (which changes it) and lbguard_ledger_info
 (which only reads it). Standard library only: it runs on the hosts.
 
-Layout under ROOT (default /var/lib/lbguard): ``lock`` (one per host),
+Layout under ROOT (default LEDGER_ROOT of lbguard_constants): ``lock`` (one per host),
 ``bin/lbguard-confirm-restore`` (the commit-confirm restorer) and, per engine,
 ``ENGINE/releases/ID/{config,meta.json}``, ``ENGINE/current``,
 ``ENGINE/last_verified``, ``ENGINE/pending.json`` and ``ENGINE/expired.json``.
@@ -20,11 +20,6 @@ import tempfile
 
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_holds import holds_path, read_holds
 
-
-#: Where the ledger lives on a host unless lbguard_ledger_root says otherwise.
-DEFAULT_ROOT = "/var/lib/lbguard"
-#: The engines that keep releases in a ledger, each under ROOT/ENGINE.
-ENGINES = ("haproxy", "nginx")
 
 def now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -195,7 +195,8 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import ConnectionError as UrlConnectionError
 from ansible.module_utils.urls import open_url
-from ansible_collections.lbguard.core.plugins.module_utils.lbguard_ledger_store import DEFAULT_ROOT, ENGINES, Ledger
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_constants import ENGINES, LEDGER_ROOT
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_ledger_store import Ledger
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_ledger_store import atomic_write as _atomic_write
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_ledger_store import now as _now
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_ledger_store import sha_of as _sha_of
@@ -589,7 +590,7 @@ def main() -> None:
         argument_spec=dict(
             action=dict(type="str", required=True,
                         choices=["lock", "unlock", "adopt", "begin", "record", "mark", "confirm", "restore"]),
-            root=dict(type="path", default=DEFAULT_ROOT),
+            root=dict(type="path", default=LEDGER_ROOT),
             engine=dict(type="str", choices=list(ENGINES)),
             config_path=dict(type="path"),
             run_id=dict(type="str"),

@@ -105,14 +105,15 @@ holds:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.lbguard.core.plugins.module_utils.lbguard_ledger_store import DEFAULT_ROOT, ENGINES, ledger_info
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_constants import ENGINES, LEDGER_ROOT
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_ledger_store import ledger_info
 
 
 def main() -> None:
     """Ansible entry point."""
     module = AnsibleModule(
         argument_spec={
-            "root": {"type": "path", "default": DEFAULT_ROOT},
+            "root": {"type": "path", "default": LEDGER_ROOT},
             "engine": {"type": "str", "choices": list(ENGINES)},
             "releases": {"type": "bool", "default": True},
             "config_path": {"type": "path"},

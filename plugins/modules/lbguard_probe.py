@@ -349,10 +349,8 @@ settle_missing:
   sample: ["the running model 0f0f0f0f0f0f (it reports 1a1a1a1a1a1a)", "web2 UP in shop (DOWN)"]
 """
 
-import csv
 import hashlib
 import http.client
-import io
 import os
 import socket
 import ssl
@@ -362,7 +360,9 @@ from typing import Any, Callable, Iterable, Mapping
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lbguard.core.plugins.module_utils.lbguard_haproxy_api import (  # noqa: F401  (parse_show_stat: tests use it here)
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_constants import ADMIN_SOCKET, ENGINES, STATUS_URL
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_haproxy_api import (
+    is_up,
     parse_show_stat,
     read_unix_socket,
 )
@@ -395,33 +395,6 @@ ROUTE_CHECK_REQUESTS = 3
 COUNTERS = ("lbtot", "stot")
 
 
-def parse_counters(text: str) -> dict[str, dict[str, dict[str, int | None]]]:
-    """Parse HAProxy ``show stat`` CSV into {backend: {server: {"lbtot", "stot"}}}.
-
-    Like ``parse_show_stat``, columns are found by the header and summary rows are
-    skipped. A counter that is empty or not a number is None (it cannot be used).
-    """
-    lines = [line for line in text.splitlines() if line.strip()]
-    if not lines or not lines[0].startswith("#"):
-        raise ValueError("show stat output does not start with the '# pxname,svname,...' header")
-    header = [name.strip() for name in lines[0].lstrip("#").strip().split(",")]
-    for required in ("pxname", "svname", *COUNTERS):
-        if required not in header:
-            raise ValueError(f"show stat header has no {required!r} column")
-    result: dict[str, dict[str, dict[str, int | None]]] = {}
-    for row in csv.DictReader(io.StringIO("\n".join(lines[1:])), fieldnames=header):
-        backend = (row.get("pxname") or "").strip()
-        server = (row.get("svname") or "").strip()
-        if not backend or not server or server in ("FRONTEND", "BACKEND"):
-            continue
-        values: dict[str, int | None] = {}
-        for counter in COUNTERS:
-            text_value = (row.get(counter) or "").strip()
-            values[counter] = int(text_value) if text_value.isdigit() else None
-        result.setdefault(backend, {})[server] = values
-    return result
-
-
 def read_runtime(stats_socket: str, timeout: float) -> tuple[dict[str, dict[str, dict[str, Any]]], str | None]:
     """Return (runtime, error) from HAProxy's ``show stat``; runtime is {} on error."""
     try:
@@ -449,7 +422,7 @@ def read_stat_snapshot(stats_socket: str, timeout: float) -> dict[str, Any]:
         return reading
     reading["at"] = time.monotonic()
     try:
-        reading["counters"] = parse_counters(text)
+        reading["counters"] = parse_show_stat(text, counters=COUNTERS)
     except ValueError as exc:
         reading["counters_error"] = f"no counters in 'show stat' from {stats_socket}: {exc}"
     return reading
@@ -616,12 +589,6 @@ def read_running_model(url: str, timeout: float) -> tuple[str | None, str | None
 def short_digest(digest: str | None) -> str:
     """First characters of a digest, enough to tell releases apart."""
     return str(digest or "")[:SHORT_DIGEST]
-
-
-def is_up(status: str) -> bool:
-    """Whether a ``show stat`` status puts the server in rotation: UP (any UP x/y) or no check."""
-    status = status.strip()
-    return status.upper().startswith("UP") or status.lower() == "no check"
 
 
 def missing_for_settle(expected_model: str | None, running_model: str | None, running_model_error: str | None,
@@ -1062,7 +1029,7 @@ def main() -> None:
     """Ansible entry point."""
     module = AnsibleModule(
         argument_spec={
-            "engine": {"type": "str", "required": True, "choices": ["haproxy", "nginx"]},
+            "engine": {"type": "str", "required": True, "choices": list(ENGINES)},
             "services": {"type": "list", "elements": "dict", "required": True},
             "frontends": {"type": "list", "elements": "dict", "default": []},
             "requests": {"type": "int", "default": 60},
@@ -1071,8 +1038,8 @@ def main() -> None:
             "served_by_header": {"type": "str", "default": "X-Served-By"},
             "served_by": {"type": "str", "default": "name", "choices": ["name", "address"]},
             "timeout": {"type": "float", "default": 2.0},
-            "stats_socket": {"type": "path", "default": "/run/haproxy/admin.sock"},
-            "status_url": {"type": "str", "default": "http://127.0.0.1:8405/lbguard/model"},
+            "stats_socket": {"type": "path", "default": ADMIN_SOCKET},
+            "status_url": {"type": "str", "default": STATUS_URL},
             "split_log": {"type": "str", "default": ""},
             "settle_seconds": {"type": "float", "default": 0},
             "settle_interval": {"type": "float", "default": 1.0},

@@ -92,6 +92,13 @@ options:
     type: float
     default: 5
 attributes:
+  action_group:
+    description:
+      Use C(group/lbguard.core.ledger) in C(module_defaults) to set O(root) for this module and the other
+      ledger modules.
+    support: full
+    membership:
+      - lbguard.core.ledger
   check_mode:
     support: full
     description: Reads the runtime state and reports what would change; sends no command and writes nothing.
@@ -163,6 +170,7 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_constants import ADMIN_SOCKET, ENGINES, LEDGER_ROOT
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_haproxy_api import (
     parse_show_stat,
     read_unix_socket,
@@ -276,15 +284,15 @@ def main() -> None:
             model_weights=dict(type="dict", default={}),
             previous=dict(type="dict", default={}),
             intent=dict(type="dict", default={}),
-            engine=dict(type="str", default="haproxy", choices=["haproxy", "nginx"]),
+            engine=dict(type="str", default="haproxy", choices=list(ENGINES)),
             drain_timeout=dict(type="int", default=300),
             reason=dict(type="str"),
             requested_by=dict(type="str", default="unknown"),
             hold_until=dict(type="str"),
             override=dict(type="str"),
             operation=dict(type="str"),
-            root=dict(type="path", default="/var/lib/lbguard"),
-            stats_socket=dict(type="path", default="/run/haproxy/admin.sock"),
+            root=dict(type="path", default=LEDGER_ROOT),
+            stats_socket=dict(type="path", default=ADMIN_SOCKET),
             timeout=dict(type="float", default=5.0),
         ),
         required_if=[

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_constants import CONSTANTS
 
 from ansible_collections.lbguard.core.plugins.filter import lbguard_model as m
 from lbguard_test_tools import REPO_ROOT, module_env
@@ -1368,7 +1369,9 @@ def test_a_service_on_lbguards_status_port_is_refused(engine: str) -> None:
 def test_the_status_port_default_is_the_engine_roles_default() -> None:
     for engine, var in m.STATUS_BIND_VARS.items():
         defaults = yaml.safe_load((REPO_ROOT / "roles" / engine / "defaults" / "main.yml").read_text())
-        assert defaults[var] == m.STATUS_BIND_DEFAULT, engine
+        # The role reads the same constant the model checks against.
+        assert defaults[var] == "{{ 'status_bind' | lbguard.core.lbguard_constant }}", engine
+    assert m.STATUS_BIND_DEFAULT == CONSTANTS["status_bind"]
 
 
 def test_nginx_refuses_tcp_services_before_any_host_is_touched() -> None:

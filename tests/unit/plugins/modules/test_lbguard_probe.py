@@ -587,12 +587,12 @@ def counter_stat(lbtot: dict[str, int], stot: dict[str, int] | None = None) -> s
 def reading(lbtot: dict[str, int], at: float, stot: dict[str, int] | None = None) -> dict[str, Any]:
     """A `show stat` reading as read_stat_snapshot returns it."""
     text = counter_stat(lbtot, stot)
-    return {"runtime": probe.parse_show_stat(text), "counters": probe.parse_counters(text), "at": at,
+    return {"runtime": probe.parse_show_stat(text), "counters": probe.parse_show_stat(text, counters=probe.COUNTERS), "at": at,
             "error": None, "counters_error": None}
 
 
 def test_parse_counters_reads_lbtot_and_stot_by_header() -> None:
-    assert probe.parse_counters(show_stat_output()) == {
+    assert probe.parse_show_stat(show_stat_output(), counters=probe.COUNTERS) == {
         "shop": {"web1": {"lbtot": 40, "stot": 40}, "web2": {"lbtot": None, "stot": 40},
                  "web3": {"lbtot": None, "stot": 40}, "web4": {"lbtot": None, "stot": None},
                  "spare": {"lbtot": None, "stot": None}},
@@ -602,7 +602,7 @@ def test_parse_counters_reads_lbtot_and_stot_by_header() -> None:
 
 def test_parse_counters_needs_the_counter_columns() -> None:
     with pytest.raises(ValueError, match="no 'lbtot' column"):
-        probe.parse_counters("# pxname,svname,status,weight,stot\nshop,web1,UP,1,5\n")
+        probe.parse_show_stat("# pxname,svname,status,weight,stot\nshop,web1,UP,1,5\n", counters=probe.COUNTERS)
 
 
 def test_counter_window_is_the_difference_of_two_readings() -> None:
