@@ -35,4 +35,5 @@ CONSTANTS: dict[str, object] = {
     "status_port": STATUS_PORT,
     "status_bind": STATUS_BIND,
     "status_url": STATUS_URL,
+    "status_model_path": STATUS_MODEL_PATH,
 }

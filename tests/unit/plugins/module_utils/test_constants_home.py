@@ -26,6 +26,7 @@ from ansible_collections.lbguard.core.plugins.module_utils.lbguard_constants imp
     ENGINES,
     LEDGER_ROOT,
     STATUS_BIND,
+    STATUS_MODEL_PATH,
     STATUS_PORT,
     STATUS_URL,
 )
@@ -42,6 +43,7 @@ NEEDLES: dict[str, tuple[str, re.Pattern[str], tuple[str, ...]]] = {
     "the ledger root": (CONSTANTS_HOME, re.compile(re.escape(LEDGER_ROOT)), ANY_FILE),
     "the status port": (CONSTANTS_HOME, re.compile(rf"(?<![\w.]){STATUS_PORT}(?!\d)"), ANY_FILE),
     "HAProxy's admin socket": (CONSTANTS_HOME, re.compile(re.escape(ADMIN_SOCKET)), ANY_FILE),
+    "the status listener's model path": (CONSTANTS_HOME, re.compile(re.escape(STATUS_MODEL_PATH) + r"\b"), ANY_FILE),
     "the engine list": (CONSTANTS_HOME, re.compile(r"\b" + r"""['"]?\s*,\s*['"]?""".join(ENGINES) + r"\b"),
                         ANY_FILE),
     # The rules are Python: a second definition would be a function or a test of the status text.
