@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Print the figures of lbguard's structure that issue #26 set targets for.
 
     python scripts/structure_report.py [--playbook playbooks/deploy.yml] [--json]
