@@ -8,7 +8,10 @@ import time
 
 import pytest
 
-from ansible_collections.lbguard.core.plugins.modules import lbguard_ledger as ledger_module
+from ansible_collections.lbguard.core.plugins.module_utils import lbguard_ledger_store as ledger_store
+from ansible_collections.lbguard.core.plugins.module_utils._ledger import confirm as ledger_confirm
+from ansible_collections.lbguard.core.plugins.module_utils._ledger import lock as ledger_lock
+from ansible_collections.lbguard.core.plugins.module_utils._ledger import releases as ledger_releases
 
 
 class ModuleFailed(Exception):
@@ -43,11 +46,11 @@ def config(tmp_path):
 
 
 def run(action, root, check_mode=False, **params):
-    ledger = ledger_module.Ledger(root, params.get("engine"))
-    handler = {"lock": ledger_module.do_lock, "unlock": ledger_module.do_unlock, "adopt": ledger_module.do_adopt,
-               "record": ledger_module.do_record, "mark": ledger_module.do_mark,
-               "restore": ledger_module.do_restore, "begin": ledger_module.do_begin,
-               "confirm": ledger_module.do_confirm}[action]
+    ledger = ledger_store.Ledger(root, params.get("engine"))
+    handler = {"lock": ledger_lock.do_lock, "unlock": ledger_lock.do_unlock, "adopt": ledger_releases.do_adopt,
+               "record": ledger_releases.do_record, "mark": ledger_releases.do_mark,
+               "restore": ledger_releases.do_restore, "begin": ledger_confirm.do_begin,
+               "confirm": ledger_confirm.do_confirm}[action]
     return handler(FakeModule(check_mode=check_mode, root=root, **params), ledger), ledger
 
 
@@ -91,7 +94,7 @@ def test_prune_keeps_current_and_last_verified(root, config):
     for n in range(6):
         config.write_bytes(f"config {n}\n".encode())
         run("record", root, config_path=str(config), keep=3)
-    ledger = ledger_module.Ledger(root)
+    ledger = ledger_store.Ledger(root)
     ids = ledger.ids()
     assert len(ids) == 4  # three newest, plus the last verified (the adopted one)
     assert adopted["release"] in ids and ledger.current == ids[-1]
@@ -176,9 +179,9 @@ def test_a_refused_lock_names_both_ways_out(root):
 def timers(monkeypatch):
     """Record the systemd timer calls instead of making them; the restorer is run by hand."""
     calls = []
-    monkeypatch.setattr(ledger_module, "_start_timer", lambda unit, seconds, argv, description: calls.append(
+    monkeypatch.setattr(ledger_confirm, "_start_timer", lambda unit, seconds, argv, description: calls.append(
         ("start", unit, seconds, argv)))
-    monkeypatch.setattr(ledger_module, "_stop_timer", lambda unit: calls.append(("stop", unit)))
+    monkeypatch.setattr(ledger_confirm, "_stop_timer", lambda unit: calls.append(("stop", unit)))
     return calls
 
 
@@ -301,11 +304,11 @@ def test_a_running_model_that_differs_from_the_live_release_asks_for_a_reload(ro
     begin(root, config)
     config.write_bytes(b"release with a model\n")
     run("record", root, engine="haproxy", config_path=str(config), metadata={"model_digest": "a" * 64})
-    monkeypatch.setattr(ledger_module, "_running_model", lambda url: "b" * 64)
+    monkeypatch.setattr(ledger_confirm, "_running_model", lambda url: "b" * 64)
     nxt, _ = begin(root, config, run_id="run-2", status_url="http://127.0.0.1:8405/lbguard/model")
     assert nxt["reload_needed"] and len(nxt["reconciled"]) == 1
     assert nxt["reconciled"][0].startswith("the running engine reports model bbbbbbbbbbbb, the live release r00002-")
-    monkeypatch.setattr(ledger_module, "_running_model", lambda url: "a" * 64)
+    monkeypatch.setattr(ledger_confirm, "_running_model", lambda url: "a" * 64)
     settled, _ = begin(root, config, run_id="run-3", status_url="http://127.0.0.1:8405/lbguard/model")
     assert not settled["reload_needed"] and settled["reconciled"] == [] and not settled["changed"]
 
@@ -343,7 +346,7 @@ def test_restore_in_diff_mode_shows_what_changes_in_the_live_file(root, config):
     adopted, ledger = run("adopt", root, config_path=str(config))
     with open(config, "ab") as handle:
         handle.write(b"    # hand edit\n")
-    checked = ledger_module.do_restore(FakeModule(check_mode=True, diff=True, root=root, config_path=str(config),
+    checked = ledger_releases.do_restore(FakeModule(check_mode=True, diff=True, root=root, config_path=str(config),
                                                   release=adopted["release"]), ledger)
     assert checked["changed"] and checked["diff"]["before"].endswith("# hand edit\n")
     assert checked["diff"]["after"] == "global\n    maxconn 100\n"

@@ -20,6 +20,12 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+from ansible_collections.lbguard.core.plugins.module_utils import lbguard_haproxy_api as haproxy_api
+from ansible_collections.lbguard.core.plugins.module_utils._probe import counters as probe_counters
+from ansible_collections.lbguard.core.plugins.module_utils._probe import run as probe_run
+from ansible_collections.lbguard.core.plugins.module_utils._probe import settle as probe_settle
+from ansible_collections.lbguard.core.plugins.module_utils._probe import split_log as probe_split_log
+from ansible_collections.lbguard.core.plugins.module_utils._probe import traffic as probe_traffic
 from ansible_collections.lbguard.core.plugins.modules import lbguard_probe as probe
 from lbguard_test_tools import module_env, serve_unix
 
@@ -84,7 +90,7 @@ def show_stat_output() -> str:
 
 
 def test_parse_show_stat_real_looking_output() -> None:
-    assert probe.parse_show_stat(show_stat_output()) == {
+    assert haproxy_api.parse_show_stat(show_stat_output()) == {
         "shop": {
             "web1": {"status": "UP", "weight": 1, "sessions": 2},
             "web2": {"status": "UP 1/2", "weight": 2, "sessions": None},
@@ -98,13 +104,13 @@ def test_parse_show_stat_real_looking_output() -> None:
 
 def test_parse_show_stat_uses_the_header_not_positions() -> None:
     text = "# svname,pxname,weight,status\nweb1,shop,5,UP\nBACKEND,shop,5,UP\n"
-    assert probe.parse_show_stat(text) == {"shop": {"web1": {"status": "UP", "weight": 5, "sessions": None}}}
+    assert haproxy_api.parse_show_stat(text) == {"shop": {"web1": {"status": "UP", "weight": 5, "sessions": None}}}
 
 
 @pytest.mark.parametrize("text", ["", "Unknown command\n", "# pxname,svname,weight\nshop,web1,1\n"])
 def test_parse_show_stat_rejects_other_answers(text: str) -> None:
     with pytest.raises(ValueError):
-        probe.parse_show_stat(text)
+        haproxy_api.parse_show_stat(text)
 
 
 # ---------------------------------------------------------------- counting
@@ -116,7 +122,7 @@ def test_parse_show_stat_rejects_other_answers(text: str) -> None:
     (404, "web1", "other_errors"), (101, None, "other_errors"), (None, None, "connection_errors"),
 ])
 def test_classify(status: int | None, served_by: str | None, kind: str) -> None:
-    assert probe.classify(status, served_by) == kind
+    assert probe_traffic.classify(status, served_by) == kind
 
 
 def test_probe_http_counts_with_a_fake_sender() -> None:
@@ -128,19 +134,19 @@ def test_probe_http_counts_with_a_fake_sender() -> None:
         assert (address, port, path, header) == ("127.0.0.1", 8080, "/", "X-Served-By")
         return next(answers)
 
-    result = probe.probe_http("127.0.0.1", 8080, 12, "/", "X-Served-By", 1.0, send=send)
+    result = probe_traffic.probe_http("127.0.0.1", 8080, 12, "/", "X-Served-By", 1.0, send=send)
     assert result == {"mode": "http", "requests": 12, "counts": {"web1": 2, "web2": 2}, "status_5xx": 2,
                       "other_errors": 2, "connection_errors": 2, "missing_header": 2}
 
 
 def test_probe_tcp_counts_failed_connects() -> None:
     outcomes = iter([True, False, True, False, False])
-    result = probe.probe_tcp("127.0.0.1", 5432, 5, 1.0, connect=lambda a, p, t: next(outcomes))
+    result = probe_traffic.probe_tcp("127.0.0.1", 5432, 5, 1.0, connect=lambda a, p, t: next(outcomes))
     assert result["connection_errors"] == 3 and result["counts"] == {} and result["requests"] == 5
 
 
 def test_normalise_services_ignores_model_extras_and_reports_bad_items() -> None:
-    services, problems = probe.normalise_services([
+    services, problems = probe_run.normalise_services([
         {"name": "shop", "listen": 8080, "mode": "http", "servers": [], "balance": "roundrobin"},
         {"name": "db", "listen": "5432", "mode": "tcp"},
         {"name": "api", "listen": 9000},
@@ -248,7 +254,7 @@ def free_port() -> int:
 
 
 def test_real_traffic_is_counted_per_server(lb_server: int) -> None:
-    result = probe.probe_http("127.0.0.1", lb_server, 30, "/", "X-Served-By", 2.0)
+    result = probe_traffic.probe_http("127.0.0.1", lb_server, 30, "/", "X-Served-By", 2.0)
     assert result == {"mode": "http", "requests": 30, "counts": {"web1": 10, "web2": 10, "web3": 10},
                       "status_5xx": 0, "other_errors": 0, "connection_errors": 0, "missing_header": 0}
     # Every request came on its own connection and asked to close it.
@@ -257,24 +263,24 @@ def test_real_traffic_is_counted_per_server(lb_server: int) -> None:
 
 
 def test_header_name_is_case_insensitive(lb_server: int) -> None:
-    result = probe.probe_http("127.0.0.1", lb_server, 3, "/", "x-served-by", 2.0)
+    result = probe_traffic.probe_http("127.0.0.1", lb_server, 3, "/", "x-served-by", 2.0)
     assert result["counts"] == {"web1": 1, "web2": 1, "web3": 1}
 
 
 def test_real_error_answers_are_classified(lb_server: int) -> None:
-    assert probe.probe_http("127.0.0.1", lb_server, 2, "/boom", "X-Served-By", 2.0)["status_5xx"] == 2
-    assert probe.probe_http("127.0.0.1", lb_server, 2, "/missing", "X-Served-By", 2.0)["other_errors"] == 2
-    assert probe.probe_http("127.0.0.1", lb_server, 2, "/plain", "X-Served-By", 2.0)["missing_header"] == 2
+    assert probe_traffic.probe_http("127.0.0.1", lb_server, 2, "/boom", "X-Served-By", 2.0)["status_5xx"] == 2
+    assert probe_traffic.probe_http("127.0.0.1", lb_server, 2, "/missing", "X-Served-By", 2.0)["other_errors"] == 2
+    assert probe_traffic.probe_http("127.0.0.1", lb_server, 2, "/plain", "X-Served-By", 2.0)["missing_header"] == 2
 
 
 def test_refused_connections_are_counted() -> None:
     port = free_port()
-    assert probe.probe_http("127.0.0.1", port, 3, "/", "X-Served-By", 1.0)["connection_errors"] == 3
-    assert probe.probe_tcp("127.0.0.1", port, 3, 1.0)["connection_errors"] == 3
+    assert probe_traffic.probe_http("127.0.0.1", port, 3, "/", "X-Served-By", 1.0)["connection_errors"] == 3
+    assert probe_traffic.probe_tcp("127.0.0.1", port, 3, 1.0)["connection_errors"] == 3
 
 
 def test_tcp_connects_to_a_listening_port(lb_server: int) -> None:
-    result = probe.probe_tcp("127.0.0.1", lb_server, 4, 1.0)
+    result = probe_traffic.probe_tcp("127.0.0.1", lb_server, 4, 1.0)
     assert result == {"mode": "tcp", "requests": 4, "counts": {}, "status_5xx": 0, "other_errors": 0,
                       "connection_errors": 0, "missing_header": 0}
 
@@ -285,7 +291,7 @@ def test_a_silent_server_cannot_hang_the_probe() -> None:
         listener.listen(8)  # accepts connections (backlog) but never answers
         port = listener.getsockname()[1]
         start = time.monotonic()
-        result = probe.probe_http("127.0.0.1", port, 2, "/", "X-Served-By", 0.3)
+        result = probe_traffic.probe_http("127.0.0.1", port, 2, "/", "X-Served-By", 0.3)
         elapsed = time.monotonic() - start
     assert result["connection_errors"] == 2
     assert elapsed < 3.0
@@ -293,15 +299,15 @@ def test_a_silent_server_cannot_hang_the_probe() -> None:
 
 def test_running_model_is_read(lb_server: int) -> None:
     url = f"http://127.0.0.1:{lb_server}/lbguard/model"
-    assert probe.read_running_model(url, 2.0) == (DIGEST, None)
+    assert probe_traffic.read_running_model(url, 2.0) == (DIGEST, None)
 
 
 def test_running_model_errors(lb_server: int) -> None:
-    body, error = probe.read_running_model(f"http://127.0.0.1:{lb_server}/missing", 2.0)
+    body, error = probe_traffic.read_running_model(f"http://127.0.0.1:{lb_server}/missing", 2.0)
     assert body is None and "HTTP 404" in error
-    body, error = probe.read_running_model(f"http://127.0.0.1:{free_port()}/lbguard/model", 1.0)
+    body, error = probe_traffic.read_running_model(f"http://127.0.0.1:{free_port()}/lbguard/model", 1.0)
     assert body is None and error.startswith("cannot read ")
-    body, error = probe.read_running_model("ftp://127.0.0.1/lbguard/model", 1.0)
+    body, error = probe_traffic.read_running_model("ftp://127.0.0.1/lbguard/model", 1.0)
     assert body is None and "not an http(s) URL" in error
 
 
@@ -324,7 +330,7 @@ def stats_socket() -> Iterator[tuple[str, list[str]]]:
 
 def test_runtime_is_read_over_the_unix_socket(stats_socket: tuple[str, list[str]]) -> None:
     path, commands = stats_socket
-    runtime, error = probe.read_runtime(path, 2.0)
+    runtime, error = probe_counters.read_runtime(path, 2.0)
     assert error is None
     assert commands == ["show stat"]
     assert runtime["shop"]["web3"] == {"status": "DOWN", "weight": 1, "sessions": None}
@@ -334,7 +340,7 @@ def test_runtime_is_read_over_the_unix_socket(stats_socket: tuple[str, list[str]
 def test_runtime_socket_errors_are_reported_not_raised() -> None:
     with tempfile.TemporaryDirectory(prefix="lbg") as folder:
         path = os.path.join(folder, "absent.sock")
-        runtime, error = probe.read_runtime(path, 1.0)
+        runtime, error = probe_counters.read_runtime(path, 1.0)
     assert runtime == {} and error.startswith("cannot read 'show stat' from ") and "absent.sock" in error
 
 
@@ -345,7 +351,7 @@ def test_silent_runtime_socket_times_out() -> None:
             listener.bind(path)
             listener.listen(1)
             start = time.monotonic()
-            runtime, error = probe.read_runtime(path, 0.3)
+            runtime, error = probe_counters.read_runtime(path, 0.3)
             assert time.monotonic() - start < 3.0
     assert runtime == {} and error is not None
 
@@ -365,7 +371,7 @@ def _params(**overrides: Any) -> dict[str, Any]:
 def test_run_probe_end_to_end(lb_server: int, stats_socket: tuple[str, list[str]]) -> None:
     path, _ = stats_socket
     closed = free_port()
-    result = probe.run_probe(_params(
+    result = probe_run.run_probe(_params(
         services=[{"name": "shop", "listen": lb_server, "mode": "http", "servers": []},
                   {"name": "db", "listen": closed, "mode": "tcp"}],
         requests=9, stats_socket=path, status_url=f"http://127.0.0.1:{lb_server}/lbguard/model"))
@@ -377,7 +383,7 @@ def test_run_probe_end_to_end(lb_server: int, stats_socket: tuple[str, list[str]
 
 
 def test_run_probe_nginx_has_no_runtime(lb_server: int) -> None:
-    result = probe.run_probe(_params(engine="nginx", requests=3,
+    result = probe_run.run_probe(_params(engine="nginx", requests=3,
                                      services=[{"name": "shop", "listen": lb_server, "mode": "http"}]))
     assert result["runtime"] == {} and result["runtime_error"] is None
     assert result["running_model"] is None and result["running_model_error"]
@@ -411,14 +417,14 @@ def test_module_rejects_bad_parameters(tmp_path: Path) -> None:
 
 def test_nginx_upstream_addresses_are_named_after_the_answering_server():
     """nginx reports ip:port; the last attempt of a retried request answered."""
-    names = probe.addresses_to_names([
+    names = probe_split_log.addresses_to_names([
         {"name": "web1", "address": "127.0.0.1", "port": 80},
         {"name": "web2", "address": "::1", "port": 80},
         {"name": "ghost", "address": "ghost.invalid", "port": 80},
     ])
     assert names == {"127.0.0.1:80": "web1", "[::1]:80": "web2"}
     traffic = {"counts": {"127.0.0.1:80": 3, "[::1]:80": 2, "[::1]:80, 127.0.0.1:80": 1, "10.9.9.9:80": 1}}
-    probe.name_upstream_counts(traffic, names)
+    probe_split_log.name_upstream_counts(traffic, names)
     assert traffic["counts"] == {"web1": 4, "web2": 2, "10.9.9.9:80": 1}
 
 
@@ -460,7 +466,7 @@ class FakeClock:
 def test_wait_stops_at_the_first_look_that_misses_nothing() -> None:
     clock = FakeClock()
     looks = iter([["web3 UP in shop (DOWN)"], ["web3 UP in shop (DOWN)"], []])
-    settled, waited, missing = probe.wait_until_settled(lambda: next(looks), 10, 0.5, clock.time, clock.sleep)
+    settled, waited, missing = probe_settle.wait_until_settled(lambda: next(looks), 10, 0.5, clock.time, clock.sleep)
     assert (settled, waited, missing) == (True, 1.0, [])
     assert clock.sleeps == [0.5, 0.5]
 
@@ -473,7 +479,7 @@ def test_wait_is_bounded_and_never_sleeps_past_the_deadline() -> None:
         calls.append(clock.now)
         return ["the running model 1a1a1a1a1a1a (it reports 0f0f0f0f0f0f)"]
 
-    settled, waited, missing = probe.wait_until_settled(look, 2.2, 1.0, clock.time, clock.sleep)
+    settled, waited, missing = probe_settle.wait_until_settled(look, 2.2, 1.0, clock.time, clock.sleep)
     assert settled is False and waited == 2.2
     assert missing == ["the running model 1a1a1a1a1a1a (it reports 0f0f0f0f0f0f)"]
     assert [round(s, 6) for s in clock.sleeps] == [1.0, 1.0, 0.2]
@@ -482,29 +488,29 @@ def test_wait_is_bounded_and_never_sleeps_past_the_deadline() -> None:
 
 def test_no_wait_looks_once() -> None:
     clock = FakeClock()
-    settled, waited, missing = probe.wait_until_settled(lambda: ["web3 UP in shop (DOWN)"], 0, 1.0,
+    settled, waited, missing = probe_settle.wait_until_settled(lambda: ["web3 UP in shop (DOWN)"], 0, 1.0,
                                                         clock.time, clock.sleep)
     assert (settled, waited, missing, clock.sleeps) == (False, 0.0, ["web3 UP in shop (DOWN)"], [])
 
 
 def test_missing_names_the_model_and_every_server_not_up() -> None:
-    runtime = probe.parse_show_stat(shop_stat("DOWN"))
-    missing = probe.missing_for_settle(NEW_DIGEST, DIGEST, None, {"shop": ["web1", "web2", "web3", "spare", "gone"]},
+    runtime = haproxy_api.parse_show_stat(shop_stat("DOWN"))
+    missing = probe_settle.missing_for_settle(NEW_DIGEST, DIGEST, None, {"shop": ["web1", "web2", "web3", "spare", "gone"]},
                                        runtime, None)
     assert missing == ["the running model 1a1a1a1a1a1a (it reports 0f0f0f0f0f0f)", "web3 UP in shop (DOWN)",
                        "gone UP in shop (not in the runtime state)"]
 
 
 def test_missing_reports_unreadable_sources_and_nothing_when_settled() -> None:
-    assert probe.missing_for_settle(NEW_DIGEST, None, "cannot read URL: refused", {"shop": ["web1"]}, {},
+    assert probe_settle.missing_for_settle(NEW_DIGEST, None, "cannot read URL: refused", {"shop": ["web1"]}, {},
                                     "cannot read 'show stat' from S: refused") == [
         "the running model 1a1a1a1a1a1a (cannot read URL: refused)",
         "web1 UP in shop (cannot read 'show stat' from S: refused)"]
-    runtime = probe.parse_show_stat(shop_stat("UP"))
-    assert probe.missing_for_settle(NEW_DIGEST, NEW_DIGEST, None, {"shop": ["web1", "web2", "web3"]}, runtime,
+    runtime = haproxy_api.parse_show_stat(shop_stat("UP"))
+    assert probe_settle.missing_for_settle(NEW_DIGEST, NEW_DIGEST, None, {"shop": ["web1", "web2", "web3"]}, runtime,
                                     None) == []
     # nginx: no runtime view is awaited at all.
-    assert probe.missing_for_settle(None, None, None, {"shop": ["web1"]}, None, None) == []
+    assert probe_settle.missing_for_settle(None, None, None, {"shop": ["web1"]}, None, None) == []
 
 
 def test_probe_waits_for_the_reload_and_the_health_checks_then_measures(lb_server: int) -> None:
@@ -513,7 +519,7 @@ def test_probe_waits_for_the_reload_and_the_health_checks_then_measures(lb_serve
     ready_at = time.monotonic() + 1.2
     threading.Timer(0.6, lambda: setattr(_Handler, "model_digest", NEW_DIGEST)).start()
     with serve_stats(lambda: shop_stat("UP" if time.monotonic() >= ready_at else "DOWN")) as (path, commands):
-        result = probe.run_probe(_params(
+        result = probe_run.run_probe(_params(
             services=[{"name": "shop", "listen": lb_server, "mode": "http"}], requests=6, stats_socket=path,
             status_url=f"http://127.0.0.1:{lb_server}/lbguard/model", settle_seconds=10, settle_interval=0.2,
             expected_running_model=NEW_DIGEST, expected_up={"shop": ["web1", "web2", "web3", "spare"]}))
@@ -528,7 +534,7 @@ def test_probe_waits_for_the_reload_and_the_health_checks_then_measures(lb_serve
 def test_probe_gives_up_in_time_says_what_is_missing_and_still_measures(lb_server: int) -> None:
     with serve_stats(lambda: shop_stat("DOWN")) as (path, _):
         start = time.monotonic()
-        result = probe.run_probe(_params(
+        result = probe_run.run_probe(_params(
             services=[{"name": "shop", "listen": lb_server, "mode": "http"}], requests=3, stats_socket=path,
             status_url=f"http://127.0.0.1:{lb_server}/lbguard/model", settle_seconds=1.0, settle_interval=0.3,
             expected_running_model=NEW_DIGEST, expected_up={"shop": ["web1", "web3"]}))
@@ -542,7 +548,7 @@ def test_probe_gives_up_in_time_says_what_is_missing_and_still_measures(lb_serve
 
 
 def test_nginx_waits_only_for_the_running_model(lb_server: int) -> None:
-    result = probe.run_probe(_params(
+    result = probe_run.run_probe(_params(
         engine="nginx", services=[{"name": "shop", "listen": lb_server, "mode": "http"}], requests=0,
         status_url=f"http://127.0.0.1:{lb_server}/lbguard/model", settle_seconds=5, settle_interval=0.2,
         expected_running_model=DIGEST, expected_up={"shop": ["web1"]}))
@@ -551,7 +557,7 @@ def test_nginx_waits_only_for_the_running_model(lb_server: int) -> None:
 
 
 def test_without_anything_awaited_the_probe_is_settled_at_once(lb_server: int) -> None:
-    result = probe.run_probe(_params(services=[], requests=0, settle_seconds=30))
+    result = probe_run.run_probe(_params(services=[], requests=0, settle_seconds=30))
     assert (result["settled"], result["settle_waited"], result["settle_missing"]) == (True, 0.0, [])
 
 
@@ -587,12 +593,12 @@ def counter_stat(lbtot: dict[str, int], stot: dict[str, int] | None = None) -> s
 def reading(lbtot: dict[str, int], at: float, stot: dict[str, int] | None = None) -> dict[str, Any]:
     """A `show stat` reading as read_stat_snapshot returns it."""
     text = counter_stat(lbtot, stot)
-    return {"runtime": probe.parse_show_stat(text), "counters": probe.parse_show_stat(text, counters=probe.COUNTERS), "at": at,
+    return {"runtime": haproxy_api.parse_show_stat(text), "counters": haproxy_api.parse_show_stat(text, counters=probe_counters.COUNTERS), "at": at,
             "error": None, "counters_error": None}
 
 
 def test_parse_counters_reads_lbtot_and_stot_by_header() -> None:
-    assert probe.parse_show_stat(show_stat_output(), counters=probe.COUNTERS) == {
+    assert haproxy_api.parse_show_stat(show_stat_output(), counters=probe_counters.COUNTERS) == {
         "shop": {"web1": {"lbtot": 40, "stot": 40}, "web2": {"lbtot": None, "stot": 40},
                  "web3": {"lbtot": None, "stot": 40}, "web4": {"lbtot": None, "stot": None},
                  "spare": {"lbtot": None, "stot": None}},
@@ -602,21 +608,21 @@ def test_parse_counters_reads_lbtot_and_stot_by_header() -> None:
 
 def test_parse_counters_needs_the_counter_columns() -> None:
     with pytest.raises(ValueError, match="no 'lbtot' column"):
-        probe.parse_show_stat("# pxname,svname,status,weight,stot\nshop,web1,UP,1,5\n", counters=probe.COUNTERS)
+        haproxy_api.parse_show_stat("# pxname,svname,status,weight,stot\nshop,web1,UP,1,5\n", counters=probe_counters.COUNTERS)
 
 
 def test_counter_window_is_the_difference_of_two_readings() -> None:
     before = reading({"web1": 1000, "web2": 990, "web3": 1005}, at=10.0)
     after = reading({"web1": 1812, "web2": 1800, "web3": 1814}, at=11.25,
                     stot={"web1": 1813, "web2": 1800, "web3": 1814})
-    assert probe.counter_window("shop", before, after, probe_answers=60) == {
+    assert probe_counters.counter_window("shop", before, after, probe_answers=60) == {
         "window_seconds": 1.25, "lbtot": {"web1": 812, "web2": 810, "web3": 809},
         "stot": {"web1": 813, "web2": 810, "web3": 809}, "usable": True, "unusable_reason": None,
         "origin": "HAProxy counters"}
 
 
 def test_a_server_added_during_the_window_counts_from_zero() -> None:
-    window = probe.counter_window("shop", reading({"web1": 5}, at=0.0), reading({"web1": 9, "web2": 3}, at=1.0))
+    window = probe_counters.counter_window("shop", reading({"web1": 5}, at=0.0), reading({"web1": 9, "web2": 3}, at=1.0))
     assert window["lbtot"] == {"web1": 4, "web2": 3} and window["usable"] is True
 
 
@@ -624,7 +630,7 @@ def test_counters_that_went_back_make_the_window_unusable() -> None:
     """A reload during the window starts new counters at 0: the differences are negative."""
     before = reading({"web1": 812, "web2": 810, "web3": 809}, at=0.0)
     after = reading({"web1": 3, "web2": 900, "web3": 2}, at=1.0)
-    window = probe.counter_window("shop", before, after, probe_answers=60)
+    window = probe_counters.counter_window("shop", before, after, probe_answers=60)
     assert window["usable"] is False
     assert window["lbtot"] == {"web1": -809, "web2": 90, "web3": -807}
     assert window["unusable_reason"] == ("counters went back (web1 lbtot 812 -> 3, web1 stot 812 -> 3, "
@@ -632,7 +638,7 @@ def test_counters_that_went_back_make_the_window_unusable() -> None:
 
 
 def test_fewer_picks_than_the_probe_answers_make_the_window_unusable() -> None:
-    window = probe.counter_window("shop", reading({"web1": 0, "web2": 0}, at=0.0),
+    window = probe_counters.counter_window("shop", reading({"web1": 0, "web2": 0}, at=0.0),
                                   reading({"web1": 20, "web2": 20}, at=1.0), probe_answers=60)
     assert window["usable"] is False
     assert window["unusable_reason"] == "the counters saw 40 picks, fewer than the probe's own 60 answers"
@@ -647,17 +653,17 @@ def test_missing_servers_or_backends_make_the_window_unusable(before: dict[str, 
                                                               reason: str) -> None:
     first = reading(before, at=0.0) if before else dict(reading({"web1": 0}, at=0.0), counters={})
     second = reading(after, at=1.0) if after else dict(reading({"web1": 0}, at=1.0), counters={})
-    window = probe.counter_window("shop", first, second)
+    window = probe_counters.counter_window("shop", first, second)
     assert window["usable"] is False and window["unusable_reason"] == reason
 
 
 def test_unreadable_counters_make_the_window_unusable_and_keep_the_runtime() -> None:
     text = "# pxname,svname,status,weight\nshop,web1,UP,1\n"
     with serve_stats(lambda: text) as (path, _):
-        snapshot = probe.read_stat_snapshot(path, 2.0)
+        snapshot = probe_counters.read_stat_snapshot(path, 2.0)
     assert snapshot["error"] is None and snapshot["runtime"] == {"shop": {"web1": {"status": "UP", "weight": 1, "sessions": None}}}
     assert snapshot["counters_error"].startswith("no counters in 'show stat' from ")
-    window = probe.counter_window("shop", snapshot, snapshot)
+    window = probe_counters.counter_window("shop", snapshot, snapshot)
     assert window["usable"] is False and window["unusable_reason"].endswith("(before the window)")
 
 
@@ -677,7 +683,7 @@ def counting_stats(background: int) -> Callable[[], str]:
 
 def test_probe_returns_what_the_counters_counted_real_traffic_included(lb_server: int) -> None:
     with serve_stats(counting_stats(background=250)) as (path, commands):
-        result = probe.run_probe(_params(services=[{"name": "shop", "listen": lb_server, "mode": "http"}],
+        result = probe_run.run_probe(_params(services=[{"name": "shop", "listen": lb_server, "mode": "http"}],
                                          requests=9, stats_socket=path,
                                          status_url=f"http://127.0.0.1:{lb_server}/lbguard/model"))
     assert commands == ["show stat", "show stat"]
@@ -691,7 +697,7 @@ def test_probe_returns_what_the_counters_counted_real_traffic_included(lb_server
 
 def test_a_window_shared_with_real_traffic_is_stretched_to_its_shortest_length(lb_server: int) -> None:
     with serve_stats(counting_stats(background=250)) as (path, commands):
-        result = probe.run_probe(_params(services=[{"name": "shop", "listen": lb_server, "mode": "http"}],
+        result = probe_run.run_probe(_params(services=[{"name": "shop", "listen": lb_server, "mode": "http"}],
                                          requests=3, stats_socket=path, counter_window_seconds=0.5))
     # Read before, after the probe (too short, traffic besides the probe's), and once more at 0.5 s.
     assert commands == ["show stat"] * 3
@@ -702,7 +708,7 @@ def test_a_window_shared_with_real_traffic_is_stretched_to_its_shortest_length(l
 
 def test_an_idle_window_closes_with_the_probe(lb_server: int) -> None:
     with serve_stats(counting_stats(background=0)) as (path, commands):
-        result = probe.run_probe(_params(services=[{"name": "shop", "listen": lb_server, "mode": "http"}],
+        result = probe_run.run_probe(_params(services=[{"name": "shop", "listen": lb_server, "mode": "http"}],
                                          requests=3, stats_socket=path, counter_window_seconds=5))
     assert commands == ["show stat"] * 2
     assert result["counters"]["shop"]["window_seconds"] < 5
@@ -711,7 +717,7 @@ def test_an_idle_window_closes_with_the_probe(lb_server: int) -> None:
 
 def test_each_service_gets_its_own_window(lb_server: int) -> None:
     with serve_stats(counting_stats(background=10)) as (path, commands):
-        result = probe.run_probe(_params(services=[{"name": "shop", "listen": lb_server, "mode": "http"},
+        result = probe_run.run_probe(_params(services=[{"name": "shop", "listen": lb_server, "mode": "http"},
                                                    {"name": "db", "listen": free_port(), "mode": "tcp"}],
                                          requests=3, stats_socket=path))
     assert len(commands) == 3  # before shop, after shop (= before db), after db
@@ -725,7 +731,7 @@ def test_a_reload_during_the_window_is_reported_as_unusable(lb_server: int) -> N
     answers = iter([counter_stat({"web1": 900, "web2": 900, "web3": 900}),
                     counter_stat({"web1": 4, "web2": 3, "web3": 3})])
     with serve_stats(lambda: next(answers)) as (path, _):
-        result = probe.run_probe(_params(services=[{"name": "shop", "listen": lb_server, "mode": "http"}],
+        result = probe_run.run_probe(_params(services=[{"name": "shop", "listen": lb_server, "mode": "http"}],
                                          requests=9, stats_socket=path))
     window = result["counters"]["shop"]
     assert window["usable"] is False and "HAProxy reloaded or restarted" in window["unusable_reason"]
@@ -733,7 +739,7 @@ def test_a_reload_during_the_window_is_reported_as_unusable(lb_server: int) -> N
 
 
 def test_unreadable_socket_leaves_every_window_unusable(lb_server: int) -> None:
-    result = probe.run_probe(_params(services=[{"name": "shop", "listen": lb_server, "mode": "http"}], requests=3))
+    result = probe_run.run_probe(_params(services=[{"name": "shop", "listen": lb_server, "mode": "http"}], requests=3))
     assert result["runtime_error"].startswith("cannot read 'show stat' from absent/admin.sock")
     window = result["counters"]["shop"]
     assert window["usable"] is False
@@ -742,7 +748,7 @@ def test_unreadable_socket_leaves_every_window_unusable(lb_server: int) -> None:
 
 
 def test_nginx_has_no_counters(lb_server: int) -> None:
-    result = probe.run_probe(_params(engine="nginx", requests=3,
+    result = probe_run.run_probe(_params(engine="nginx", requests=3,
                                      services=[{"name": "shop", "listen": lb_server, "mode": "http"}]))
     assert result["counters"] == {}
 
@@ -762,7 +768,7 @@ def test_nginx_split_log_counts_the_windows_requests_only(lb_server: int, tmp_pa
     log = tmp_path / "lbguard-split-shop.log"
     log.write_text("127.0.0.1:8001\n" * 500)  # before the window: not counted
     _Handler.split_log = log
-    result = probe.run_probe(nginx_params(lb_server, log, counter_window_seconds=5))
+    result = probe_run.run_probe(nginx_params(lb_server, log, counter_window_seconds=5))
     window = result["counters"]["shop"]
     assert window["usable"] is True and window["origin"] == "nginx split log", window
     assert window["lbtot"] == {"web1": 1, "web2": 1, "web3": 1} == window["stot"]
@@ -774,7 +780,7 @@ def test_nginx_split_log_window_shared_with_real_traffic_is_stretched(lb_server:
     log = tmp_path / "lbguard-split-shop.log"
     log.touch()
     _Handler.split_log, _Handler.log_background = log, 9
-    result = probe.run_probe(nginx_params(lb_server, log, counter_window_seconds=0.5))
+    result = probe_run.run_probe(nginx_params(lb_server, log, counter_window_seconds=0.5))
     window = result["counters"]["shop"]
     assert window["usable"] is True and window["window_seconds"] >= 0.5
     assert window["lbtot"] == {"web1": 10, "web2": 10, "web3": 10}
@@ -782,7 +788,7 @@ def test_nginx_split_log_window_shared_with_real_traffic_is_stretched(lb_server:
 
 def test_nginx_split_log_that_is_missing_is_unusable_and_says_why(lb_server: int, tmp_path: Path) -> None:
     log = tmp_path / "lbguard-split-shop.log"
-    result = probe.run_probe(nginx_params(lb_server, log))
+    result = probe_run.run_probe(nginx_params(lb_server, log))
     window = result["counters"]["shop"]
     assert window["usable"] is False
     assert window["unusable_reason"].startswith(f"cannot read the split log {log}: FileNotFoundError")
@@ -792,12 +798,12 @@ def test_nginx_split_log_that_is_missing_is_unusable_and_says_why(lb_server: int
 def test_split_log_lines_name_the_last_upstream_tried_and_skip_nginx_own_answers(tmp_path: Path) -> None:
     log = tmp_path / "split.log"
     log.write_text("127.0.0.1:8001\n")
-    before = probe.read_log_mark(str(log))
+    before = probe_split_log.read_log_mark(str(log))
     with log.open("a") as handle:
         handle.write("127.0.0.1:8001\n127.0.0.1:8002, 127.0.0.1:8003\n-\n10.9.9.9:80\n127.0.0.1:8002\n127.0.0")
-    after = probe.read_log_mark(str(log))
+    after = probe_split_log.read_log_mark(str(log))
     names = {upstream: name for name, upstream in UPSTREAMS.items()}
-    window = probe.log_window(str(log), before, after, names, probe_answers=3)
+    window = probe_split_log.log_window(str(log), before, after, names, probe_answers=3)
     assert window["usable"] is True, window
     # The unfinished last line is not counted; "-" (nginx answered itself) neither.
     assert window["lbtot"] == {"web1": 1, "web3": 1, "10.9.9.9:80": 1, "web2": 1}
@@ -806,22 +812,22 @@ def test_split_log_lines_name_the_last_upstream_tried_and_skip_nginx_own_answers
 def test_split_log_rotated_or_truncated_during_the_window_is_unusable(tmp_path: Path) -> None:
     log = tmp_path / "split.log"
     log.write_text("127.0.0.1:8001\n" * 10)
-    before = probe.read_log_mark(str(log))
+    before = probe_split_log.read_log_mark(str(log))
     log.write_text("127.0.0.1:8001\n")
-    truncated = probe.log_window(str(log), before, probe.read_log_mark(str(log)), {})
+    truncated = probe_split_log.log_window(str(log), before, probe_split_log.read_log_mark(str(log)), {})
     assert truncated["usable"] is False and "rotated or truncated" in truncated["unusable_reason"]
     log.rename(tmp_path / "split.log.1")
     log.write_text("127.0.0.1:8001\n" * 20)
-    rotated = probe.log_window(str(log), before, probe.read_log_mark(str(log)), {})
+    rotated = probe_split_log.log_window(str(log), before, probe_split_log.read_log_mark(str(log)), {})
     assert rotated["usable"] is False and "rotated or truncated" in rotated["unusable_reason"]
 
 
 def test_split_log_with_fewer_requests_than_the_probes_answers_is_unusable(tmp_path: Path) -> None:
     log = tmp_path / "split.log"
     log.touch()
-    before = probe.read_log_mark(str(log))
+    before = probe_split_log.read_log_mark(str(log))
     log.write_text("127.0.0.1:8001\n")
-    window = probe.log_window(str(log), before, probe.read_log_mark(str(log)), {}, probe_answers=3)
+    window = probe_split_log.log_window(str(log), before, probe_split_log.read_log_mark(str(log)), {}, probe_answers=3)
     assert window["usable"] is False
     assert window["unusable_reason"] == "the split log counted 1 requests, fewer than the probe's own 3 answers"
 
@@ -862,7 +868,7 @@ def test_a_pool_is_probed_through_its_route_over_tls(tmp_path: Path) -> None:
     try:
         pool = {"name": "api", "listen": server.server_address[1], "mode": "http",
                 "probe": {"address": "127.0.0.1", "host": "api.example.com", "path": "/api/", "tls": True}}
-        result = probe.run_probe(_params(engine="nginx", requests=2, services=[pool]))
+        result = probe_run.run_probe(_params(engine="nginx", requests=2, services=[pool]))
     finally:
         server.shutdown()
         server.server_close()
@@ -896,7 +902,7 @@ def test_a_redirecting_frontend_is_asked_over_plain_http() -> None:
                               {"address": "", "port": 8443, "tls": True}],
                     "routes": [{"hosts": ["*.example.com", "shop.example.com"], "pool": "shop"}]}
         quiet = {"name": "plain", "redirect_to_https": False, "binds": [{"address": "", "port": 1, "tls": False}]}
-        result = probe.check_redirects([frontend, quiet], "127.0.0.1", 2.0)
+        result = probe_traffic.check_redirects([frontend, quiet], "127.0.0.1", 2.0)
     finally:
         server.shutdown()
         server.server_close()
@@ -911,7 +917,7 @@ def test_every_route_and_the_default_are_checked_over_the_tls_bind() -> None:
     def send(address, port, path, timeout, host, tls, wanted):
         sent.append((address, port, path, host, tls))
         pool = {"api.example.com": "api", "": "shop"}.get(host, "storefront")
-        return {"status": 200 if host != "down.example.com" else None, "headers": {probe.POOL_HEADER: pool},
+        return {"status": 200 if host != "down.example.com" else None, "headers": {probe_traffic.POOL_HEADER: pool},
                 "certificate": "f" * 64 if tls else None}
 
     frontend = {"name": "edge", "mode": "http",
@@ -920,7 +926,7 @@ def test_every_route_and_the_default_are_checked_over_the_tls_bind() -> None:
                            {"pool": "static", "probe": {"host": "down.example.com", "path": "/s/"}}],
                 "default_pool": "shop", "default_probe": {"host": "", "path": "/"}}
     tcp = {"name": "db", "mode": "tcp", "binds": [{"address": "", "port": 5432, "tls": False}], "default_pool": "db"}
-    result = probe.check_routes([frontend, tcp], "127.0.0.1", 2, 1.0, send=send)
+    result = probe_traffic.check_routes([frontend, tcp], "127.0.0.1", 2, 1.0, send=send)
     assert list(result) == ["edge"]
     assert [(i["route"], i["pools"], i["errors"]) for i in result["edge"]] == [
         ("routes[0]", {"api": 2}, 0), ("routes[1]", {}, 2), ("default", {"shop": 2}, 0)]
