@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.lbguard.core.plugins.filter.lbguard_model import SERVER_NAME_RE, traffic_rule_problems
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_schema import SERVER_NAME_RE
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_servers import traffic_rule_problems
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import closest, join_names, kind
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_haproxy_api import is_up
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_holds import (

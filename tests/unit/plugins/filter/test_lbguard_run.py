@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.lbguard.core.plugins.filter import lbguard_model
+from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_model_build
 from ansible_collections.lbguard.core.plugins.filter import lbguard_run as run
 
 GROUPS = {"loadbalancers": ["lb-stg", "lb-prod-1", "lb-prod-2"], "staging": ["lb-stg"],
@@ -186,7 +186,7 @@ def validated(engine, balance="roundrobin", weights=(1, 1, 1), backup=(), max_sh
     policy = {"min_active_servers": 1, "max_server_share": max_share, "allow_first": allow_first}
     host_vars = {"lb_engine": engine, "lb_services": [{"name": "shop", "listen": 80, "balance": balance,
                                                        "servers": servers, "policy": policy}]}
-    built, found = lbguard_model.build_model("lb-stg", host_vars, {"staging": ["lb-stg"], "loadbalancers": ["lb-stg"]}, {})
+    built, found = lbguard_model_build.build_model("lb-stg", host_vars, {"staging": ["lb-stg"], "loadbalancers": ["lb-stg"]}, {})
     assert found == [], found
     return built
 
