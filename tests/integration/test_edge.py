@@ -422,30 +422,30 @@ def _probe_result(model: dict[str, Any], **per_pool: dict[str, Any]) -> dict[str
 
 
 def test_verification_passes_when_every_route_reaches_its_pool() -> None:
-    from ansible_collections.lbguard.core.plugins.filter import lbguard_verify as v
+    from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_verify_report
     model = valid()
-    assert v.verify_problems(model, _probe_result(model), {"label": "lb1", "check_runtime": False}) == []
+    assert lbguard_verify_report.verify_problems(model, _probe_result(model), {"label": "lb1", "check_runtime": False}) == []
 
 
 def test_verification_fails_a_route_that_reaches_another_pool_or_certificate() -> None:
-    from ansible_collections.lbguard.core.plugins.filter import lbguard_verify as v
+    from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_verify_report
     model = valid()
     result = _probe_result(model, api={"pools": {"shop": 60}, "certificates": {"0" * 64: 60}})
-    found = v.verify_problems(model, result, {"label": "lb1", "check_runtime": False})
+    found = lbguard_verify_report.verify_problems(model, result, {"label": "lb1", "check_runtime": False})
     one(found, "pool api, measured through its route (https port 443, api.example.com, path /): 60 of 60 answers "
                "came from elsewhere (pool shop 60); the model sends them to pool api")
     one(found, "pool api, measured through its route", "presented certificate 000000000000 (60)")
 
 
 def test_verification_fails_a_redirect_that_does_not_redirect() -> None:
-    from ansible_collections.lbguard.core.plugins.filter import lbguard_verify as v
+    from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_verify_report
     model = valid()
     result = _probe_result(model)
     result["redirects"]["edge"].update(status=200, location=None)
-    found = v.verify_problems(model, result, {"label": "lb1", "check_runtime": False})
+    found = lbguard_verify_report.verify_problems(model, result, {"label": "lb1", "check_runtime": False})
     one(found, "frontend edge: plain HTTP is not redirected to HTTPS: status 200")
     del result["redirects"]["edge"]
-    one(v.verify_problems(model, result, {"label": "lb1", "check_runtime": False}),
+    one(lbguard_verify_report.verify_problems(model, result, {"label": "lb1", "check_runtime": False}),
         "frontend edge: the probe did not check its redirect")
 
 
@@ -554,7 +554,7 @@ def test_odd_values_in_frontends_are_problems_not_crashes(value: Any) -> None:
 
 def test_verification_checks_every_route_not_only_each_pools_first() -> None:
     """routes[1] also sends to pool api; only its own check can see it reach another pool."""
-    from ansible_collections.lbguard.core.plugins.filter import lbguard_verify as v
+    from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_verify_report
     routes = [{"hosts": ["api.example.com"], "pool": "api"},
               {"hosts": ["shop.example.com"], "path_prefix": "/api/", "pool": "api"},
               {"hosts": ["www.shop.example.com"], "path_prefix": "/static/", "pool": "static"}]
@@ -564,14 +564,14 @@ def test_verification_checks_every_route_not_only_each_pools_first() -> None:
         "host": "shop.example.com", "path": "/api/",
         "certificate": model["frontends"][0]["tls"]["certificates"][0]["fingerprint"]}
     result = _probe_result(model)
-    assert v.verify_problems(model, result, {"label": "lb1", "check_runtime": False}) == []
+    assert lbguard_verify_report.verify_problems(model, result, {"label": "lb1", "check_runtime": False}) == []
     result["routes"]["edge"][1]["pools"] = {"storefront": 3}
     result["routes"]["edge"][3]["pools"] = {}
     result["routes"]["edge"][3]["errors"] = 3
-    found = v.verify_problems(model, result, {"label": "lb1", "check_runtime": False})
+    found = lbguard_verify_report.verify_problems(model, result, {"label": "lb1", "check_runtime": False})
     one(found, "frontend edge routes[1] (host shop.example.com, path /api/): 3 of 3 answers came from elsewhere "
                "(pool storefront 3); the model sends them to pool api")
     one(found, "frontend edge default (host none, path /): no answer (3 failed requests)")
     del result["routes"]["edge"]
-    one(v.verify_problems(model, result, {"label": "lb1", "check_runtime": False}),
+    one(lbguard_verify_report.verify_problems(model, result, {"label": "lb1", "check_runtime": False}),
         "frontend edge: the probe did not check its routes")

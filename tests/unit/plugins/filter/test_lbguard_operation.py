@@ -7,7 +7,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.lbguard.core.plugins.filter import lbguard_audit as audit
 from ansible_collections.lbguard.core.plugins.filter import lbguard_operation as operation
-from ansible_collections.lbguard.core.plugins.filter import lbguard_verify as verify
+from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_verify_rules
 
 NOW = datetime.datetime(2026, 12, 3, 9, 0, tzinfo=datetime.timezone.utc)
 
@@ -174,9 +174,9 @@ def test_the_held_model_leaves_the_model_it_was_given_as_it_was():
 def test_verification_accepts_a_sanctioned_drain_and_refuses_an_unsanctioned_one():
     live = runtime(web1=("UP", 1), web2=("DRAIN", 0), web3=("UP", 1))["shop"]
     plain = model(1, 1, 1)["services"][0]
-    assert verify.runtime_problems(plain, live, "lb-prod-1")
+    assert lbguard_verify_rules.runtime_problems(plain, live, "lb-prod-1")
     held = operation.held_model(model(1, 1, 1), DRAIN_WEB2)["services"][0]
-    assert verify.runtime_problems(held, live, "lb-prod-1") == []
+    assert lbguard_verify_rules.runtime_problems(held, live, "lb-prod-1") == []
 
 
 def test_the_audit_is_quiet_about_sanctioned_maintenance_and_loud_about_the_rest():
