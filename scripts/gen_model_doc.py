@@ -52,7 +52,7 @@ from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_model_
 from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_model_frontends  # noqa: E402  (needs the path above)
 from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_model_schema  # noqa: E402  (needs the path above)
 from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_model_services  # noqa: E402  (needs the path above)
-from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_edge as edge  # noqa: E402  (the same)
+from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_edge_schema  # noqa: E402  (the same)
 
 
 class SpecError(Exception):
@@ -197,8 +197,8 @@ RULES.update({
         "a non-empty list of mappings with the keys of [Certificate keys](#certificate-keys); each certificate must "
         "be valid now (not expired, not before its start), have DNS names in subjectAltName, and match its key"
     ),
-    ("tls", "min_version"): f"one of {', '.join(f'`{v}`' for v in edge.TLS_VERSIONS)}",
-    ("tls", "alpn"): f"distinct protocols out of {', '.join(f'`{p}`' for p in edge.ALPN_PROTOCOLS)}",
+    ("tls", "min_version"): f"one of {', '.join(f'`{v}`' for v in lbguard_edge_schema.TLS_VERSIONS)}",
+    ("tls", "alpn"): f"distinct protocols out of {', '.join(f'`{p}`' for p in lbguard_edge_schema.ALPN_PROTOCOLS)}",
     ("certificate", "name"): "1-63 letters, digits, `_`, `.` or `-`; unique in the frontend",
     ("certificate", "certificate"): "PEM text; exactly one of `certificate` and `certificate_file`",
     ("certificate", "key"): (
@@ -207,7 +207,7 @@ RULES.update({
     ),
     ("certificate", "certificate_file"): "a file readable on the controller",
     ("certificate", "key_file"): "a file readable on the controller",
-    ("hsts", "max_age"): f"required; integer 1-{edge.HSTS_MAX_AGE}",
+    ("hsts", "max_age"): f"required; integer 1-{lbguard_edge_schema.HSTS_MAX_AGE}",
     ("hsts", "include_subdomains"): "boolean",
     ("route", "hosts"): (
         "a list of lower-case host names, exact or `*.` + name (every name that ends with `.` + name); no IP "
@@ -219,8 +219,8 @@ RULES.update({
 DIRECTIVE_RULE = (
     "a list of one-line printable ASCII strings, each one directive of the engine in use; nginx: without `{`, `}` "
     "or `;` (the template adds the `;`); refused: directives whose first word sets what the model owns (HAProxy: "
-    + ", ".join(f"`{d}`" for d in sorted(edge.MODEL_OWNED_DIRECTIVES["haproxy"])) + "; nginx: "
-    + ", ".join(f"`{d}`" for d in sorted(edge.MODEL_OWNED_DIRECTIVES["nginx"]))
+    + ", ".join(f"`{d}`" for d in sorted(lbguard_edge_schema.MODEL_OWNED_DIRECTIVES["haproxy"])) + "; nginx: "
+    + ", ".join(f"`{d}`" for d in sorted(lbguard_edge_schema.MODEL_OWNED_DIRECTIVES["nginx"]))
     + ") and any mention of `weight`; the engine's check judges the rest, and the plan report lists them"
 )
 RULES[("frontend", "extra_directives")] = DIRECTIVE_RULE
@@ -233,7 +233,7 @@ RULES.update({
     ),
     ("stats", "user"): "required; 1-32 letters, digits, `.`, `_` or `-`",
     ("stats", "password"): (
-        f"required; at least {edge.STATS_PASSWORD_MIN} printable ASCII characters; never shown in a message; the "
+        f"required; at least {lbguard_edge_schema.STATS_PASSWORD_MIN} printable ASCII characters; never shown in a message; the "
         "model keeps only a digest of its hash (`stats.credentials`)"
     ),
 })
@@ -558,24 +558,24 @@ def render(root: Path = ROOT) -> str:
             "Routes are tried in order and the first match picks the pool, else `default_pool`, on both engines. "
             "A route matches when the request's host (the Host header without its port, in lower case) is one of "
             "`hosts` (or `hosts` is empty) and its path starts with `path_prefix`.", ""]
-    out += _key_table("frontend", edge.FRONTEND_KEYS, frontends_spec, "some rows", "lb_frontends")
+    out += _key_table("frontend", lbguard_edge_schema.FRONTEND_KEYS, frontends_spec, "some rows", "lb_frontends")
     out += ["", "## Bind keys", "", "Each item of a frontend's `binds`.", ""]
-    out += _key_table("bind", edge.BIND_KEYS, front("binds"), "these rows", "lb_frontends.binds")
+    out += _key_table("bind", lbguard_edge_schema.BIND_KEYS, front("binds"), "these rows", "lb_frontends.binds")
     out += ["", "## TLS keys", "", "A frontend's `tls` mapping.", ""]
-    out += _key_table("tls", edge.TLS_KEYS, tls_spec, "these rows", "lb_frontends.tls")
+    out += _key_table("tls", lbguard_edge_schema.TLS_KEYS, tls_spec, "these rows", "lb_frontends.tls")
     out += ["", "## Certificate keys", "", "Each item of `tls.certificates`. The model keeps only public facts "
             "(fingerprint, names, expiry); the engine roles install each certificate in a file named by its "
             "fingerprint, so releases in the ledger keep theirs.", ""]
-    out += _key_table("certificate", edge.CERTIFICATE_KEYS, (tls_spec.get("certificates") or {}).get("options"),
+    out += _key_table("certificate", lbguard_edge_schema.CERTIFICATE_KEYS, (tls_spec.get("certificates") or {}).get("options"),
                       "these rows", "lb_frontends.tls.certificates")
     out += ["", "## HSTS keys", "", "A frontend's `hsts` mapping.", ""]
-    out += _key_table("hsts", edge.HSTS_KEYS, front("hsts"), "these rows", "lb_frontends.hsts")
+    out += _key_table("hsts", lbguard_edge_schema.HSTS_KEYS, front("hsts"), "these rows", "lb_frontends.hsts")
     out += ["", "## Route keys", "", "Each item of a frontend's `routes`.", ""]
-    out += _key_table("route", edge.ROUTE_KEYS, front("routes"), "these rows", "lb_frontends.routes")
+    out += _key_table("route", lbguard_edge_schema.ROUTE_KEYS, front("routes"), "these rows", "lb_frontends.routes")
     out += ["", "## Stats page keys", "", "The `lb_stats` mapping: HAProxy's stats page or nginx's `stub_status` "
             "behind a password. The engine roles render a salted SHA-512 crypt hash of the password "
             "(`lbguard_stats_password_hash`), never the password.", ""]
-    out += _key_table("stats", edge.STATS_KEYS, (spec.get("lb_stats") or {}).get("options"), "these rows",
+    out += _key_table("stats", lbguard_edge_schema.STATS_KEYS, (spec.get("lb_stats") or {}).get("options"), "these rows",
                       "lb_stats")
     out += ["", "## Pool keys", "", "Each item of `lb_pools`: a service without `mode` and `listen` (the frontends "
             "that use it decide its mode), under the same server, health-check and policy rules.", ""]

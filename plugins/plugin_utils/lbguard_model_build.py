@@ -122,7 +122,7 @@ from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import
 )
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_constants import ENGINES
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_inventory import group_names
-from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge import read_directives, read_stats
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge_tls import read_directives, read_stats
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_frontends import (
     _check_engine_limits,
     _check_self_references,

@@ -8,11 +8,8 @@ from typing import Any
 
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import kind as _kind
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_constants import STATUS_BIND as STATUS_BIND_DEFAULT
-from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge import (
-    probe_targets,
-    read_directives,
-    read_frontend,
-)
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge import probe_targets, read_frontend
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge_tls import read_directives
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_schema import (
     LB_IDENTITY_VARS,
     STATUS_BIND_VARS,

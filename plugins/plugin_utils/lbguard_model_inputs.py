@@ -13,7 +13,7 @@ from ansible_collections.lbguard.core.plugins.module_utils.lbguard_inventory imp
     complete_group_names,
     environments_of,
 )
-from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge import read_pem_pair
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge_tls import read_pem_pair
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_build import build_model
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_schema import (
     BACKEND_VARS,

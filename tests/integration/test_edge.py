@@ -16,6 +16,7 @@ from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_model_
 from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_model_inputs
 
 from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_edge as edge
+from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_tls
 
 LB = "lb1"
 CA = CertificateAuthority()
@@ -270,7 +271,7 @@ def test_a_route_problem_names_the_route_where_it_is_written_after_an_invalid_ro
     ],
 )
 def test_certificate_coverage_follows_rfc_6125(names: tuple[str, ...], host: str, covered: bool) -> None:
-    assert edge.covers(names, host) is covered
+    assert lbguard_tls.covers(names, host) is covered
 
 
 @pytest.mark.parametrize(
