@@ -1,7 +1,7 @@
 """Tell a load-balancer misconfiguration from a traffic surge, from per-server counters.
 
-Filter
-======
+Filter (filter_plugins/lbguard_classify.py)
+===========================================
 
 ``model | lbguard_classify(counters, settings=None) -> dict``
 

@@ -1,7 +1,7 @@
 """Validate and normalise the lbguard load-balancer model kept in the inventory.
 
-Filters
-=======
+Filters (filter_plugins/lbguard_model.py)
+=========================================
 
 ``lbguard_model_problems(lb_host, hostvars, groups) -> list[str]``
     Every problem of the model of ``lb_host``, all at once (empty list: valid).

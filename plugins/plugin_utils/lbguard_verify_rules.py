@@ -1,6 +1,7 @@
 """Judge what lbguard_probe measured on a load balancer against the lbguard model.
 
-Filters (thin wrappers over the pure functions below):
+Filters (filter_plugins/lbguard_verify.py, thin wrappers over the pure functions here and in
+lbguard_verify_shares and lbguard_verify_report):
 
 * ``model | lbguard_verify_problems(probe, settings)`` -> list[str]: one readable
   message per problem, empty when the load balancer does what the model says.
