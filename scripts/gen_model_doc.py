@@ -48,8 +48,11 @@ DOC_FILE = Path("docs/model.md")
 # The filter, imported as lbguard.core's (collections/ links the checkout in), like the code it shares.
 if str(ROOT / "collections") not in sys.path:
     sys.path.insert(0, str(ROOT / "collections"))
-from ansible_collections.lbguard.core.plugins.filter import lbguard_model as m  # noqa: E402  (needs the path above)
-from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_edge as edge  # noqa: E402  (the same)
+from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_model_build  # noqa: E402  (needs the path above)
+from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_model_frontends  # noqa: E402  (needs the path above)
+from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_model_schema  # noqa: E402  (needs the path above)
+from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_model_services  # noqa: E402  (needs the path above)
+from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_edge_schema  # noqa: E402  (the same)
 
 
 class SpecError(Exception):
@@ -60,19 +63,19 @@ class SpecError(Exception):
 
 
 def _algorithms() -> str:
-    return ", ".join(f"`{name}`" for name in m.ALGORITHMS)
+    return ", ".join(f"`{name}`" for name in lbguard_model_schema.ALGORITHMS)
 
 
 def _no_equivalent(engine: str) -> list[str]:
-    return [name for name, engines in m.ALGORITHMS.items() if engines.get(engine) is None]
+    return [name for name, engines in lbguard_model_schema.ALGORITHMS.items() if engines.get(engine) is None]
 
 
 def _weight_ranges() -> str:
-    return ", ".join(f"{engine} {low}-{high}" for engine, (low, high) in m.WEIGHT_RANGE.items())
+    return ", ".join(f"{engine} {low}-{high}" for engine, (low, high) in lbguard_model_schema.WEIGHT_RANGE.items())
 
 
 def _builtin(key: str) -> str:
-    return "; ".join(f"{env}: {_value(m.BUILTIN_POLICY[env][key])}" for env in m.ENVIRONMENTS)
+    return "; ".join(f"{env}: {_value(lbguard_model_schema.BUILTIN_POLICY[env][key])}" for env in lbguard_model_services.ENVIRONMENTS)
 
 
 def _value(value: Any) -> str:
@@ -86,7 +89,7 @@ def _value(value: Any) -> str:
 #: the argument spec's description for keys the spec documents.
 RULES: dict[tuple[str, str], str] = {
     ("lb", "lb_engine"): (
-        f"one of {', '.join(f'`{e}`' for e in m.ENGINES)}; decides the weight range and the algorithms allowed"
+        f"one of {', '.join(f'`{e}`' for e in lbguard_model_build.ENGINES)}; decides the weight range and the algorithms allowed"
     ),
     ("lb", "lb_policy"): (
         "a mapping with the keys of [Policy keys](#policy-keys); built-in < `lb_policy` < a service's `policy`"
@@ -101,18 +104,18 @@ RULES: dict[tuple[str, str], str] = {
         "a list of mappings with the keys of [Pool keys](#pool-keys); every pool must be used by a frontend"
     ),
     ("lb", "lb_environment"): (
-        f"one of {', '.join(f'`{e}`' for e in m.ENVIRONMENTS)}, and the environment group the LB is in "
-        "(exactly one of " + " and ".join(f"`{e}`" for e in m.ENVIRONMENTS) + ", or the groups "
+        f"one of {', '.join(f'`{e}`' for e in lbguard_model_services.ENVIRONMENTS)}, and the environment group the LB is in "
+        "(exactly one of " + " and ".join(f"`{e}`" for e in lbguard_model_services.ENVIRONMENTS) + ", or the groups "
         "`lbguard_group_names` maps them to); a contradiction is refused"
     ),
     ("service", "name"): (
         "required; 1-63 letters, digits, `_` or `-`, starting with a letter; unique per LB (with nginx, unique "
-        f"ignoring case); names starting with `{m.RESERVED_SERVICE_PREFIX}` are reserved for lbguard's status listener"
+        f"ignoring case); names starting with `{lbguard_model_schema.RESERVED_SERVICE_PREFIX}` are reserved for lbguard's status listener"
     ),
-    ("service", "mode"): f"one of {', '.join(f'`{x}`' for x in m.MODES)}; nginx: `http` only",
+    ("service", "mode"): f"one of {', '.join(f'`{x}`' for x in lbguard_model_schema.MODES)}; nginx: `http` only",
     ("service", "listen"): (
         "required; integer 1-65535, unique per LB, and not the port of lbguard's status listener "
-        f"(`haproxy_status_bind` / `nginx_status_bind`, default `{m.STATUS_BIND_DEFAULT}`)"
+        f"(`haproxy_status_bind` / `nginx_status_bind`, default `{lbguard_model_frontends.STATUS_BIND_DEFAULT}`)"
     ),
     ("service", "balance"): (
         f"one of {_algorithms()}; a typo gets the closest name; `first` needs `policy.allow_first` (and "
@@ -150,7 +153,7 @@ RULES: dict[tuple[str, str], str] = {
         f"integer, {_weight_ranges()}; nginx refuses 0 (use `disabled`); the policy's share limits apply"
     ),
     ("server", "backup"): "boolean; a backup server needs a weight of at least 1 (else it never takes over); "
-    "nginx cannot combine it with balance " + ", ".join(f"`{a}`" for a in sorted(m.NGINX_NO_BACKUP)),
+    "nginx cannot combine it with balance " + ", ".join(f"`{a}`" for a in sorted(lbguard_model_schema.NGINX_NO_BACKUP)),
     ("server", "disabled"): "boolean",
     ("health_check", "enabled"): "boolean",
     ("health_check", "path"): (
@@ -160,7 +163,7 @@ RULES: dict[tuple[str, str], str] = {
     ("health_check", "expect_status"): "integer 100-599; mode http only",
     ("health_check", "interval"): (
         "a duration: a number followed by `ms`, `s` or `m` (`2s`, `500ms`), or an integer of seconds; "
-        f"from {m.INTERVAL_MIN_MS}ms to {m.INTERVAL_MAX_MS // 60000}m"
+        f"from {lbguard_model_schema.INTERVAL_MIN_MS}ms to {lbguard_model_schema.INTERVAL_MAX_MS // 60000}m"
     ),
     ("health_check", "rise"): "integer 1-100",
     ("health_check", "fall"): "integer 1-100",
@@ -194,8 +197,8 @@ RULES.update({
         "a non-empty list of mappings with the keys of [Certificate keys](#certificate-keys); each certificate must "
         "be valid now (not expired, not before its start), have DNS names in subjectAltName, and match its key"
     ),
-    ("tls", "min_version"): f"one of {', '.join(f'`{v}`' for v in edge.TLS_VERSIONS)}",
-    ("tls", "alpn"): f"distinct protocols out of {', '.join(f'`{p}`' for p in edge.ALPN_PROTOCOLS)}",
+    ("tls", "min_version"): f"one of {', '.join(f'`{v}`' for v in lbguard_edge_schema.TLS_VERSIONS)}",
+    ("tls", "alpn"): f"distinct protocols out of {', '.join(f'`{p}`' for p in lbguard_edge_schema.ALPN_PROTOCOLS)}",
     ("certificate", "name"): "1-63 letters, digits, `_`, `.` or `-`; unique in the frontend",
     ("certificate", "certificate"): "PEM text; exactly one of `certificate` and `certificate_file`",
     ("certificate", "key"): (
@@ -204,7 +207,7 @@ RULES.update({
     ),
     ("certificate", "certificate_file"): "a file readable on the controller",
     ("certificate", "key_file"): "a file readable on the controller",
-    ("hsts", "max_age"): f"required; integer 1-{edge.HSTS_MAX_AGE}",
+    ("hsts", "max_age"): f"required; integer 1-{lbguard_edge_schema.HSTS_MAX_AGE}",
     ("hsts", "include_subdomains"): "boolean",
     ("route", "hosts"): (
         "a list of lower-case host names, exact or `*.` + name (every name that ends with `.` + name); no IP "
@@ -216,8 +219,8 @@ RULES.update({
 DIRECTIVE_RULE = (
     "a list of one-line printable ASCII strings, each one directive of the engine in use; nginx: without `{`, `}` "
     "or `;` (the template adds the `;`); refused: directives whose first word sets what the model owns (HAProxy: "
-    + ", ".join(f"`{d}`" for d in sorted(edge.MODEL_OWNED_DIRECTIVES["haproxy"])) + "; nginx: "
-    + ", ".join(f"`{d}`" for d in sorted(edge.MODEL_OWNED_DIRECTIVES["nginx"]))
+    + ", ".join(f"`{d}`" for d in sorted(lbguard_edge_schema.MODEL_OWNED_DIRECTIVES["haproxy"])) + "; nginx: "
+    + ", ".join(f"`{d}`" for d in sorted(lbguard_edge_schema.MODEL_OWNED_DIRECTIVES["nginx"]))
     + ") and any mention of `weight`; the engine's check judges the rest, and the plan report lists them"
 )
 RULES[("frontend", "extra_directives")] = DIRECTIVE_RULE
@@ -230,12 +233,12 @@ RULES.update({
     ),
     ("stats", "user"): "required; 1-32 letters, digits, `.`, `_` or `-`",
     ("stats", "password"): (
-        f"required; at least {edge.STATS_PASSWORD_MIN} printable ASCII characters; never shown in a message; the "
+        f"required; at least {lbguard_edge_schema.STATS_PASSWORD_MIN} printable ASCII characters; never shown in a message; the "
         "model keeps only a digest of its hash (`stats.credentials`)"
     ),
 })
 RULES[("lb", "lb_global_directives")] = DIRECTIVE_RULE
-RULES.update({("pool", key): RULES[("service", key)] for key in m.POOL_KEYS if key not in ("name", "extra_directives")})
+RULES.update({("pool", key): RULES[("service", key)] for key in lbguard_model_schema.POOL_KEYS if key not in ("name", "extra_directives")})
 RULES[("pool", "extra_directives")] = DIRECTIVE_RULE
 RULES[("pool", "name")] = (
     "required; the rules of a service's name; unique among pools and the services of `lb_services`"
@@ -249,9 +252,9 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "policy": "`lb_policy`",
     },
     "server": {"weight": "`1`", "backup": "`false`", "disabled": "`false`"},
-    "health_check": {key: _value(value) for key, value in m.HEALTH_DEFAULTS.items() if key in m.HEALTH_KEYS},
-    "policy": {key: f"built-in ({_builtin(key)})" for key in m.POLICY_KEYS},
-    "service_policy": {key: "from `lb_policy`" for key in m.POLICY_KEYS},
+    "health_check": {key: _value(value) for key, value in lbguard_model_schema.HEALTH_DEFAULTS.items() if key in lbguard_model_schema.HEALTH_KEYS},
+    "policy": {key: f"built-in ({_builtin(key)})" for key in lbguard_model_schema.POLICY_KEYS},
+    "service_policy": {key: "from `lb_policy`" for key in lbguard_model_schema.POLICY_KEYS},
     "pool": {"health_check": "on, with every default of [Health check keys](#health-check-keys)",
              "policy": "`lb_policy`"},
     "bind": {"address": "every address"},
@@ -334,9 +337,9 @@ def _structure(option: Any) -> Any:
 
 def check_engine_specs(root: Path = ROOT) -> None:
     """Every engine role's argument spec states the model exactly as SPEC_FILE does (descriptions aside)."""
-    model = {key: _structure(value) for key, value in load_spec(root).items() if key in m.LB_VARS}
+    model = {key: _structure(value) for key, value in load_spec(root).items() if key in lbguard_model_schema.LB_VARS}
     for other in OTHER_SPEC_FILES:
-        theirs = {key: _structure(value) for key, value in load_spec(root, other).items() if key in m.LB_VARS}
+        theirs = {key: _structure(value) for key, value in load_spec(root, other).items() if key in lbguard_model_schema.LB_VARS}
         for key in sorted(set(model) | set(theirs)):
             if model.get(key) != theirs.get(key):
                 raise SpecError(f"{other} states {key} differently from {SPEC_FILE}; the model has one schema")
@@ -515,17 +518,17 @@ def render(root: Path = ROOT) -> str:
     out: list[str] = [INTRO, ""]
 
     out += ["## Load balancer variables", "", "Host or group variables of each host in the group `loadbalancers`.", ""]
-    table, fallback = rows("lb", m.LB_VARS, {key: spec[key] for key in m.LB_VARS if key in spec})
+    table, fallback = rows("lb", lbguard_model_schema.LB_VARS, {key: spec[key] for key in lbguard_model_schema.LB_VARS if key in spec})
     out += _table(HEADER, table)
     if fallback:
-        missing = [f"`{key}`" for key in m.LB_VARS if key not in spec]
+        missing = [f"`{key}`" for key in lbguard_model_schema.LB_VARS if key not in spec]
         out += ["", f"> Read by the filter, not in `{SPEC_FILE}`: {', '.join(missing)}."]
 
     out += ["", "## Service keys", "", "Each item of `lb_services`.", ""]
-    out += _key_table("service", m.SERVICE_KEYS, services_spec, "some rows", "lb_services")
+    out += _key_table("service", lbguard_model_schema.SERVICE_KEYS, services_spec, "some rows", "lb_services")
 
     out += ["", "## Server keys", "", "Each item of a service's `servers`.", ""]
-    out += _key_table("server", m.SERVER_KEYS, sub("servers"), "these rows", "lb_services.servers")
+    out += _key_table("server", lbguard_model_schema.SERVER_KEYS, sub("servers"), "these rows", "lb_services.servers")
 
     out += [
         "",
@@ -537,12 +540,12 @@ def render(root: Path = ROOT) -> str:
         "the rules of the server keys.",
         "",
     ]
-    undocumented = [var for var in m.BACKEND_VARS if var not in BACKEND_VAR_ROWS]
+    undocumented = [var for var in lbguard_model_schema.BACKEND_VARS if var not in BACKEND_VAR_ROWS]
     if undocumented:
         raise SpecError(f"{MODEL_FILE} reads backend host variables the generator does not document: {undocumented}")
     out += _table(
         ["host variable", "server key", "gives"],
-        [[f"`{var}`", f"`{BACKEND_VAR_ROWS[var][0]}`", BACKEND_VAR_ROWS[var][1]] for var in m.BACKEND_VARS],
+        [[f"`{var}`", f"`{BACKEND_VAR_ROWS[var][0]}`", BACKEND_VAR_ROWS[var][1]] for var in lbguard_model_schema.BACKEND_VARS],
     )
 
     frontends_spec = (spec.get("lb_frontends") or {}).get("options") or {}
@@ -555,31 +558,31 @@ def render(root: Path = ROOT) -> str:
             "Routes are tried in order and the first match picks the pool, else `default_pool`, on both engines. "
             "A route matches when the request's host (the Host header without its port, in lower case) is one of "
             "`hosts` (or `hosts` is empty) and its path starts with `path_prefix`.", ""]
-    out += _key_table("frontend", edge.FRONTEND_KEYS, frontends_spec, "some rows", "lb_frontends")
+    out += _key_table("frontend", lbguard_edge_schema.FRONTEND_KEYS, frontends_spec, "some rows", "lb_frontends")
     out += ["", "## Bind keys", "", "Each item of a frontend's `binds`.", ""]
-    out += _key_table("bind", edge.BIND_KEYS, front("binds"), "these rows", "lb_frontends.binds")
+    out += _key_table("bind", lbguard_edge_schema.BIND_KEYS, front("binds"), "these rows", "lb_frontends.binds")
     out += ["", "## TLS keys", "", "A frontend's `tls` mapping.", ""]
-    out += _key_table("tls", edge.TLS_KEYS, tls_spec, "these rows", "lb_frontends.tls")
+    out += _key_table("tls", lbguard_edge_schema.TLS_KEYS, tls_spec, "these rows", "lb_frontends.tls")
     out += ["", "## Certificate keys", "", "Each item of `tls.certificates`. The model keeps only public facts "
             "(fingerprint, names, expiry); the engine roles install each certificate in a file named by its "
             "fingerprint, so releases in the ledger keep theirs.", ""]
-    out += _key_table("certificate", edge.CERTIFICATE_KEYS, (tls_spec.get("certificates") or {}).get("options"),
+    out += _key_table("certificate", lbguard_edge_schema.CERTIFICATE_KEYS, (tls_spec.get("certificates") or {}).get("options"),
                       "these rows", "lb_frontends.tls.certificates")
     out += ["", "## HSTS keys", "", "A frontend's `hsts` mapping.", ""]
-    out += _key_table("hsts", edge.HSTS_KEYS, front("hsts"), "these rows", "lb_frontends.hsts")
+    out += _key_table("hsts", lbguard_edge_schema.HSTS_KEYS, front("hsts"), "these rows", "lb_frontends.hsts")
     out += ["", "## Route keys", "", "Each item of a frontend's `routes`.", ""]
-    out += _key_table("route", edge.ROUTE_KEYS, front("routes"), "these rows", "lb_frontends.routes")
+    out += _key_table("route", lbguard_edge_schema.ROUTE_KEYS, front("routes"), "these rows", "lb_frontends.routes")
     out += ["", "## Stats page keys", "", "The `lb_stats` mapping: HAProxy's stats page or nginx's `stub_status` "
             "behind a password. The engine roles render a salted SHA-512 crypt hash of the password "
             "(`lbguard_stats_password_hash`), never the password.", ""]
-    out += _key_table("stats", edge.STATS_KEYS, (spec.get("lb_stats") or {}).get("options"), "these rows",
+    out += _key_table("stats", lbguard_edge_schema.STATS_KEYS, (spec.get("lb_stats") or {}).get("options"), "these rows",
                       "lb_stats")
     out += ["", "## Pool keys", "", "Each item of `lb_pools`: a service without `mode` and `listen` (the frontends "
             "that use it decide its mode), under the same server, health-check and policy rules.", ""]
-    out += _key_table("pool", m.POOL_KEYS, (spec.get("lb_pools") or {}).get("options"), "some rows", "lb_pools")
+    out += _key_table("pool", lbguard_model_schema.POOL_KEYS, (spec.get("lb_pools") or {}).get("options"), "some rows", "lb_pools")
 
     out += ["", "## Health check keys", "", "A service's `health_check` mapping.", ""]
-    out += _key_table("health_check", m.HEALTH_KEYS, sub("health_check"), "these rows", "lb_services.health_check")
+    out += _key_table("health_check", lbguard_model_schema.HEALTH_KEYS, sub("health_check"), "these rows", "lb_services.health_check")
 
     out += [
         "",
@@ -590,13 +593,13 @@ def render(root: Path = ROOT) -> str:
         "",
     ]
     out += _table(
-        ["environment", *[f"`{key}`" for key in m.POLICY_KEYS]],
-        [[f"`{env}`", *[_value(m.BUILTIN_POLICY[env][key]) for key in m.POLICY_KEYS]] for env in m.ENVIRONMENTS],
+        ["environment", *[f"`{key}`" for key in lbguard_model_schema.POLICY_KEYS]],
+        [[f"`{env}`", *[_value(lbguard_model_schema.BUILTIN_POLICY[env][key]) for key in lbguard_model_schema.POLICY_KEYS]] for env in lbguard_model_services.ENVIRONMENTS],
     )
     out += ["", "### `lb_policy`", ""]
-    out += _key_table("policy", m.POLICY_KEYS, (spec.get("lb_policy") or {}).get("options"), "some rows", "lb_policy")
+    out += _key_table("policy", lbguard_model_schema.POLICY_KEYS, (spec.get("lb_policy") or {}).get("options"), "some rows", "lb_policy")
     out += ["", "### A service's `policy`", ""]
-    out += _key_table("policy", m.POLICY_KEYS, sub("policy"), "these rows", "lb_services.policy", "service_policy")
+    out += _key_table("policy", lbguard_model_schema.POLICY_KEYS, sub("policy"), "these rows", "lb_services.policy", "service_policy")
 
     out += ["", OUTRO, ""]
     return "\n".join(out)

@@ -13,52 +13,28 @@ ending in ``.example.com``) or ``hosts`` is empty, and its path starts with
 
 from __future__ import annotations
 
-import hashlib
-import ipaddress
-import os
-import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import closest, kind
-from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_secrets import page_password_hash
-from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_tls import covers, inspect_pair
-
-FRONTEND_KEYS: tuple[str, ...] = ("name", "mode", "binds", "tls", "redirect_to_https", "hsts", "routes",
-                                  "default_pool", "extra_directives")
-BIND_KEYS: tuple[str, ...] = ("address", "port", "tls")
-TLS_KEYS: tuple[str, ...] = ("certificates", "min_version", "alpn")
-CERTIFICATE_KEYS: tuple[str, ...] = ("name", "certificate", "key", "certificate_file", "key_file")
-HSTS_KEYS: tuple[str, ...] = ("max_age", "include_subdomains")
-ROUTE_KEYS: tuple[str, ...] = ("hosts", "path_prefix", "pool")
-STATS_KEYS: tuple[str, ...] = ("address", "port", "user", "password")
-STATS_USER_RE = re.compile(r"[A-Za-z0-9._-]{1,32}")
-STATS_PASSWORD_MIN = 12
-
-TLS_VERSIONS: tuple[str, ...] = ("TLSv1.2", "TLSv1.3")
-ALPN_PROTOCOLS: tuple[str, ...] = ("h2", "http/1.1")
-TLS_DEFAULTS: dict[str, Any] = {"min_version": "TLSv1.2", "alpn": ["h2", "http/1.1"]}
-#: Two years, the longest max-age browsers' preload lists ask for.
-HSTS_MAX_AGE = 63_072_000
-NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}")
-CERTIFICATE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
-HOST_LABEL_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
-#: Route path prefixes: the characters both engines match literally, no escaping needed.
-ROUTE_PATH_RE = re.compile(r"/[A-Za-z0-9._~%/-]*")
-#: The escape hatch (``extra_directives``) never sets what the model owns and the policy judges:
-#: balance, servers and weights, routing, listeners. First words refused per engine:
-MODEL_OWNED_DIRECTIVES: dict[str, frozenset[str]] = {
-    "haproxy": frozenset({"balance", "hash-type", "hash-balance-factor", "server", "server-template",
-                          "default-server", "use-server", "use_backend", "default_backend", "bind", "mode",
-                          "global", "defaults", "frontend", "backend", "listen", "userlist", "peers"}),
-    "nginx": frozenset({"upstream", "server", "least_conn", "ip_hash", "hash", "random", "zone", "proxy_pass",
-                        "listen", "location", "map", "split_clients", "include", "server_name", "http",
-                        "events", "stream"}),
-}
-DIRECTIVE_MAX_LENGTH = 500
-#: The probe's stand-in for a wildcard host: ``*.shop.example.com`` -> ``lbguard-probe.shop.example.com``.
-WILDCARD_PROBE_LABEL = "lbguard-probe"
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge_schema import (
+    BIND_KEYS,
+    FRONTEND_KEYS,
+    HOST_LABEL_RE,
+    NAME_RE,
+    ROUTE_KEYS,
+    ROUTE_PATH_RE,
+    WILDCARD_PROBE_LABEL,
+)
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge_tls import (
+    _entries,
+    _hsts,
+    _tls,
+    own_address,
+    read_directives,
+)
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_tls import covers
 
 
 def host_pattern_problem(value: Any) -> str | None:
@@ -121,156 +97,6 @@ def _shadowing(routes: list[dict[str, Any]], index: int) -> list[int] | None:
     return sorted(by)
 
 
-def _read_text(check: Any, where: str, field: str, value: Any) -> str | None:
-    if not check.rendered(where, field, value):
-        return None
-    if not isinstance(value, str) or not value.strip():
-        got = "an empty string" if isinstance(value, str) else kind(value)
-        check.add(f"{where}: {field} must be PEM text, got {got}")
-        return None
-    return str(value)
-
-
-def _read_file(check: Any, where: str, field: str, value: Any, base_dir: str | None) -> str | None:
-    if not check.rendered(where, field, value):
-        return None
-    if not isinstance(value, str) or not value:
-        check.add(f"{where}: {field} must be a file path, got {kind(value)}")
-        return None
-    path = value if os.path.isabs(value) or not base_dir else os.path.join(base_dir, value)
-    try:
-        with open(path, encoding="ascii") as handle:
-            return handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not PEM text"
-        check.add(f"{where}: {field} {value!r} cannot be read on the controller ({reason}); relative paths "
-                  "start at the inventory's directory")
-        return None
-
-
-def read_pem_pair(
-    check: Any, where: str, raw: Mapping[str, Any], base_dir: str | None
-) -> tuple[str | None, str | None]:
-    """The PEM certificate and key of one ``tls.certificates`` item, from content or files."""
-    pems: list[str | None] = []
-    for field in ("certificate", "key"):
-        content, path = raw.get(field), raw.get(f"{field}_file")
-        if (content is None) == (path is None):
-            check.add(f"{where}: set exactly one of {field} (PEM text, e.g. from Ansible Vault) and {field}_file")
-            pems.append(None)
-        elif content is not None:
-            pems.append(_read_text(check, where, field, content))
-        else:
-            pems.append(_read_file(check, where, f"{field}_file", path, base_dir))
-    return pems[0], pems[1]
-
-
-def read_directives(check: Any, where: str, raw: Any, engine: str | None) -> list[str]:
-    """``extra_directives``: engine directives passed through as written, one per line.
-
-    Printable ASCII, one line each; for nginx without ``{``, ``}`` or ``;`` (the
-    template ends each with ``;``, so no directive opens a block or chains another);
-    never a directive whose first word sets what the model owns, nor one that
-    mentions ``weight``.
-    """
-    if not check.rendered(where, "extra_directives", raw):
-        return []
-    if not isinstance(raw, (list, tuple)):
-        check.add(f"{where}: extra_directives must be a list of directives (strings), got {kind(raw)}")
-        return []
-    directives = []
-    for index, item in enumerate(raw):
-        field = f"extra_directives[{index}]"
-        if not isinstance(item, str) or not item.strip():
-            check.add(f"{where}: {field} must be a non-empty string, got {kind(item)}")
-            continue
-        text = item.strip()
-        words = text.split()
-        bad = next((f"U+{ord(c):04X}" for c in text if not " " <= c <= "~"), None)
-        if bad:
-            check.add(f"{where}: {field} contains {bad}: a directive is one line of printable ASCII")
-        elif len(text) > DIRECTIVE_MAX_LENGTH:
-            check.add(f"{where}: {field} is longer than {DIRECTIVE_MAX_LENGTH} characters")
-        elif engine == "nginx" and any(c in text for c in "{};"):
-            check.add(f"{where}: {field} {text!r} contains '{{', '}}' or ';': write one nginx directive without "
-                      "its ';' (the template adds it); blocks belong to the model")
-        elif engine in MODEL_OWNED_DIRECTIVES and words[0].lower() in MODEL_OWNED_DIRECTIVES[engine]:
-            check.add(f"{where}: {field} {text!r} sets {words[0]}, which the model owns (balance, servers, weights, "
-                      "routes and listeners are validated and judged by policy); use the model's keys")
-        elif "weight" in text.lower():
-            check.add(f"{where}: {field} {text!r} mentions weight: server weights belong to the model, where the "
-                      "policy judges them")
-        else:
-            directives.append(text)
-    return directives
-
-
-def own_address(value: Any) -> str | None:
-    """``value`` as one IP address a listener of this host can bind, canonical; None if it is not one.
-
-    Not the unspecified address (every address is written by leaving it out) nor a multicast one.
-    """
-    try:
-        parsed = ipaddress.ip_address(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-    if parsed is None or parsed.is_unspecified or parsed.is_multicast:
-        return None
-    return str(parsed)
-
-
-def read_stats(check: Any, host: str, raw: Any) -> dict[str, Any] | None:
-    """``lb_stats``: the engine's stats (HAProxy) or status (nginx) page behind a password.
-
-    Returns ``{"address", "port", "user", "credentials"}``: ``credentials`` names
-    the password's hash (sha256 of it, 16 hex digits) so a new password is a new
-    model digest, and the model holds neither the password nor its hash.
-    """
-    data = check.mapping("lb_stats", "", raw)
-    if data is None:
-        return None
-    before = len(check.problems)
-    check.unknown_keys("lb_stats", data, STATS_KEYS)
-    for key in STATS_KEYS:
-        if key not in data:
-            check.add(f"lb_stats: {key} is missing")
-    address = data.get("address")
-    if "address" in data and check.rendered("lb_stats", "address", address):
-        if own_address(address) is None:
-            check.add(f"lb_stats: address {address!r} must be one IP address of this host on a management network "
-                      "(or 127.0.0.1); the page never listens on every address")
-        else:
-            address = own_address(address)
-    port = check.integer("lb_stats", "port", data["port"], 1, 65535) if "port" in data else None
-    user = data.get("user")
-    if "user" in data and check.rendered("lb_stats", "user", user) and not (
-            isinstance(user, str) and STATS_USER_RE.fullmatch(user)):
-        check.add(f"lb_stats: user {user!r} must be 1-32 letters, digits, '.', '_' or '-'")
-    password = data.get("password")
-    if "password" in data and check.rendered("lb_stats", "password", password):
-        if not isinstance(password, str) or len(password) < STATS_PASSWORD_MIN or any(
-                not " " <= c <= "~" for c in password):
-            check.add(f"lb_stats: password must be at least {STATS_PASSWORD_MIN} printable ASCII characters (keep "
-                      "it in Ansible Vault); its value is not shown")
-    if len(check.problems) > before:
-        return None
-    digest = page_password_hash(host, str(user), str(password))
-    return {"address": address, "port": port, "user": str(user),
-            "credentials": hashlib.sha256(digest.encode()).hexdigest()[:16]}
-
-
-def _entries(
-    check: Any, label: str, field: str, raw: Sequence[Any], keys: Sequence[str]
-) -> Iterator[tuple[int, str, Mapping[str, Any]]]:
-    """``(index, where, item)`` for each item of a list that is a mapping; the others and unknown keys reported."""
-    for index, item in enumerate(raw):
-        data = check.mapping(label, f"{field}[{index}]", item)
-        if data is not None:
-            where = f"{label}: {field}[{index}]"
-            check.unknown_keys(where, data, keys)
-            yield index, where, data
-
-
 def _binds(check: Any, label: str, raw: Any) -> list[dict[str, Any]]:
     if not check.rendered(label, "binds", raw):
         return []
@@ -294,84 +120,6 @@ def _binds(check: Any, label: str, raw: Any) -> list[dict[str, Any]]:
         if port is not None and tls is not None and address is not None:
             binds.append({"address": address or "", "port": port, "tls": tls})
     return binds
-
-
-def _certificates(check: Any, label: str, raw: Any, base_dir: str | None, now: datetime) -> list[dict[str, Any]]:
-    if not check.rendered(label, "tls.certificates", raw):
-        return []
-    if not isinstance(raw, (list, tuple)) or not raw:
-        check.add(f"{label}: tls.certificates must be a non-empty list of certificates with their keys")
-        return []
-    result: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for index, where, data in _entries(check, label, "tls.certificates", raw, CERTIFICATE_KEYS):
-        name = data.get("name", f"cert{index}")
-        if not (isinstance(name, str) and CERTIFICATE_NAME_RE.fullmatch(name)):
-            check.add(f"{where}: name {name!r} must be 1-63 letters, digits, '_', '.' or '-'")
-            continue
-        where = f"{label}: certificate {name}"
-        if name in seen:
-            check.add(f"{where}: the name is used twice in this frontend")
-            continue
-        seen.add(name)
-        certificate, key = read_pem_pair(check, where, data, base_dir)
-        if certificate is None or key is None:
-            continue
-        info, problems = inspect_pair(certificate, key, now)
-        for problem in problems:
-            check.add(f"{where}: {problem}")
-        if info is not None and not problems:
-            result.append({
-                "name": name,
-                "file": f"{label.split()[-1]}-{name}-{info.fingerprint[:16]}",
-                "fingerprint": info.fingerprint,
-                "names": list(info.names),
-                "not_after": info.not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "not_after_timestamp": int(info.not_after.timestamp()),
-            })
-    return result
-
-
-def _tls(check: Any, label: str, raw: Any, base_dir: str | None, now: datetime) -> dict[str, Any] | None:
-    data = check.mapping(label, "tls", raw)
-    if data is None:
-        return None
-    check.unknown_keys(f"{label}: tls", data, TLS_KEYS)
-    tls: dict[str, Any] = {**TLS_DEFAULTS, "certificates": []}
-    if "certificates" not in data:
-        check.add(f"{label}: tls.certificates is missing: a TLS bind needs a certificate and its key")
-    else:
-        tls["certificates"] = _certificates(check, label, data["certificates"], base_dir, now)
-    version = data.get("min_version", TLS_DEFAULTS["min_version"])
-    if not check.rendered(label, "tls.min_version", version):
-        pass
-    elif version not in TLS_VERSIONS:
-        check.add(f"{label}: tls.min_version {version!r} is not offered; use one of {', '.join(TLS_VERSIONS)}")
-    else:
-        tls["min_version"] = version
-    alpn = data.get("alpn", TLS_DEFAULTS["alpn"])
-    if check.rendered(label, "tls.alpn", alpn):
-        if (not isinstance(alpn, (list, tuple)) or not alpn or len(set(map(str, alpn))) != len(alpn)
-                or any(p not in ALPN_PROTOCOLS for p in alpn)):
-            check.add(f"{label}: tls.alpn {alpn!r} must list distinct protocols out of {', '.join(ALPN_PROTOCOLS)}")
-        else:
-            tls["alpn"] = [str(p) for p in alpn]
-    return tls
-
-
-def _hsts(check: Any, label: str, raw: Any) -> dict[str, Any] | None:
-    data = check.mapping(label, "hsts", raw)
-    if data is None:
-        return None
-    check.unknown_keys(f"{label}: hsts", data, HSTS_KEYS)
-    if "max_age" not in data:
-        check.add(f"{label}: hsts.max_age is missing: seconds browsers keep to HTTPS (e.g. 31536000)")
-        return None
-    max_age = check.integer(label, "hsts.max_age", data["max_age"], 1, HSTS_MAX_AGE)
-    subdomains = check.boolean(label, "hsts.include_subdomains", data.get("include_subdomains", False))
-    if max_age is None or subdomains is None:
-        return None
-    return {"max_age": max_age, "include_subdomains": subdomains}
 
 
 def _routes(

@@ -12,9 +12,11 @@ import pytest
 from lbguard_certs import CertificateAuthority, key_pem
 from test_engine_acceptance import engine_refusals
 
-from ansible_collections.lbguard.core.plugins.filter import lbguard_model as m
+from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_model_build
+from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_model_inputs
 
 from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_edge as edge
+from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_tls
 
 LB = "lb1"
 CA = CertificateAuthority()
@@ -54,7 +56,7 @@ def lb_vars(frontends: list[Any] | None = None, pools: list[Any] | None = None, 
 
 def build(host_vars: dict[str, Any], env: str = "staging") -> tuple[dict | None, list[str]]:
     groups = {"all": [LB], "loadbalancers": [LB], env: [LB]}
-    return m.build_model(LB, host_vars, groups, {})
+    return lbguard_model_build.build_model(LB, host_vars, groups, {})
 
 
 def problems(host_vars: dict[str, Any], env: str = "staging") -> list[str]:
@@ -121,12 +123,12 @@ def test_a_model_of_lb_services_keeps_its_digest() -> None:
     services = [{"name": "shop", "listen": 80, "servers": pool("shop", 1)["servers"]}]
     model, found = build({"lb_services": services})
     assert found == [] and model is not None and model["frontends"] == []
-    assert model["digest"] == m.model_digest("haproxy", model["services"])
+    assert model["digest"] == lbguard_model_build.model_digest("haproxy", model["services"])
 
 
 def test_tls_files_give_the_pem_text_to_install() -> None:
     model = valid()
-    files = m.lbguard_tls_files(model, {LB: lb_vars()})
+    files = lbguard_model_inputs.lbguard_tls_files(model, {LB: lb_vars()})
     assert [f["file"] for f in files] == [c["file"] for c in model["frontends"][0]["tls"]["certificates"]]
     assert files[0]["certificate"].strip() == SHOP[0].strip() and files[0]["key"].strip() == SHOP[1].strip()
 
@@ -137,8 +139,8 @@ def test_tls_files_refuse_a_certificate_changed_since_validation() -> None:
     changed = lb_vars(frontends=[frontend(tls={"certificates": [
         {"name": "shop", "certificate": renewed[0], "key": renewed[1]},
         {"name": "api", "certificate": API[0], "key": API[1]}]})])
-    with pytest.raises(m.AnsibleFilterError, match="certificate shop is no longer the one the model validated"):
-        m.lbguard_tls_files(model, {LB: changed})
+    with pytest.raises(lbguard_model_build.AnsibleFilterError, match="certificate shop is no longer the one the model validated"):
+        lbguard_model_inputs.lbguard_tls_files(model, {LB: changed})
 
 
 def test_certificate_files_are_read_relative_to_the_inventory(tmp_path: Path) -> None:
@@ -151,7 +153,7 @@ def test_certificate_files_are_read_relative_to_the_inventory(tmp_path: Path) ->
         pools=[pool("shop", 1), pool("api", 2)], inventory_dir=str(tmp_path))
     model, found = build(host_vars)
     assert found == [] and model is not None
-    assert m.lbguard_tls_files(model, {LB: host_vars})[0]["key"].strip() == API[1].strip()
+    assert lbguard_model_inputs.lbguard_tls_files(model, {LB: host_vars})[0]["key"].strip() == API[1].strip()
 
 
 # ------------------------------------------------------------------- refusals
@@ -269,7 +271,7 @@ def test_a_route_problem_names_the_route_where_it_is_written_after_an_invalid_ro
     ],
 )
 def test_certificate_coverage_follows_rfc_6125(names: tuple[str, ...], host: str, covered: bool) -> None:
-    assert edge.covers(names, host) is covered
+    assert lbguard_tls.covers(names, host) is covered
 
 
 @pytest.mark.parametrize(
@@ -354,8 +356,8 @@ def test_the_engines_accept_what_validation_accepts_with_tls(tmp_path: Path) -> 
         model, found = build(base)
         assert found == [] and model is not None, found
         # The template's one input besides the model (engine_refusals passes it on).
-        models.append({**model, "stats_password_hash": m.lbguard_stats_password_hash(model, {LB: base})})
-        files = m.lbguard_tls_files(model, {LB: base})
+        models.append({**model, "stats_password_hash": lbguard_model_inputs.lbguard_stats_password_hash(model, {LB: base})})
+        files = lbguard_model_inputs.lbguard_tls_files(model, {LB: base})
         tls_dir = tmp_path / "tls" / engine
         tls_dir.mkdir(parents=True, exist_ok=True)
         for item in files:
@@ -421,30 +423,30 @@ def _probe_result(model: dict[str, Any], **per_pool: dict[str, Any]) -> dict[str
 
 
 def test_verification_passes_when_every_route_reaches_its_pool() -> None:
-    from ansible_collections.lbguard.core.plugins.filter import lbguard_verify as v
+    from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_verify_report
     model = valid()
-    assert v.verify_problems(model, _probe_result(model), {"label": "lb1", "check_runtime": False}) == []
+    assert lbguard_verify_report.verify_problems(model, _probe_result(model), {"label": "lb1", "check_runtime": False}) == []
 
 
 def test_verification_fails_a_route_that_reaches_another_pool_or_certificate() -> None:
-    from ansible_collections.lbguard.core.plugins.filter import lbguard_verify as v
+    from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_verify_report
     model = valid()
     result = _probe_result(model, api={"pools": {"shop": 60}, "certificates": {"0" * 64: 60}})
-    found = v.verify_problems(model, result, {"label": "lb1", "check_runtime": False})
+    found = lbguard_verify_report.verify_problems(model, result, {"label": "lb1", "check_runtime": False})
     one(found, "pool api, measured through its route (https port 443, api.example.com, path /): 60 of 60 answers "
                "came from elsewhere (pool shop 60); the model sends them to pool api")
     one(found, "pool api, measured through its route", "presented certificate 000000000000 (60)")
 
 
 def test_verification_fails_a_redirect_that_does_not_redirect() -> None:
-    from ansible_collections.lbguard.core.plugins.filter import lbguard_verify as v
+    from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_verify_report
     model = valid()
     result = _probe_result(model)
     result["redirects"]["edge"].update(status=200, location=None)
-    found = v.verify_problems(model, result, {"label": "lb1", "check_runtime": False})
+    found = lbguard_verify_report.verify_problems(model, result, {"label": "lb1", "check_runtime": False})
     one(found, "frontend edge: plain HTTP is not redirected to HTTPS: status 200")
     del result["redirects"]["edge"]
-    one(v.verify_problems(model, result, {"label": "lb1", "check_runtime": False}),
+    one(lbguard_verify_report.verify_problems(model, result, {"label": "lb1", "check_runtime": False}),
         "frontend edge: the probe did not check its redirect")
 
 
@@ -504,15 +506,15 @@ def test_the_stats_page_keeps_the_password_out_of_the_model() -> None:
     model, found = build(lb_vars(lb_stats=STATS))
     assert found == [] and model is not None
     assert model["stats"]["address"] == "127.0.0.1" and model["stats"]["user"] == "ops"
-    password_hash = m.lbguard_stats_password_hash(model, {LB: lb_vars(lb_stats=STATS)})
+    password_hash = lbguard_model_inputs.lbguard_stats_password_hash(model, {LB: lb_vars(lb_stats=STATS)})
     assert password_hash.startswith("$6$")
     text = json.dumps(model)
     assert STATS["password"] not in text and password_hash not in text
-    assert m.lbguard_stats_password_hash(model, {LB: lb_vars(lb_stats=STATS)}) == password_hash  # idempotent
+    assert lbguard_model_inputs.lbguard_stats_password_hash(model, {LB: lb_vars(lb_stats=STATS)}) == password_hash  # idempotent
     other, _ = build(lb_vars(lb_stats=dict(STATS, password="another long password")))
     assert other is not None and other["digest"] != model["digest"]
-    with pytest.raises(m.AnsibleFilterError, match="lb_stats changed since the model was validated"):
-        m.lbguard_stats_password_hash(model, {LB: lb_vars(lb_stats=dict(STATS, password="another long password"))})
+    with pytest.raises(lbguard_model_build.AnsibleFilterError, match="lb_stats changed since the model was validated"):
+        lbguard_model_inputs.lbguard_stats_password_hash(model, {LB: lb_vars(lb_stats=dict(STATS, password="another long password"))})
 
 
 @pytest.mark.parametrize(
@@ -553,7 +555,7 @@ def test_odd_values_in_frontends_are_problems_not_crashes(value: Any) -> None:
 
 def test_verification_checks_every_route_not_only_each_pools_first() -> None:
     """routes[1] also sends to pool api; only its own check can see it reach another pool."""
-    from ansible_collections.lbguard.core.plugins.filter import lbguard_verify as v
+    from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_verify_report
     routes = [{"hosts": ["api.example.com"], "pool": "api"},
               {"hosts": ["shop.example.com"], "path_prefix": "/api/", "pool": "api"},
               {"hosts": ["www.shop.example.com"], "path_prefix": "/static/", "pool": "static"}]
@@ -563,14 +565,14 @@ def test_verification_checks_every_route_not_only_each_pools_first() -> None:
         "host": "shop.example.com", "path": "/api/",
         "certificate": model["frontends"][0]["tls"]["certificates"][0]["fingerprint"]}
     result = _probe_result(model)
-    assert v.verify_problems(model, result, {"label": "lb1", "check_runtime": False}) == []
+    assert lbguard_verify_report.verify_problems(model, result, {"label": "lb1", "check_runtime": False}) == []
     result["routes"]["edge"][1]["pools"] = {"storefront": 3}
     result["routes"]["edge"][3]["pools"] = {}
     result["routes"]["edge"][3]["errors"] = 3
-    found = v.verify_problems(model, result, {"label": "lb1", "check_runtime": False})
+    found = lbguard_verify_report.verify_problems(model, result, {"label": "lb1", "check_runtime": False})
     one(found, "frontend edge routes[1] (host shop.example.com, path /api/): 3 of 3 answers came from elsewhere "
                "(pool storefront 3); the model sends them to pool api")
     one(found, "frontend edge default (host none, path /): no answer (3 failed requests)")
     del result["routes"]["edge"]
-    one(v.verify_problems(model, result, {"label": "lb1", "check_runtime": False}),
+    one(lbguard_verify_report.verify_problems(model, result, {"label": "lb1", "check_runtime": False}),
         "frontend edge: the probe did not check its routes")

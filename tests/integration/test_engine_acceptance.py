@@ -17,7 +17,7 @@ import random
 import subprocess
 from pathlib import Path
 
-from ansible_collections.lbguard.core.plugins.filter import lbguard_model as m
+from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_model_build
 from lbguard_model_fuzz import mutate, valid_model
 from lbguard_test_tools import REPO_ROOT, ansible_playbook
 
@@ -65,7 +65,7 @@ echo CHECKED
 
 def build(host_vars: dict) -> tuple[dict | None, list[str]]:
     groups = {"all": ["lb1"], "loadbalancers": ["lb1"], "staging": ["lb1"]}
-    return m.build_model("lb1", host_vars, groups, {})
+    return lbguard_model_build.build_model("lb1", host_vars, groups, {})
 
 
 def engine_refusals(models: list[dict], tmp_path: Path, tls_dirs: dict[str, Path] | None = None) -> dict[int, str]:

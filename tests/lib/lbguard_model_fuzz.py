@@ -15,7 +15,7 @@ import copy
 import random
 from typing import Any, Callable
 
-from ansible_collections.lbguard.core.plugins.filter import lbguard_model as m
+from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_model_schema
 
 NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
 PATH_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-._~!$&()*+,;=:@%/?"
@@ -26,32 +26,32 @@ def _name(rng: random.Random, length: int = 8) -> str:
 
 
 def _interval(rng: random.Random) -> str | int:
-    return rng.choice([f"{rng.randint(m.INTERVAL_MIN_MS, 60000)}ms", f"{rng.randint(1, 3600)}s",
+    return rng.choice([f"{rng.randint(lbguard_model_schema.INTERVAL_MIN_MS, 60000)}ms", f"{rng.randint(1, 3600)}s",
                        f"{rng.randint(1, 60)}m", rng.randint(1, 3600)])
 
 
 def valid_model(rng: random.Random, engine: str) -> dict[str, Any]:
     """Host variables of one LB (lb_engine, lb_policy, lb_services) that validation must accept."""
-    algorithms = [a for a, engines in m.ALGORITHMS.items() if engines[engine] is not None]
-    low, high = m.WEIGHT_RANGE[engine]
+    algorithms = [a for a, engines in lbguard_model_schema.ALGORITHMS.items() if engines[engine] is not None]
+    low, high = lbguard_model_schema.WEIGHT_RANGE[engine]
     services, names, ports = [], set(), set()
     for _ in range(rng.randint(1, 4)):
         name = _name(rng, rng.randint(1, 20))
-        while name.lower() in names or name.lower().startswith(m.RESERVED_SERVICE_PREFIX):
+        while name.lower() in names or name.lower().startswith(lbguard_model_schema.RESERVED_SERVICE_PREFIX):
             name = _name(rng, rng.randint(1, 20))
         names.add(name.lower())
         port = rng.randint(1, 65535)
         while port in ports or port == 8405:
             port = rng.randint(1, 65535)
         ports.add(port)
-        mode = "http" if engine == "nginx" else rng.choice(m.MODES)
+        mode = "http" if engine == "nginx" else rng.choice(lbguard_model_schema.MODES)
         balance = rng.choice([a for a in algorithms if not (a == "uri" and mode == "tcp")])
         servers = []
         for index in range(rng.randint(1, 6)):
             servers.append({"name": f"{_name(rng, rng.randint(1, 12))}{index}",
                             "address": f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{index + 1}",
                             "port": rng.randint(1, 65535), "weight": rng.randint(max(low, 1), high)})
-        if len(servers) > 1 and rng.random() < 0.3 and not (engine == "nginx" and balance in m.NGINX_NO_BACKUP):
+        if len(servers) > 1 and rng.random() < 0.3 and not (engine == "nginx" and balance in lbguard_model_schema.NGINX_NO_BACKUP):
             servers[-1]["backup"] = True
         health: dict[str, Any] = {"interval": _interval(rng), "rise": rng.randint(1, 100),
                                   "fall": rng.randint(1, 100), "enabled": rng.random() < 0.9}
@@ -122,7 +122,7 @@ def _mutations() -> list[tuple[str, Callable[[dict[str, Any], random.Random], No
         ("weight", set_in(_server, "weight", ODD_NUMBERS)),
         ("port", set_in(_server, "port", ODD_NUMBERS)),
         ("listen", set_in(_service, "listen", ODD_NUMBERS + [8405])),
-        ("balance", set_in(_service, "balance", list(m.ALGORITHMS) + ["roundrobbin", "least_conn", ""])),
+        ("balance", set_in(_service, "balance", list(lbguard_model_schema.ALGORITHMS) + ["roundrobbin", "least_conn", ""])),
         ("mode", set_in(_service, "mode", ["tcp", "http", "udp", "HTTP"])),
         ("backup", set_in(_server, "backup", [True, "yes", 1])),
         ("disabled", set_in(_server, "disabled", [True, "no", 0])),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.lbguard.core.plugins.filter import lbguard_model as m
+from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_model_schema
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "scripts" / "gen_model_doc.py"
@@ -81,11 +81,11 @@ def test_doc_says_it_is_generated() -> None:
     ("title", "keys"),
     [
         ("Load balancer variables", ("lb_engine", "lb_policy", "lb_services")),
-        ("Service keys", m.SERVICE_KEYS),
-        ("Server keys", m.SERVER_KEYS),
-        ("Health check keys", m.HEALTH_KEYS),
-        ("`lb_policy`", m.POLICY_KEYS),
-        ("A service's `policy`", m.POLICY_KEYS),
+        ("Service keys", lbguard_model_schema.SERVICE_KEYS),
+        ("Server keys", lbguard_model_schema.SERVER_KEYS),
+        ("Health check keys", lbguard_model_schema.HEALTH_KEYS),
+        ("`lb_policy`", lbguard_model_schema.POLICY_KEYS),
+        ("A service's `policy`", lbguard_model_schema.POLICY_KEYS),
     ],
 )
 def test_every_accepted_key_has_a_row(title: str, keys: tuple[str, ...]) -> None:
@@ -97,12 +97,12 @@ def test_every_accepted_key_has_a_row(title: str, keys: tuple[str, ...]) -> None
 def test_every_accepted_key_name_appears_in_the_doc() -> None:
     text = DOC.read_text()
     names = (
-        set(m.SERVICE_KEYS)
-        | set(m.SERVER_KEYS)
-        | set(m.HEALTH_KEYS)
-        | set(m.POLICY_KEYS)
-        | set(m.LB_VARS)
-        | set(m.BACKEND_VARS)
+        set(lbguard_model_schema.SERVICE_KEYS)
+        | set(lbguard_model_schema.SERVER_KEYS)
+        | set(lbguard_model_schema.HEALTH_KEYS)
+        | set(lbguard_model_schema.POLICY_KEYS)
+        | set(lbguard_model_schema.LB_VARS)
+        | set(lbguard_model_schema.BACKEND_VARS)
     )
     for name in sorted(names):
         assert f"`{name}`" in text, f"{name} is accepted by lbguard_model.py but not in docs/model.md"
@@ -110,22 +110,22 @@ def test_every_accepted_key_name_appears_in_the_doc() -> None:
 
 def test_doc_states_the_filters_defaults_and_ranges() -> None:
     health = section("Health check keys")
-    for key in m.HEALTH_KEYS:
+    for key in lbguard_model_schema.HEALTH_KEYS:
         row = next(line for line in health.splitlines() if line.startswith(f"| `{key}` |"))
-        default = m.HEALTH_DEFAULTS[key]
+        default = lbguard_model_schema.HEALTH_DEFAULTS[key]
         shown = ("true" if default else "false") if isinstance(default, bool) else str(default)
         assert f"| `{shown}` |" in row, row
     policy = section("Policy keys")
-    for env, values in m.BUILTIN_POLICY.items():
+    for env, values in lbguard_model_schema.BUILTIN_POLICY.items():
         row = next(line for line in policy.splitlines() if line.startswith(f"| `{env}` |"))
-        for key in m.POLICY_KEYS:
+        for key in lbguard_model_schema.POLICY_KEYS:
             value = values[key]
             assert (("`true`" if value else "`false`") if isinstance(value, bool) else f"`{value}`") in row
     servers = section("Server keys")
-    for engine, (low, high) in m.WEIGHT_RANGE.items():
+    for engine, (low, high) in lbguard_model_schema.WEIGHT_RANGE.items():
         assert f"{engine} {low}-{high}" in servers
     service = section("Service keys")
-    for algorithm in m.ALGORITHMS:
+    for algorithm in lbguard_model_schema.ALGORITHMS:
         assert f"`{algorithm}`" in service
 
 

@@ -8,6 +8,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.lbguard.core.plugins.filter import lbguard_classify as c
+from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_classify
 
 
 def server(name: str, share: float, weight: int = 1, backup: bool = False, disabled: bool = False) -> dict[str, Any]:
@@ -252,17 +253,17 @@ def test_bad_input_raises_filter_error(the_model: Any, the_counters: Any, settin
 def test_filter_is_registered() -> None:
     filters = c.FilterModule().filters()
     assert {name: function.__wrapped__ for name, function in filters.items()} == {
-        "lbguard_classify": c.lbguard_classify, "lbguard_probe_counters": c.probe_counters}
+        "lbguard_classify": c.lbguard_classify, "lbguard_probe_counters": lbguard_classify.probe_counters}
 
 
 def test_probe_counters_take_runtime_state_and_fall_back_to_the_model_for_nginx():
     model = {"services": [{"name": "shop", "servers": [{"name": "web1", "weight": 1}, {"name": "web2", "weight": 2}]}]}
     probe = {"traffic": {"shop": {"counts": {"web1": 40}}},
              "runtime": {"shop": {"web1": {"status": "UP", "weight": 1}, "web2": {"status": "DOWN", "weight": 2}}}}
-    assert c.probe_counters(model, probe) == {"shop": {
+    assert lbguard_classify.probe_counters(model, probe) == {"shop": {
         "web1": {"requests": 40, "status": "UP", "weight": 1},
         "web2": {"requests": 0, "status": "DOWN", "weight": 2}}}
-    nginx = c.probe_counters(model, {"traffic": {"shop": {"counts": {"web2": 3}}}, "runtime": {}})
+    nginx = lbguard_classify.probe_counters(model, {"traffic": {"shop": {"counts": {"web2": 3}}}, "runtime": {}})
     assert nginx["shop"]["web2"] == {"requests": 3, "status": "UP", "weight": 2}
 
 
@@ -270,8 +271,8 @@ def test_probe_counters_prefer_haproxy_counters_over_the_probe_answers_when_usab
     model = {"services": [{"name": "shop", "servers": [{"name": "web1", "weight": 1}, {"name": "web2", "weight": 1}]}]}
     traffic = {"shop": {"counts": {"web1": 40, "web2": 20}}}
     window = {"usable": True, "lbtot": {"web1": 1200, "web2": 1180}}
-    counted = c.probe_counters(model, {"traffic": traffic, "counters": {"shop": window}, "runtime": {}})
+    counted = lbguard_classify.probe_counters(model, {"traffic": traffic, "counters": {"shop": window}, "runtime": {}})
     assert {name: row["requests"] for name, row in counted["shop"].items()} == {"web1": 1200, "web2": 1180}
     unusable = dict(window, usable=False)
-    answers = c.probe_counters(model, {"traffic": traffic, "counters": {"shop": unusable}, "runtime": {}})
+    answers = lbguard_classify.probe_counters(model, {"traffic": traffic, "counters": {"shop": unusable}, "runtime": {}})
     assert {name: row["requests"] for name, row in answers["shop"].items()} == {"web1": 40, "web2": 20}

@@ -14,6 +14,11 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_constants import CONSTANTS
 
 from ansible_collections.lbguard.core.plugins.filter import lbguard_model as m
+from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_model_build
+from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_model_frontends
+from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_model_inputs
+from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_model_schema
+from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_model_values
 from lbguard_test_tools import REPO_ROOT, module_env
 
 LB = "lb1"
@@ -57,7 +62,7 @@ def build(
     host_vars = dict(lb_vars)
     if services is not DROP:
         host_vars["lb_services"] = services
-    return m.build_model(LB, host_vars, groups if groups is not None else groups_for(env), backends or {})
+    return lbguard_model_build.build_model(LB, host_vars, groups if groups is not None else groups_for(env), backends or {})
 
 
 def problems(*args: Any, **kwargs: Any) -> list[str]:
@@ -982,7 +987,7 @@ def test_digest_stable_and_canonical() -> None:
     second = model(copy.deepcopy(services))
     assert first["digest"] == second["digest"]
     assert len(first["digest"]) == 64 and int(first["digest"], 16) >= 0
-    assert first["digest"] == m.model_digest(first["engine"], first["services"])
+    assert first["digest"] == lbguard_model_build.model_digest(first["engine"], first["services"])
     # key order of the input does not matter
     reordered = [dict(reversed(list(s.items()))) for s in services]
     assert model(reordered)["digest"] == first["digest"]
@@ -1050,9 +1055,9 @@ def test_every_problem_reported_at_once() -> None:
 def test_model_error_lists_every_problem_prefixed_with_host() -> None:
     host_vars = {"lb_services": [svc(balance="roundrobbin", servers=servers(0, 0))]}
     with pytest.raises(AnsibleFilterError) as caught:
-        m.normalize_model(LB, host_vars, groups_for("staging"), {})
+        lbguard_model_build.normalize_model(LB, host_vars, groups_for("staging"), {})
     error = caught.value
-    assert isinstance(error, m.ModelError)
+    assert isinstance(error, lbguard_model_values.ModelError)
     lines = str(error.message).splitlines()
     assert lines[0] == "lbguard: the load-balancer model of lb1 has 2 problems:"
     assert lines[1:] == [f"lb1: {p}" for p in error.problems]
@@ -1068,7 +1073,7 @@ def test_share_summary() -> None:
     entries = servers(3, 1, 1)
     entries[2]["backup"] = True
     service = model([svc(servers=entries)])["services"][0]
-    assert m.share_summary(service) == "web1=75%, web2=25%, web3=0%"
+    assert lbguard_model_build.share_summary(service) == "web1=75%, web2=25%, web3=0%"
 
 
 @pytest.mark.parametrize("value", [None, "shop", {"servers": "x"}, {"servers": [{"name": "web1"}]}])
@@ -1082,10 +1087,10 @@ def test_share_summary_rejects_non_normalised_input(value: Any) -> None:
 
 def test_unrenderable_values_become_problems() -> None:
     entries = servers(1, 1)
-    entries[0]["address"] = m.Unrenderable("'nothere' is undefined")
+    entries[0]["address"] = lbguard_model_values.Unrenderable("'nothere' is undefined")
     found = problems([svc(servers=entries)])
     assert found == ["service shop: server web1: address cannot be rendered: 'nothere' is undefined"]
-    one(problems(m.Unrenderable("boom")), "lb_services cannot be rendered: boom")
+    one(problems(lbguard_model_values.Unrenderable("boom")), "lb_services cannot be rendered: boom")
 
 
 class _ExplodingMapping(dict):
@@ -1104,12 +1109,12 @@ class _OmitType:
 
 def test_to_plain_handles_render_errors_and_omit() -> None:
     raw = _ExplodingMapping(name="web1", address="{{ hostvars['web1'].ansible_host }}", port=80, weight=_OmitType())
-    plain = m.to_plain(raw)
+    plain = lbguard_model_values.to_plain(raw)
     assert type(plain) is dict
     assert set(plain) == {"name", "address", "port"}  # omitted weight dropped
-    assert isinstance(plain["address"], m.Unrenderable)
+    assert isinstance(plain["address"], lbguard_model_values.Unrenderable)
     assert "ansible-core 2.19+" in plain["address"].reason
-    assert m.to_plain([1, _OmitType(), "a", (2, 3)]) == [1, "a", [2, 3]]
+    assert lbguard_model_values.to_plain([1, _OmitType(), "a", (2, 3)]) == [1, "a", [2, 3]]
 
 
 class _TaggedStr(str):
@@ -1121,7 +1126,7 @@ class _TaggedInt(int):
 
 
 def test_to_plain_strips_subclasses() -> None:
-    plain = m.to_plain({"a": _TaggedStr("x"), "b": [_TaggedInt(3)], "c": True, "d": 0.5, "e": None})
+    plain = lbguard_model_values.to_plain({"a": _TaggedStr("x"), "b": [_TaggedInt(3)], "c": True, "d": 0.5, "e": None})
     assert plain == {"a": "x", "b": [3], "c": True, "d": 0.5, "e": None}
     assert type(plain["a"]) is str and type(plain["b"][0]) is int
 
@@ -1228,12 +1233,12 @@ def test_groups_are_converted_only_when_needed() -> None:
 def test_change_id_covers_every_lb_and_survives_an_invalid_model() -> None:
     groups = {"all": [LB, "lb2"], "loadbalancers": [LB, "lb2"], "staging": [LB, "lb2"]}
     good = {LB: {"lb_services": [svc()]}, "lb2": {"lb_services": [svc()]}}
-    first = m.lbguard_change_id([LB, "lb2"], good, groups)
-    assert first == m.lbguard_change_id([LB, "lb2"], good, groups)
+    first = lbguard_model_inputs.lbguard_change_id([LB, "lb2"], good, groups)
+    assert first == lbguard_model_inputs.lbguard_change_id([LB, "lb2"], good, groups)
     changed = {LB: {"lb_services": [svc()]}, "lb2": {"lb_services": [svc(balance="leastconn")]}}
-    assert m.lbguard_change_id([LB, "lb2"], changed, groups) != first
+    assert lbguard_model_inputs.lbguard_change_id([LB, "lb2"], changed, groups) != first
     invalid = {LB: {"lb_services": [svc()]}, "lb2": {"lb_services": [svc(balance="nope")]}}
-    assert len(m.lbguard_change_id([LB, "lb2"], invalid, groups)) == 64
+    assert len(lbguard_model_inputs.lbguard_change_id([LB, "lb2"], invalid, groups)) == 64
 
 
 def backend_service() -> dict[str, Any]:
@@ -1277,17 +1282,17 @@ def renamed(groups: dict[str, list[str]]) -> dict[str, list[str]]:
 def test_group_names_map_the_inventory_s_own_groups() -> None:
     groups, backends = backend_setup()
     host_vars = {"lb_services": [backend_service()], "lb_policy": {"max_server_share": 0.7}}
-    result, found = m.build_model(LB, host_vars, renamed(groups), backends, RENAMED)
+    result, found = lbguard_model_build.build_model(LB, host_vars, renamed(groups), backends, RENAMED)
     assert found == [] and result is not None
     assert result["environment"] == "production"
     assert [s["name"] for s in result["services"][0]["servers"]] == ["web3", "web1", "web2"]
     # The same inventory read with lbguard's default names has no environment for lb1.
-    assert m.build_model(LB, host_vars, renamed(groups), backends)[0] is None
+    assert lbguard_model_build.build_model(LB, host_vars, renamed(groups), backends)[0] is None
 
 
 def test_messages_name_the_mapped_groups() -> None:
     groups = renamed(groups_for(None))
-    found = m.build_model(LB, {"lb_services": [svc()]}, groups, {}, RENAMED)[1]
+    found = lbguard_model_build.build_model(LB, {"lb_services": [svc()]}, groups, {}, RENAMED)[1]
     one(found, "lb1 is in neither group preprod nor group live")
 
 
@@ -1301,16 +1306,16 @@ def test_messages_name_the_mapped_groups() -> None:
     ],
 )
 def test_group_names_are_checked(names: Any, fragment: str) -> None:
-    found = m.build_model(LB, {"lb_services": [svc()]}, groups_for("staging"), {}, names)[1]
+    found = lbguard_model_build.build_model(LB, {"lb_services": [svc()]}, groups_for("staging"), {}, names)[1]
     assert any(fragment in problem for problem in found), found
 
 
 def test_environment_filter_uses_the_same_rule() -> None:
     groups = renamed(groups_for("production"))
-    assert m.lbguard_environment(LB, groups, RENAMED) == "production"
+    assert lbguard_model_inputs.lbguard_environment(LB, groups, RENAMED) == "production"
     with pytest.raises(AnsibleFilterError, match="lb1 is in neither of the groups staging and production"):
-        m.lbguard_environment(LB, groups)
-    assert m.lbguard_environment(LB, groups, None, "unknown") == "unknown"
+        lbguard_model_inputs.lbguard_environment(LB, groups)
+    assert lbguard_model_inputs.lbguard_environment(LB, groups, None, "unknown") == "unknown"
 
 
 def test_inventory_groups_completes_the_mapping_and_refuses_a_typo() -> None:
@@ -1367,11 +1372,11 @@ def test_a_service_on_lbguards_status_port_is_refused(engine: str) -> None:
 
 
 def test_the_status_port_default_is_the_engine_roles_default() -> None:
-    for engine, var in m.STATUS_BIND_VARS.items():
+    for engine, var in lbguard_model_schema.STATUS_BIND_VARS.items():
         defaults = yaml.safe_load((REPO_ROOT / "roles" / engine / "defaults" / "main.yml").read_text())
         # The role reads the same constant the model checks against.
         assert defaults[var] == "{{ 'status_bind' | lbguard.core.lbguard_constant }}", engine
-    assert m.STATUS_BIND_DEFAULT == CONSTANTS["status_bind"]
+    assert lbguard_model_frontends.STATUS_BIND_DEFAULT == CONSTANTS["status_bind"]
 
 
 def test_nginx_refuses_tcp_services_before_any_host_is_touched() -> None:

@@ -7,7 +7,8 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.lbguard.core.plugins.filter import lbguard_audit as audit
 from ansible_collections.lbguard.core.plugins.filter import lbguard_operation as operation
-from ansible_collections.lbguard.core.plugins.filter import lbguard_verify as verify
+from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_operation
+from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_verify_rules
 
 NOW = datetime.datetime(2026, 12, 3, 9, 0, tzinfo=datetime.timezone.utc)
 
@@ -25,7 +26,7 @@ def runtime(**servers):
 
 
 def request(**values):
-    return operation.normalise_operation({"service": "shop", "reason": "patching CHG-1", **values}, now=NOW)
+    return lbguard_operation.normalise_operation({"service": "shop", "reason": "patching CHG-1", **values}, now=NOW)
 
 
 ALL_UP = runtime(web1=("UP", 1), web2=("UP", 1), web3=("UP", 1))
@@ -89,13 +90,13 @@ def test_bad_canary_steps_are_refused(values, message):
 def test_every_canary_step_is_judged_and_the_breach_names_its_weight():
     canary = request(action="weight", servers=["web1"], weight=10, canary_steps=[10, 100])
     assert canary["steps"] == [1, 10]
-    problems = operation.operation_problems(model(1, 1, 1), canary, ALL_UP, {})
+    problems = lbguard_operation.operation_problems(model(1, 1, 1), canary, ALL_UP, {})
     assert problems == ["lb-prod-1: weight change of web1 in shop to 10: server web1 would receive 83.3% of traffic "
                         "(web1=10, web2=1, web3=1); policy max_server_share is 50%"]
 
 
 def test_ready_needs_no_reason_and_the_filter_raises_for_ansible():
-    assert operation.normalise_operation({"action": "ready", "service": "shop", "servers": ["web1"]})["reason"] == ""
+    assert lbguard_operation.normalise_operation({"action": "ready", "service": "shop", "servers": ["web1"]})["reason"] == ""
     with pytest.raises(AnsibleFilterError, match="action None is not one of"):
         operation.lbguard_operation({"service": "shop", "servers": ["web1"], "reason": "x"})
 
@@ -104,11 +105,11 @@ def test_ready_needs_no_reason_and_the_filter_raises_for_ansible():
 
 
 def test_draining_one_of_three_is_allowed_in_production():
-    assert operation.operation_problems(model(1, 1, 1), request(action="drain", servers=["web2"]), ALL_UP, {}) == []
+    assert lbguard_operation.operation_problems(model(1, 1, 1), request(action="drain", servers=["web2"]), ALL_UP, {}) == []
 
 
 def test_draining_two_of_three_breaks_both_rules_and_names_them():
-    problems = operation.operation_problems(model(1, 1, 1), request(action="drain", servers=["web2", "web3"]),
+    problems = lbguard_operation.operation_problems(model(1, 1, 1), request(action="drain", servers=["web2", "web3"]),
                                             ALL_UP, {})
     assert any("lb-prod-1: drain of web2 and web3 in shop: only 1 active server (web1); policy "
                "min_active_servers is 2" in p for p in problems), problems
@@ -118,33 +119,33 @@ def test_draining_two_of_three_breaks_both_rules_and_names_them():
 
 def test_a_server_already_down_counts_and_is_named():
     live = runtime(web1=("UP", 1), web2=("UP", 1), web3=("DOWN", 1))
-    problems = operation.operation_problems(model(1, 1, 1), request(action="maint", servers=["web2"]), live, {})
+    problems = lbguard_operation.operation_problems(model(1, 1, 1), request(action="maint", servers=["web2"]), live, {})
     assert problems and "(web3 is DOWN)" in problems[0], problems
 
 
 def test_a_runtime_weight_that_concentrates_traffic_is_refused():
-    problems = operation.operation_problems(model(1, 1, 1), request(action="weight", servers=["web1"], weight=10),
+    problems = lbguard_operation.operation_problems(model(1, 1, 1), request(action="weight", servers=["web1"], weight=10),
                                             ALL_UP, {})
     assert any("server web1 would receive 83.3% of traffic" in p for p in problems), problems
 
 
 def test_ready_goes_back_to_the_model_weight():
     live = runtime(web1=("UP", 1), web2=("DRAIN", 0), web3=("UP", 1))
-    assert operation.operation_problems(model(1, 1, 1), request(action="ready", servers=["web2"]), live, {}) == []
+    assert lbguard_operation.operation_problems(model(1, 1, 1), request(action="ready", servers=["web2"]), live, {}) == []
 
 
 def test_without_runtime_the_holds_count():
     holds = {"shop/web3": {"action": "maint"}}
-    problems = operation.operation_problems(model(1, 1, 1), request(action="drain", servers=["web2"]), None, holds)
+    problems = lbguard_operation.operation_problems(model(1, 1, 1), request(action="drain", servers=["web2"]), None, holds)
     assert any("only 1 active server (web1)" in p for p in problems), problems
 
 
 def test_unknown_service_and_server_are_named():
     with pytest.raises(ValueError, match="no service or pool 'shopp'.*did you mean 'shop'"):
-        operation.operation_problems(model(1, 1), request(action="drain", servers=["web1"], service="shopp"),
+        lbguard_operation.operation_problems(model(1, 1), request(action="drain", servers=["web1"], service="shopp"),
                                      ALL_UP, {})
     with pytest.raises(ValueError, match="service shop has no server web9"):
-        operation.operation_problems(model(1, 1), request(action="drain", servers=["web9"]), ALL_UP, {})
+        lbguard_operation.operation_problems(model(1, 1), request(action="drain", servers=["web9"]), ALL_UP, {})
 
 
 # -------------------------------------------------- holds in verify and audit
@@ -155,7 +156,7 @@ DRAIN_WEB2 = {"shop/web2": {"action": "drain", "by": "alice", "at": "2026-12-03T
 
 
 def test_the_held_model_expects_the_sanctioned_state_and_shares():
-    held = operation.held_model(model(1, 1, 1, min_active=1, max_share=1.0), DRAIN_WEB2)
+    held = lbguard_operation.held_model(model(1, 1, 1, min_active=1, max_share=1.0), DRAIN_WEB2)
     servers = {s["name"]: s for s in held["services"][0]["servers"]}
     assert servers["web2"]["weight"] == 0 and servers["web2"]["hold"]["by"] == "alice"
     assert [round(s["expected_share"], 2) for s in servers.values()] == [0.5, 0.0, 0.5]
@@ -166,32 +167,32 @@ def test_the_held_model_leaves_the_model_it_was_given_as_it_was():
     """It copies only what a hold changes: the inventory's model stays as validated."""
     given = model(1, 1, 1, min_active=1, max_share=1.0)
     before = repr(given)
-    held = operation.held_model(given, DRAIN_WEB2)
+    held = lbguard_operation.held_model(given, DRAIN_WEB2)
     assert repr(given) == before
     assert held["services"][0] is not given["services"][0]
-    assert operation.held_model(given, {}) == given
+    assert lbguard_operation.held_model(given, {}) == given
 
 def test_verification_accepts_a_sanctioned_drain_and_refuses_an_unsanctioned_one():
     live = runtime(web1=("UP", 1), web2=("DRAIN", 0), web3=("UP", 1))["shop"]
     plain = model(1, 1, 1)["services"][0]
-    assert verify.runtime_problems(plain, live, "lb-prod-1")
-    held = operation.held_model(model(1, 1, 1), DRAIN_WEB2)["services"][0]
-    assert verify.runtime_problems(held, live, "lb-prod-1") == []
+    assert lbguard_verify_rules.runtime_problems(plain, live, "lb-prod-1")
+    held = lbguard_operation.held_model(model(1, 1, 1), DRAIN_WEB2)["services"][0]
+    assert lbguard_verify_rules.runtime_problems(held, live, "lb-prod-1") == []
 
 
 def test_the_audit_is_quiet_about_sanctioned_maintenance_and_loud_about_the_rest():
     live = runtime(web1=("UP", 1), web2=("MAINT", 1), web3=("UP", 1))
     holds = {"shop/web2": {**DRAIN_WEB2["shop/web2"], "action": "maint"}}
-    assert audit.runtime_drift(operation.held_model(model(1, 1, 1), holds), live) == []
+    assert audit.runtime_drift(lbguard_operation.held_model(model(1, 1, 1), holds), live) == []
     assert "service shop: server web2 is MAINT at runtime, active in the model" in \
-        audit.runtime_drift(operation.held_model(model(1, 1, 1), {}), live)
-    assert operation.hold_findings(model(1, 1, 1), holds, NOW) == []
+        audit.runtime_drift(lbguard_operation.held_model(model(1, 1, 1), {}), live)
+    assert lbguard_operation.hold_findings(model(1, 1, 1), holds, NOW) == []
 
 
 def test_expired_holds_and_holds_on_unknown_servers_are_findings():
     holds = {"shop/web2": DRAIN_WEB2["shop/web2"], "shop/web9": {"action": "maint", "reason": "old"}}
     later = NOW + datetime.timedelta(days=1)
-    findings = operation.hold_findings(model(1, 1, 1), holds, later)
+    findings = lbguard_operation.hold_findings(model(1, 1, 1), holds, later)
     assert findings[0].startswith("shop/web2: drain by alice at 2026-12-03T08:00:00Z until 2026-12-03T18:00:00Z: "
                                   "patching has expired")
     assert findings[1].startswith("hold on shop/web9, which the model does not have")
@@ -200,7 +201,7 @@ def test_expired_holds_and_holds_on_unknown_servers_are_findings():
 def test_nginx_has_no_drain_and_no_weight_0_so_both_take_the_server_out():
     nginx = dict(model(1, 1, 1, min_active=1, max_share=1.0), engine="nginx")
     holds = {"shop/web2": {"action": "drain"}, "shop/web3": {"action": "weight", "weight": 0}}
-    servers = {s["name"]: s for s in operation.held_model(nginx, holds)["services"][0]["servers"]}
+    servers = {s["name"]: s for s in lbguard_operation.held_model(nginx, holds)["services"][0]["servers"]}
     assert servers["web2"]["disabled"] and servers["web3"]["disabled"]
     assert servers["web2"]["weight"] == 1  # the file keeps a valid weight next to `down`
     assert servers["web1"]["expected_share"] == 1.0
@@ -208,7 +209,7 @@ def test_nginx_has_no_drain_and_no_weight_0_so_both_take_the_server_out():
 
 def test_nginx_operations_are_judged_by_the_holds():
     nginx = dict(model(1, 1, 1), engine="nginx")
-    problems = operation.operation_problems(nginx, request(action="drain", servers=["web2"]), {},
+    problems = lbguard_operation.operation_problems(nginx, request(action="drain", servers=["web2"]), {},
                                             {"shop/web3": {"action": "maint"}})
     assert any("only 1 active server (web1)" in p for p in problems), problems
 
@@ -216,22 +217,22 @@ def test_nginx_operations_are_judged_by_the_holds():
 def test_an_overridden_hold_makes_its_split_the_limit_for_verification_and_audit():
     holds = {"shop/web2": {"action": "maint", "override": "all hands"},
              "shop/web3": {"action": "maint", "override": "all hands"}}
-    held = operation.held_model(model(1, 1, 1), holds)
+    held = lbguard_operation.held_model(model(1, 1, 1), holds)
     assert held["services"][0]["policy"]["max_server_share"] == 1.0
     assert held["services"][0]["policy"]["overridden"] == ["all hands"]
     live = runtime(web1=("UP", 1), web2=("MAINT", 1), web3=("MAINT", 1))
     assert audit.runtime_drift(held, live) == []
     # Without the override the same state is drift.
-    plain = operation.held_model(model(1, 1, 1), {k: {"action": "maint"} for k in holds})
+    plain = lbguard_operation.held_model(model(1, 1, 1), {k: {"action": "maint"} for k in holds})
     assert any("max_server_share is 50%" in f for f in audit.runtime_drift(plain, live))
 
 
 def test_a_sanctioned_drain_is_quiet_although_haproxy_still_shows_its_weight():
     # HAProxy 2.6 shows a drained server's weight as before (measured in the lab).
     live = runtime(web1=("UP", 1), web2=("DRAIN", 1), web3=("UP", 1))
-    assert audit.runtime_drift(operation.held_model(model(1, 1, 1), DRAIN_WEB2), live) == []
+    assert audit.runtime_drift(lbguard_operation.held_model(model(1, 1, 1), DRAIN_WEB2), live) == []
     assert "service shop: server web2 is DRAIN at runtime, active in the model" in \
-        audit.runtime_drift(operation.held_model(model(1, 1, 1), {}), live)
+        audit.runtime_drift(lbguard_operation.held_model(model(1, 1, 1), {}), live)
 
 
 def test_haproxy_files_carry_runtime_weights_and_nginx_files_every_hold():
@@ -250,7 +251,7 @@ def test_haproxy_files_carry_runtime_weights_and_nginx_files_every_hold():
 
 def test_the_model_haproxy_renders_keeps_the_final_canary_weight_but_not_a_drain():
     holds = {"shop/web2": {"action": "drain"}, "shop/web3": {"action": "weight", "weight": 4}}
-    rendered = operation.held_model(model(1, 1, 1, min_active=1, max_share=1.0),
+    rendered = lbguard_operation.held_model(model(1, 1, 1, min_active=1, max_share=1.0),
                                     operation.lbguard_file_holds(holds, "haproxy"))
     assert [s["weight"] for s in rendered["services"][0]["servers"]] == [1, 1, 4]
     assert not any(s["disabled"] for s in rendered["services"][0]["servers"])

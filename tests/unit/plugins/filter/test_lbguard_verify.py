@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from ansible_collections.lbguard.core.plugins.filter import lbguard_verify as v
+from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_verify_report
+from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_verify_shares
 
 DIGEST = "a" * 64
 LABEL = "staging lb-stg-1"
@@ -255,7 +257,7 @@ def test_share_off_within_chance_passes() -> None:
 def test_tolerance_and_margin_boundary() -> None:
     servers = [server("web1", 0.5), server("web2", 0.5)]
     model = make_model(servers=servers, max_share=1.0)
-    margin = v.share_margin(0.5, 10000, v.confidence_z(0.001, 2))
+    margin = lbguard_verify_shares.share_margin(0.5, 10000, lbguard_verify_shares.confidence_z(0.001, 2))
     assert round(margin, 4) == 0.0174
     # Exactly tolerance + margin off passes; 1 request more fails.
     at_limit = round(10000 * (0.5 + 0.1 + margin))
@@ -331,12 +333,12 @@ def test_other_balances_check_shares(balance: str) -> None:
 
 
 def test_haproxy_random_shares_follow_its_hash_ring() -> None:
-    shares = v.haproxy_random_shares([server("web1", 1 / 3), server("web2", 1 / 3), server("web3", 1 / 3)])
+    shares = lbguard_verify_shares.haproxy_random_shares([server("web1", 1 / 3), server("web2", 1 / 3), server("web3", 1 / 3)])
     # Measured in the lab (HAProxy 2.6, idle, 1500 requests): 34.3/29.0/36.7.
     assert {name: round(share, 3) for name, share in shares.items()} == {"web1": 0.351, "web2": 0.295, "web3": 0.354}
     assert sum(shares.values()) == pytest.approx(1.0)
     # Weight adds points (16 per unit); inactive servers have none, but keep their position (id).
-    weighted = v.haproxy_random_shares([dict(server("web1", 0.5), weight=2), server("web2", 0.25),
+    weighted = lbguard_verify_shares.haproxy_random_shares([dict(server("web1", 0.5), weight=2), server("web2", 0.25),
                                              dict(server("web3", 0.0), weight=0), server("web4", 0.25)])
     assert set(weighted) == {"web1", "web2", "web4"} and weighted["web1"] > 0.4
 
@@ -479,8 +481,8 @@ def test_inactive_server_in_the_counters_and_unknown_in_the_probe_are_reported()
 
 
 def test_z_is_bonferroni_over_the_active_servers() -> None:
-    assert [round(v.confidence_z(0.001, k), 2) for k in (1, 2, 3)] == [3.29, 3.48, 3.59]
-    assert v.share_margin(1 / 3, 0, 3.59) == float("inf")
+    assert [round(lbguard_verify_shares.confidence_z(0.001, k), 2) for k in (1, 2, 3)] == [3.29, 3.48, 3.59]
+    assert lbguard_verify_shares.share_margin(1 / 3, 0, 3.59) == float("inf")
 
 
 @pytest.mark.parametrize("counts", [{"web1": 60}, {"web1": 100}, {"web1": 48, "web2": 6, "web3": 6},
@@ -493,8 +495,8 @@ def test_incident_splits_are_detected_within_100_requests(counts: dict[str, int]
 
 def requests_to_detect(shares: list[float], expected: float = 1 / 3, alpha: float = 0.001) -> int:
     """Fewest requests at which one of the shares fails the share test (not counting "received nothing")."""
-    z = v.confidence_z(alpha, len(shares))
-    return next(n for n in range(1, 10000) if any(v.share_off(share, expected, n, 0.10, z) for share in shares))
+    z = lbguard_verify_shares.confidence_z(alpha, len(shares))
+    return next(n for n in range(1, 10000) if any(lbguard_verify_shares.share_off(share, expected, n, 0.10, z) for share in shares))
 
 
 def test_requests_needed_to_detect_the_incident_splits() -> None:
@@ -677,7 +679,7 @@ def test_share_table() -> None:
 
 
 def test_pct_rounds_halves_up() -> None:
-    assert [v.pct(x) for x in (1 / 3, 0.335, 0.005, 0.0, 1.0, 2 / 3)] == [33, 34, 1, 0, 100, 67]
+    assert [lbguard_verify_report.pct(x) for x in (1 / 3, 0.335, 0.005, 0.0, 1.0, 2 / 3)] == [33, 34, 1, 0, 100, 67]
 
 
 # ------------------------------------------------------- what the settle wait awaits

@@ -1,0 +1,43 @@
+"""The rules of ``lb_frontends`` and ``lb_stats`` as data: keys, TLS versions, ALPN,
+name and path patterns, the directives the model owns."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+
+FRONTEND_KEYS: tuple[str, ...] = ("name", "mode", "binds", "tls", "redirect_to_https", "hsts", "routes",
+                                  "default_pool", "extra_directives")
+BIND_KEYS: tuple[str, ...] = ("address", "port", "tls")
+TLS_KEYS: tuple[str, ...] = ("certificates", "min_version", "alpn")
+CERTIFICATE_KEYS: tuple[str, ...] = ("name", "certificate", "key", "certificate_file", "key_file")
+HSTS_KEYS: tuple[str, ...] = ("max_age", "include_subdomains")
+ROUTE_KEYS: tuple[str, ...] = ("hosts", "path_prefix", "pool")
+STATS_KEYS: tuple[str, ...] = ("address", "port", "user", "password")
+STATS_USER_RE = re.compile(r"[A-Za-z0-9._-]{1,32}")
+STATS_PASSWORD_MIN = 12
+
+TLS_VERSIONS: tuple[str, ...] = ("TLSv1.2", "TLSv1.3")
+ALPN_PROTOCOLS: tuple[str, ...] = ("h2", "http/1.1")
+TLS_DEFAULTS: dict[str, Any] = {"min_version": "TLSv1.2", "alpn": ["h2", "http/1.1"]}
+#: Two years, the longest max-age browsers' preload lists ask for.
+HSTS_MAX_AGE = 63_072_000
+NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}")
+CERTIFICATE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+HOST_LABEL_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+#: Route path prefixes: the characters both engines match literally, no escaping needed.
+ROUTE_PATH_RE = re.compile(r"/[A-Za-z0-9._~%/-]*")
+#: The escape hatch (``extra_directives``) never sets what the model owns and the policy judges:
+#: balance, servers and weights, routing, listeners. First words refused per engine:
+MODEL_OWNED_DIRECTIVES: dict[str, frozenset[str]] = {
+    "haproxy": frozenset({"balance", "hash-type", "hash-balance-factor", "server", "server-template",
+                          "default-server", "use-server", "use_backend", "default_backend", "bind", "mode",
+                          "global", "defaults", "frontend", "backend", "listen", "userlist", "peers"}),
+    "nginx": frozenset({"upstream", "server", "least_conn", "ip_hash", "hash", "random", "zone", "proxy_pass",
+                        "listen", "location", "map", "split_clients", "include", "server_name", "http",
+                        "events", "stream"}),
+}
+DIRECTIVE_MAX_LENGTH = 500
+#: The probe's stand-in for a wildcard host: ``*.shop.example.com`` -> ``lbguard-probe.shop.example.com``.
+WILDCARD_PROBE_LABEL = "lbguard-probe"
