@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_variables import BACKEND_VARIABLES, MODEL_VARIABLES
+
 
 # --------------------------------------------------------------------------- rules
 
@@ -31,22 +33,16 @@ NGINX_NO_BACKUP: frozenset[str] = frozenset({"source", "uri", "random"})
 
 WEIGHT_RANGE: dict[str, tuple[int, int]] = {"haproxy": (0, 256), "nginx": (1, 256)}
 
-LB_VARS: tuple[str, ...] = (
-    "lb_engine",
-    "lb_environment",
-    "lb_policy",
-    "lb_services",
-    "lb_frontends",
-    "lb_pools",
-    "lb_global_directives",
-    "lb_stats",
-)
+#: The model's variables on a load balancer: their one list is lbguard_variables'.
+LB_VARS: tuple[str, ...] = MODEL_VARIABLES
 #: Where the LB itself is reached: no server may point there (requests would loop back into it).
 LB_IDENTITY_VARS: tuple[str, ...] = ("ansible_host", "lb_address")
 #: lbguard's own status listener on the LB (the engine role's variable, and its default):
 #: verification reads it, so no service may listen on its port.
 STATUS_BIND_VARS: dict[str, str] = {"haproxy": "haproxy_status_bind", "nginx": "nginx_status_bind"}
-BACKEND_VARS: tuple[str, ...] = ("lb_address", "ansible_host", "lb_weight", "lb_backup", "lb_disabled")
+#: A backend host's variables (lbguard_variables' list), with ansible_host right after lb_address: the
+#: address's fallback (docs/model.md lists them in this order).
+BACKEND_VARS: tuple[str, ...] = (BACKEND_VARIABLES[0], "ansible_host", *BACKEND_VARIABLES[1:])
 
 SERVICE_KEYS: tuple[str, ...] = (
     "name",

@@ -146,12 +146,3 @@ def group_names_placement_problems(hosts_setting_it: Iterable[str]) -> list[str]
             "cannot see it: a play chooses its hosts before it reads inventory variables, so deploy.yml would "
             "select lbguard's default groups and find other hosts or none. Pass it as an extra var: "
             "-e '{\"lbguard_group_names\": {...}}', or in the extra vars of an AWX job template"]
-
-
-def variable_problems(host: str, host_vars: Mapping[str, Any]) -> list[str]:
-    """Every problem of a load balancer's top-level variables (names only; values are the model's business)."""
-    names = list(host_vars)
-    problems = unknown_variable_problems(names)
-    if "lbguard_group_names" in names:
-        problems += group_names_placement_problems([host])
-    return problems
