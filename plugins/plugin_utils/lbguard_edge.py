@@ -19,11 +19,8 @@ from typing import Any
 
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import closest, kind
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge_schema import (
-    BIND_KEYS,
-    FRONTEND_KEYS,
     HOST_LABEL_RE,
     NAME_RE,
-    ROUTE_KEYS,
     ROUTE_PATH_RE,
     WILDCARD_PROBE_LABEL,
 )
@@ -35,6 +32,11 @@ from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge_tls impo
     read_directives,
 )
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_tls import covers
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_spec import (
+    BIND_KEYS,
+    FRONTEND_KEYS,
+    ROUTE_KEYS,
+)
 
 
 def host_pattern_problem(value: Any) -> str | None:
@@ -105,10 +107,10 @@ def _binds(check: Any, label: str, raw: Any) -> list[dict[str, Any]]:
         return []
     binds = []
     for _index, where, data in _entries(check, label, "binds", raw, BIND_KEYS):
-        port = check.integer(where, "port", data.get("port"), 1, 65535) if "port" in data else None
+        port = check.declared("bind", "port", where, data.get("port")) if "port" in data else None
         if "port" not in data:
             check.add(f"{where}: port is missing")
-        tls = check.boolean(where, "tls", data.get("tls", False))
+        tls = check.declared("bind", "tls", where, data.get("tls", False))
         address = data.get("address", "")
         if check.rendered(where, "address", address) and address not in ("", None):
             if own_address(address) is None:
@@ -213,7 +215,7 @@ def read_frontend(
             check.add(f"{label}: tls is set but no bind has tls: true")
     elif has_tls:
         check.add(f"{label}: a bind has tls: true but tls (certificates) is missing")
-    redirect = check.boolean(label, "redirect_to_https", data.get("redirect_to_https", False))
+    redirect = check.declared("frontend", "redirect_to_https", label, data.get("redirect_to_https", False))
     if redirect and (not has_tls or all(b["tls"] for b in binds)):
         check.add(f"{label}: redirect_to_https needs a tls bind to send clients to and a plain bind to redirect")
     hsts = _hsts(check, label, data["hsts"]) if "hsts" in data else None

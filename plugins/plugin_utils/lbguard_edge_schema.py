@@ -1,5 +1,5 @@
-"""The rules of ``lb_frontends`` and ``lb_stats`` as data: keys, TLS versions, ALPN,
-name and path patterns, the directives the model owns."""
+"""The constants of ``lb_frontends`` and ``lb_stats``: TLS versions, ALPN, name and path
+patterns, the directives the model owns. Their keys are declared in lbguard_edge_spec."""
 
 from __future__ import annotations
 
@@ -7,20 +7,11 @@ import re
 from typing import Any
 
 
-FRONTEND_KEYS: tuple[str, ...] = ("name", "mode", "binds", "tls", "redirect_to_https", "hsts", "routes",
-                                  "default_pool", "extra_directives")
-BIND_KEYS: tuple[str, ...] = ("address", "port", "tls")
-TLS_KEYS: tuple[str, ...] = ("certificates", "min_version", "alpn")
-CERTIFICATE_KEYS: tuple[str, ...] = ("name", "certificate", "key", "certificate_file", "key_file")
-HSTS_KEYS: tuple[str, ...] = ("max_age", "include_subdomains")
-ROUTE_KEYS: tuple[str, ...] = ("hosts", "path_prefix", "pool")
-STATS_KEYS: tuple[str, ...] = ("address", "port", "user", "password")
 STATS_USER_RE = re.compile(r"[A-Za-z0-9._-]{1,32}")
 STATS_PASSWORD_MIN = 12
 
 TLS_VERSIONS: tuple[str, ...] = ("TLSv1.2", "TLSv1.3")
 ALPN_PROTOCOLS: tuple[str, ...] = ("h2", "http/1.1")
-TLS_DEFAULTS: dict[str, Any] = {"min_version": "TLSv1.2", "alpn": ["h2", "http/1.1"]}
 #: Two years, the longest max-age browsers' preload lists ask for.
 HSTS_MAX_AGE = 63_072_000
 NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}")

@@ -13,21 +13,22 @@ from typing import Any
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import kind
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge_schema import (
     ALPN_PROTOCOLS,
-    CERTIFICATE_KEYS,
     CERTIFICATE_NAME_RE,
     DIRECTIVE_MAX_LENGTH,
-    HSTS_KEYS,
-    HSTS_MAX_AGE,
     MODEL_OWNED_DIRECTIVES,
-    STATS_KEYS,
     STATS_PASSWORD_MIN,
     STATS_USER_RE,
-    TLS_DEFAULTS,
-    TLS_KEYS,
     TLS_VERSIONS,
 )
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_secrets import page_password_hash
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_tls import inspect_pair
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_spec import (
+    CERTIFICATE_KEYS,
+    HSTS_KEYS,
+    STATS_KEYS,
+    TLS_DEFAULTS,
+    TLS_KEYS,
+)
 
 
 def _read_text(check: Any, where: str, field: str, value: Any) -> str | None:
@@ -150,7 +151,7 @@ def read_stats(check: Any, host: str, raw: Any) -> dict[str, Any] | None:
                       "(or 127.0.0.1); the page never listens on every address")
         else:
             address = own_address(address)
-    port = check.integer("lb_stats", "port", data["port"], 1, 65535) if "port" in data else None
+    port = check.declared("stats", "port", "lb_stats", data["port"]) if "port" in data else None
     user = data.get("user")
     if "user" in data and check.rendered("lb_stats", "user", user) and not (
             isinstance(user, str) and STATS_USER_RE.fullmatch(user)):
@@ -251,8 +252,8 @@ def _hsts(check: Any, label: str, raw: Any) -> dict[str, Any] | None:
     if "max_age" not in data:
         check.add(f"{label}: hsts.max_age is missing: seconds browsers keep to HTTPS (e.g. 31536000)")
         return None
-    max_age = check.integer(label, "hsts.max_age", data["max_age"], 1, HSTS_MAX_AGE)
-    subdomains = check.boolean(label, "hsts.include_subdomains", data.get("include_subdomains", False))
+    max_age = check.declared("hsts", "max_age", label, data["max_age"], "hsts.max_age")
+    subdomains = check.declared("hsts", "include_subdomains", label, data.get("include_subdomains", False), "hsts.include_subdomains")
     if max_age is None or subdomains is None:
         return None
     return {"max_age": max_age, "include_subdomains": subdomains}

@@ -16,14 +16,16 @@ from ansible_collections.lbguard.core.plugins.module_utils.lbguard_inventory imp
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge_tls import read_pem_pair
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_build import build_model
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_schema import (
-    BACKEND_VARS,
     LB_IDENTITY_VARS,
-    LB_VARS,
     STATUS_BIND_VARS,
 )
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_values import _Checker, _fetch
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_secrets import page_password_hash
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_tls import inspect_pair
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_spec import (
+    BACKEND_VARS,
+    LB_VARS,
+)
 
 
 class _BackendVarsView(Mapping[str, Mapping[str, Any]]):

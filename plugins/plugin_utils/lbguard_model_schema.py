@@ -1,16 +1,17 @@
-"""The model's rules as data: the keys it accepts, algorithms, ranges, patterns and defaults."""
+"""The constants of the model's rules: algorithms, ranges, patterns, the built-in policy.
+The keys themselves are declared in lbguard_model_spec."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_variables import BACKEND_VARIABLES, MODEL_VARIABLES
-
 
 # --------------------------------------------------------------------------- rules
 
 MODES: tuple[str, ...] = ("http", "tcp")
+#: Every port of the model: a listener, a server, a stats page.
+PORT_RANGE: tuple[int, int] = (1, 65535)
 
 BUILTIN_POLICY: dict[str, dict[str, Any]] = {
     "production": {"min_active_servers": 2, "max_server_share": 0.5, "allow_first": False},
@@ -33,43 +34,11 @@ NGINX_NO_BACKUP: frozenset[str] = frozenset({"source", "uri", "random"})
 
 WEIGHT_RANGE: dict[str, tuple[int, int]] = {"haproxy": (0, 256), "nginx": (1, 256)}
 
-#: The model's variables on a load balancer: their one list is lbguard_variables'.
-LB_VARS: tuple[str, ...] = MODEL_VARIABLES
 #: Where the LB itself is reached: no server may point there (requests would loop back into it).
 LB_IDENTITY_VARS: tuple[str, ...] = ("ansible_host", "lb_address")
 #: lbguard's own status listener on the LB (the engine role's variable, and its default):
 #: verification reads it, so no service may listen on its port.
 STATUS_BIND_VARS: dict[str, str] = {"haproxy": "haproxy_status_bind", "nginx": "nginx_status_bind"}
-#: A backend host's variables (lbguard_variables' list), with ansible_host right after lb_address: the
-#: address's fallback (docs/model.md lists them in this order).
-BACKEND_VARS: tuple[str, ...] = (BACKEND_VARIABLES[0], "ansible_host", *BACKEND_VARIABLES[1:])
-
-SERVICE_KEYS: tuple[str, ...] = (
-    "name",
-    "mode",
-    "listen",
-    "balance",
-    "servers",
-    "backend_group",
-    "backend_port",
-    "health_check",
-    "policy",
-)
-#: A pool of lb_pools is a service without its own frontend: lb_frontends route to it.
-POOL_KEYS: tuple[str, ...] = tuple(k for k in SERVICE_KEYS if k not in ("mode", "listen")) + ("extra_directives",)
-SERVER_KEYS: tuple[str, ...] = ("name", "address", "port", "weight", "backup", "disabled")
-HEALTH_KEYS: tuple[str, ...] = ("enabled", "path", "expect_status", "interval", "rise", "fall")
-POLICY_KEYS: tuple[str, ...] = ("min_active_servers", "max_server_share", "allow_first")
-
-HEALTH_DEFAULTS: dict[str, Any] = {
-    "enabled": True,
-    "path": "/health",
-    "expect_status": 200,
-    "interval": "2s",
-    "interval_ms": 2000,
-    "rise": 2,
-    "fall": 3,
-}
 
 SERVICE_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}")
 #: The engine roles name their status listener lbguard_status.

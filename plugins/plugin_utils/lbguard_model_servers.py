@@ -17,7 +17,6 @@ from ansible_collections.lbguard.core.plugins.module_utils.lbguard_policy import
     weight_shares,
 )
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_schema import (
-    SERVER_KEYS,
     SERVER_NAME_RE,
     WEIGHT_RANGE,
 )
@@ -27,6 +26,9 @@ from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_values 
     _MISSING,
     check_address,
     Unrenderable,
+)
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_spec import (
+    SERVER_KEYS,
 )
 
 
@@ -93,7 +95,7 @@ def _server(
     if port is _MISSING:
         check.add(f"{where}: port is missing")
     elif port is not None or "port" not in origin:  # backend servers: backend_port is checked once
-        server["port"] = check.integer(where, field("port"), port, 1, 65535)
+        server["port"] = check.declared("server", "port", where, port, field("port"))
 
     weight = raw.get("weight", 1)
     low, high = WEIGHT_RANGE.get(engine or "haproxy", WEIGHT_RANGE["haproxy"])
@@ -114,7 +116,7 @@ def _server(
         server["valid_types"] = False
 
     for flag in ("backup", "disabled"):
-        value = check.boolean(where, field(flag), raw.get(flag, False))
+        value = check.declared("server", flag, where, raw.get(flag, False), field(flag))
         server[flag] = value
         if value is None:
             server["valid_types"] = False
@@ -146,7 +148,7 @@ def _backend_servers(
     if "backend_port" not in svc:
         check.add(f"{label}: backend_port is missing: backend_group {group!r} needs the port its hosts listen on")
     else:
-        port = check.integer(label, "backend_port", svc["backend_port"], 1, 65535)
+        port = check.declared("service", "backend_port", label, svc["backend_port"])
     if group not in group_members:
         close = _closest(group, [g for g in group_members if g not in ("all", "ungrouped")])
         hint = f"; did you mean {close!r}?" if close else ""

@@ -9,18 +9,13 @@ from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_inventory import ENVIRONMENTS, environments_of
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_schema import (
     ALGORITHMS,
-    HEALTH_DEFAULTS,
-    HEALTH_KEYS,
     HTTP_HEALTH_KEYS,
     INTERVAL_MAX_MS,
     INTERVAL_MIN_MS,
     MODES,
     NGINX_NO_BACKUP,
     PATH_RE,
-    POLICY_KEYS,
-    POOL_KEYS,
     RESERVED_SERVICE_PREFIX,
-    SERVICE_KEYS,
     SERVICE_NAME_RE,
 )
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_servers import (
@@ -35,6 +30,13 @@ from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_values 
     _MISSING,
     parse_interval,
     Unrenderable,
+)
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_spec import (
+    HEALTH_DEFAULTS,
+    HEALTH_KEYS,
+    POLICY_KEYS,
+    POOL_KEYS,
+    SERVICE_KEYS,
 )
 
 
@@ -103,7 +105,7 @@ def _merge_policy(base: dict[str, Any], raw: Any, where: str, prefix: str, check
         return policy
     check.unknown_keys(container, raw, POLICY_KEYS)
     if "min_active_servers" in raw:
-        value = check.integer(where, f"{prefix}min_active_servers", raw["min_active_servers"], 1, None)
+        value = check.declared("policy", "min_active_servers", where, raw["min_active_servers"], f"{prefix}min_active_servers")
         if value is not None:
             policy["min_active_servers"] = value
     if "max_server_share" in raw:
@@ -118,7 +120,7 @@ def _merge_policy(base: dict[str, Any], raw: Any, where: str, prefix: str, check
                     f"most 1 (a fraction: 0.5 means 50%){hint}"
                 )
     if "allow_first" in raw:
-        value = check.boolean(where, f"{prefix}allow_first", raw["allow_first"])
+        value = check.declared("policy", "allow_first", where, raw["allow_first"], f"{prefix}allow_first")
         if value is not None:
             policy["allow_first"] = value
     return policy
@@ -149,7 +151,7 @@ def _health_check(raw: Any, label: str, mode: Any, check: _Checker) -> dict[str,
                     f"remove {key}"
                 )
     if "enabled" in data:
-        value = check.boolean(label, "health_check.enabled", data["enabled"])
+        value = check.declared("health_check", "enabled", label, data["enabled"], "health_check.enabled")
         if value is not None:
             health["enabled"] = value
     if "path" in data:
@@ -169,7 +171,7 @@ def _health_check(raw: Any, label: str, mode: Any, check: _Checker) -> dict[str,
                     "backslashes or '#')"
                 )
     if "expect_status" in data:
-        value = check.integer(label, "health_check.expect_status", data["expect_status"], 100, 599)
+        value = check.declared("health_check", "expect_status", label, data["expect_status"], "health_check.expect_status")
         if value is not None:
             health["expect_status"] = value
     if "interval" in data:
@@ -190,7 +192,7 @@ def _health_check(raw: Any, label: str, mode: Any, check: _Checker) -> dict[str,
                 health["interval"], health["interval_ms"] = text, millis
     for field in ("rise", "fall"):
         if field in data:
-            value = check.integer(label, f"health_check.{field}", data[field], 1, 100)
+            value = check.declared("health_check", field, label, data[field], f"health_check.{field}")
             if value is not None:
                 health[field] = value
     return health
@@ -246,7 +248,7 @@ def _service(
     elif "listen" not in raw:
         check.add(f"{label}: listen is missing: set the port this service listens on (1-65535)")
     else:
-        listen = check.integer(label, "listen", raw["listen"], 1, 65535)
+        listen = check.declared("service", "listen", label, raw["listen"])
 
     policy = _merge_policy(base_policy, raw.get("policy", _MISSING), label, "policy.", check)
 

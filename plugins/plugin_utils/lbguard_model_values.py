@@ -17,6 +17,7 @@ from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_schema 
     HOST_LABEL_RE,
     INTERVAL_RE,
 )
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_spec import SECTIONS
 
 
 try:  # jinja2 is always present with Ansible; keep the core importable without it
@@ -124,6 +125,32 @@ class _Checker:
             self.add(f"{where}: {field} must be a mapping, got {_kind(value)}")
             return None
         return value
+
+    def declared(self, section: str, key: str, where: str, value: Any, field: str = "") -> Any:
+        """``value`` checked against the type and range lbguard_model_spec declares for ``section``'s ``key``.
+
+        ``field`` is the name shown in a problem (default: the key). None when the value is refused.
+        """
+        spec = SECTIONS[section][key]
+        shown = field or key
+        if spec["type"] == "int":
+            low, high = spec["range"]
+            return self.integer(where, shown, value, low, high)
+        if spec["type"] == "bool":
+            return self.boolean(where, shown, value)
+        raise ValueError(f"lbguard_model_spec: {section}.{key} is declared {spec['type']}; only int and bool are checked here")
+
+    def plain_keys(self, section: str, where: str, raw: Mapping[str, Any], out: dict[str, Any]) -> None:
+        """Check the keys the spec declares ``plain`` and copy them (or their default) into ``out``."""
+        for key, spec in SECTIONS[section].items():
+            if not spec.get("plain"):
+                continue
+            if key in raw:
+                value = self.declared(section, key, where, raw[key])
+                if value is not None:
+                    out[key] = value
+            elif "default" in spec:
+                out[key] = spec["default"]
 
     def unknown_keys(self, where: str, data: Mapping[Any, Any], known: Sequence[str]) -> None:
         for key in data:

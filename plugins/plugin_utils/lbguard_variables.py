@@ -23,24 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import closest
+# The model's and a backend host's variables are declared with the model (docs/model.md).
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_spec import BACKEND_VARIABLES, MODEL_VARIABLES
 
 #: Prefixes of lbguard's variables: a name with one of them must be known.
 PREFIXES: tuple[str, ...] = ("lb_", "lbguard_")
 
-#: The model's variables on a load balancer (docs/model.md).
-MODEL_VARIABLES: tuple[str, ...] = (
-    "lb_engine",
-    "lb_environment",
-    "lb_policy",
-    "lb_services",
-    "lb_frontends",
-    "lb_pools",
-    "lb_global_directives",
-    "lb_stats",
-)
-
-#: A backend host's variables (a load balancer may also be another one's backend).
-BACKEND_VARIABLES: tuple[str, ...] = ("lb_address", "lb_weight", "lb_backup", "lb_disabled")
 
 #: Variables an operator (or an AWX job, or a workflow artifact) passes to the playbooks.
 OPERATOR_VARIABLES: tuple[str, ...] = (
