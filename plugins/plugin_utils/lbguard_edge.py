@@ -203,6 +203,8 @@ def read_frontend(
     elif name.lower().startswith("lbguard"):
         check.add(f"{label}: names starting with 'lbguard' belong to lbguard's own status listener")
     check.unknown_keys(label, data, FRONTEND_KEYS)
+    plain: dict[str, Any] = {}
+    check.plain_keys("frontend", label, data, plain)
     mode = data.get("mode", "http")
     if mode not in ("http", "tcp"):
         check.add(f"{label}: mode {mode!r} is not valid; use 'http' or 'tcp'")
@@ -269,6 +271,7 @@ def read_frontend(
         # A request no route matches: to the address without a Host name, at "/".
         "default_probe": {"host": "", "path": "/",
                           "certificate": served_certificate(certificates, "") if certificates else ""},
+        **plain,
     }
 
 

@@ -120,6 +120,8 @@ def _server(
         server[flag] = value
         if value is None:
             server["valid_types"] = False
+    server["plain"] = {}
+    check.plain_keys("server", where, raw, server["plain"])
     if server["backup"] and not server["disabled"] and server["weight"] == 0:
         check.add(
             f"{where}: a backup server with {field('weight')} 0 never takes over when the others fail; "

@@ -236,6 +236,8 @@ def _service(
             "belong to lbguard's own status listener"
         )
     check.unknown_keys(label, raw, POOL_KEYS if pool_mode else SERVICE_KEYS)
+    plain: dict[str, Any] = {}
+    check.plain_keys("pool" if pool_mode else "service", label, raw, plain)
 
     mode = pool_mode or raw.get("mode", "http")
     if check.rendered(label, "mode", mode) and not (isinstance(mode, str) and mode in MODES):
@@ -344,7 +346,9 @@ def _service(
                 "backup": s["backup"],
                 "disabled": s["disabled"],
                 "expected_share": s["expected_share"],
+                **s["plain"],
             }
             for s in servers
         ],
+        **plain,
     }
