@@ -64,8 +64,11 @@ def _wrapped(text: str, indent: int) -> list[str]:
     pad = " " * indent
     lines = textwrap.wrap(" ".join(text.split()), 110 - indent) or [""]
     plain = [lines[0]] + [pad + "  " + line for line in lines[1:]]
-    if yaml.safe_load("- " + "\n".join(plain).replace(pad + "  ", "  ")) == [" ".join(text.split())]:
-        return plain
+    try:
+        if yaml.safe_load("- " + "\n".join(plain).replace(pad + "  ", "  ")) == [" ".join(text.split())]:
+            return plain
+    except yaml.YAMLError:
+        pass  # a plain scalar cannot say it (": " or " #" inside): quote it
     quoted = textwrap.wrap(json.dumps(" ".join(text.split())), 110 - indent)
     return [quoted[0]] + [pad + "  " + line for line in quoted[1:]]
 
@@ -241,6 +244,7 @@ A new key takes one edit: its declaration in `{SPEC_SOURCE}` (or
 document and the argument specs. A key declared `plain` (an integer with its range,
 or a boolean) is checked and copied into the validated model from its declaration
 alone, so its rendering in the engine templates is the only other change;
+`server_max_connections` was added that way.
 `server_max_connections` was added that way. A key with a rule of its own also
 needs that rule in the `lbguard_model_*` module that reads its section.
 `tests/unit/test_model_doc.py` fails while a generated file is stale."""

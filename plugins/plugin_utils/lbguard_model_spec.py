@@ -238,6 +238,15 @@ SERVICE: Section = {
         "options": "health_check",
         "rule": "a mapping with the keys of [Health check keys](#health-check-keys)",
     },
+    "server_max_connections": {
+        "type": "int", "range": (1, 100_000), "plain": True,
+        "description": (
+            "Most connections each server of this service handles at once, so that no server is pushed past "
+            "what it can take. HAProxy queues the rest (up to its connect timeout); nginx sends them to another "
+            "server, or answers 502 when every server is full. Left out: no limit."
+        ),
+        "rule": "integer 1-100000",
+    },
     "policy": {
         "type": "dict",
         "doc_default": "`lb_policy`",

@@ -130,3 +130,19 @@ def test_the_check_itself_sees_a_refused_config(tmp_path: Path) -> None:
     broken["services"][0]["servers"][0]["weight"] = 1000
     refused = engine_refusals([built, broken], tmp_path)
     assert list(refused) == [1], refused
+
+
+def test_server_max_connections_renders_as_each_engine_caps_a_server(tmp_path: Path) -> None:
+    services = [{"name": "shop", "listen": 80, "server_max_connections": 50,
+                 "servers": [{"name": "web1", "address": "10.0.0.1", "port": 8080}]}]
+    models = []
+    for engine in ("haproxy", "nginx"):
+        built, problems = build({"lb_engine": engine, "lb_services": services})
+        assert built is not None, problems
+        models.append(built)
+    assert engine_refusals(models, tmp_path) == {}
+    rendered = tmp_path / "rendered"
+    assert "server web1 10.0.0.1:8080 weight 1 check inter 2s rise 2 fall 3 maxconn 50\n" in (
+        rendered / "0.haproxy").read_text()
+    assert "server 10.0.0.1:8080 weight=1 max_fails=3 fail_timeout=6s max_conns=50;\n" in (
+        rendered / "1.nginx").read_text()

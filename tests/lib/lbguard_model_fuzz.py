@@ -15,7 +15,7 @@ import copy
 import random
 from typing import Any, Callable
 
-from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_model_schema
+from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_model_schema, lbguard_model_spec
 
 NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
 PATH_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-._~!$&()*+,;=:@%/?"
@@ -60,9 +60,26 @@ def valid_model(rng: random.Random, engine: str) -> dict[str, Any]:
             health["expect_status"] = rng.randint(100, 599)
         services.append({"name": name, "mode": mode, "listen": port, "balance": balance,
                          "servers": servers, "health_check": health})
+    _plain_keys(rng, services)
     # A permissive policy: these models test the engines, not the share rules.
     return {"lb_engine": engine, "lb_services": services,
             "lb_policy": {"min_active_servers": 1, "max_server_share": 1.0, "allow_first": True}}
+
+
+def _plain_keys(rng: random.Random, services: list[dict[str, Any]]) -> None:
+    """Give some services a value of each key declared plain, anywhere in its declared range."""
+    for service in services:
+        for key, decl in lbguard_model_spec.SERVICE.items():
+            if not decl.get("plain") or rng.random() < 0.5:
+                continue
+            if decl["type"] == "bool":
+                service[key] = rng.random() < 0.5
+            else:
+                low, high = decl["range"]
+                service[key] = rng.choice([low, high if high is not None else low * 1000, rng.randint(low, high or low * 1000)])
+
+
+PLAIN_SERVICE_KEYS = [key for key, decl in lbguard_model_spec.SERVICE.items() if decl.get("plain")]
 
 
 def _service(model: dict[str, Any], rng: random.Random) -> dict[str, Any]:
@@ -136,6 +153,7 @@ def _mutations() -> list[tuple[str, Callable[[dict[str, Any], random.Random], No
         ("same endpoint twice", same_endpoint),
         ("unknown key", extra_key),
         ("every server backup", backup_everything),
+        *[(f"plain {key}", set_in(_service, key, ODD_NUMBERS)) for key in PLAIN_SERVICE_KEYS],
     ]
 
 
