@@ -52,7 +52,7 @@ def _host_state(hostvars: Mapping[str, Any], host: str) -> tuple[bool, bool]:
 
 def _certificate_samples(hostvars: Mapping[str, Any], host: str) -> list[str]:
     """One expiry sample per certificate of the host's model, when the audit validated it."""
-    model = (hostvars.get(host) or {}).get("audit_model")
+    model = (hostvars.get(host) or {}).get("lbguard_model")
     samples = []
     for frontend in (model or {}).get("frontends") or [] if isinstance(model, Mapping) else []:
         for certificate in (frontend.get("tls") or {}).get("certificates") or []:

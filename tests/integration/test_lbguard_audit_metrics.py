@@ -95,7 +95,7 @@ def test_certificate_expiry_of_each_tls_frontend_is_a_gauge():
         {"name": "edge", "tls": {"certificates": [{"name": "shop", "not_after_timestamp": 1790000000},
                                                   {"name": "api", "not_after_timestamp": 1780000000}]}},
         {"name": "plain", "tls": None}]}
-    hostvars = {"lb-tls": dict(facts("clean"), audit_model=model), "lb-clean": facts("clean")}
+    hostvars = {"lb-tls": dict(facts("clean"), lbguard_model=model), "lb-clean": facts("clean")}
     text = metrics.audit_metrics(list(hostvars), hostvars, timestamp=1)
     assert [s for s in samples(text) if s.startswith("lbguard_certificate")] == [
         'lbguard_certificate_expiry_timestamp_seconds{lb_host="lb-tls",frontend="edge",certificate="shop"} 1790000000',

@@ -13,7 +13,7 @@ REPO_ROOT = Path(__file__).resolve().parents[4]
 
 
 def test_a_typo_is_refused_with_the_closest_known_name() -> None:
-    problems = variables.unknown_variable_problems(["lb_polcy", "lb_policy", "ansible_host", "haproxy_model"])
+    problems = variables.unknown_variable_problems(["lb_polcy", "lb_policy", "ansible_host", "lbguard_model"])
     assert len(problems) == 1
     assert problems[0].startswith("variable lb_polcy is not one lbguard knows")
     assert "did you mean lb_policy?" in problems[0]
