@@ -9,10 +9,10 @@ from ansible_collections.lbguard.core.plugins.filter import lbguard_audit_metric
 
 
 def facts(status=None, completed=True):
-    """The host facts audit.yml leaves: audit_result always, audit_completed only when the block ran to its end."""
-    result = {"audit_result": {"host": "x", "status": status, "problems": []}}
+    """The host facts lb_audit leaves: lb_audit_result always, lb_audit_completed only when the block ran to its end."""
+    result = {"lb_audit_result": {"host": "x", "status": status, "problems": []}}
     if completed:
-        result["audit_completed"] = True
+        result["lb_audit_completed"] = True
     return result
 
 
@@ -31,7 +31,7 @@ def samples(text):
 HOSTVARS = {
     "lb-clean": facts("clean"),
     "lb-drift": facts("drift"),
-    # The rescue branch: the audit itself failed (status drift, no audit_completed).
+    # The rescue branch: the audit itself failed (status drift, no lb_audit_completed).
     "lb-failed": facts("drift", completed=False),
     # Unreachable: no fact at all.
     "lb-unreachable": {},

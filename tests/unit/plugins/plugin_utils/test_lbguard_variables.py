@@ -33,6 +33,17 @@ def test_the_roles_argument_specs_are_read() -> None:
     assert "lb_deploy_confirm_timeout" not in variables.OPERATOR_VARIABLES + variables.MODEL_VARIABLES
 
 
+def test_operator_variables_documented_as_role_options_are_known_from_the_roles() -> None:
+    # server.yml's request, audit.yml's and plan.yml's settings keep their names as options of their roles.
+    for option in ("lbguard_action", "lbguard_canary_pause", "lbguard_audit_textfile", "lbguard_slice",
+                   "lbguard_plan_reach_timeout"):
+        assert option in variables.role_variables(), option
+        assert option not in variables.OPERATOR_VARIABLES, option
+        assert variables.unknown_variable_problems([option]) == [], option
+    # The model's one project-wide name is documented by the roles that read it.
+    assert "lbguard_model" in variables.role_variables()
+
+
 def test_every_variable_a_playbook_reads_from_outside_is_known() -> None:
     """A variable a playbook or role reads with a default, or tests for, is known: the list cannot fall behind."""
     read = set()
