@@ -43,16 +43,16 @@ def _label_value(value: str) -> str:
 
 
 def _host_state(hostvars: Mapping[str, Any], host: str) -> tuple[bool, bool]:
-    """(audit completed, drift found) for one host, from the facts audit.yml sets."""
+    """(audit completed, drift found) for one host, from the facts lb_audit sets."""
     facts = hostvars.get(host) or {}
-    result = facts.get("audit_result")
-    completed = facts.get("audit_completed") is True and isinstance(result, Mapping)
+    result = facts.get("lb_audit_result")
+    completed = facts.get("lb_audit_completed") is True and isinstance(result, Mapping)
     return completed, bool(completed and result.get("status") == "drift")
 
 
 def _certificate_samples(hostvars: Mapping[str, Any], host: str) -> list[str]:
     """One expiry sample per certificate of the host's model, when the audit validated it."""
-    model = (hostvars.get(host) or {}).get("audit_model")
+    model = (hostvars.get(host) or {}).get("lbguard_model")
     samples = []
     for frontend in (model or {}).get("frontends") or [] if isinstance(model, Mapping) else []:
         for certificate in (frontend.get("tls") or {}).get("certificates") or []:

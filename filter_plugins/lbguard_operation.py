@@ -55,6 +55,11 @@ def lbguard_file_holds(holds: Mapping[str, Any] | None, engine: str) -> dict[str
     return file_holds(holds, engine)
 
 
+def lbguard_file_model(model: Mapping[str, Any], holds: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Filter: the model an engine's file is rendered from, the ledger's holds that file carries applied."""
+    return held_model(model, file_holds(holds, model["engine"]))
+
+
 def lbguard_runtime_intent(model: Mapping[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
     """Filter: each server's runtime state and weight as the model asks, for lbguard_server action=converge."""
     return runtime_intent(model)
@@ -79,6 +84,7 @@ class FilterModule:
             "lbguard_operation_problems": lbguard_operation_problems,
             "lbguard_held_model": lbguard_held_model,
             "lbguard_file_holds": lbguard_file_holds,
+            "lbguard_file_model": lbguard_file_model,
             "lbguard_runtime_intent": lbguard_runtime_intent,
             "lbguard_hold_findings": lbguard_hold_findings,
             "lbguard_hold_lines": lbguard_hold_lines,

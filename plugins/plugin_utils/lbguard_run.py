@@ -49,7 +49,7 @@ STATUSES: tuple[str, ...] = (
 )
 
 #: The one specification of a host's result (lb_deploy_result, verify_result,
-#: audit_result, plan_result): every field, and its value when a play leaves it out.
+#: lb_audit_result, lb_plan_result, lb_server_result): every field, and its value when a play leaves it out.
 #: host, environment and status are required.
 RESULT_FIELDS: dict[str, Any] = {
     "host": None,                   # inventory hostname

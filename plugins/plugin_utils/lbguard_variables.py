@@ -41,27 +41,14 @@ OPERATOR_VARIABLES: tuple[str, ...] = (
     "lbguard_stages",
     "lbguard_takeover_lock",
     "lbguard_concentration_warn_share",
-    # verify.yml and audit.yml (AWX job slicing), plan.yml
-    "lbguard_slice",
-    "lbguard_audit_textfile",
-    "lbguard_audit_webhook_url",
-    "lbguard_plan_reach_timeout",
     # rollback.yml and unlock.yml
     "lbguard_rollback_to",
     "lbguard_rollback_changed_by_deploy",
     "lbguard_rollback_then_fail",
     "lbguard_unlock_run_id",
-    # server.yml, a request about servers
-    "lbguard_action",
-    "lbguard_service",
-    "lbguard_servers",
-    "lbguard_reason",
-    "lbguard_until",
-    "lbguard_override",
-    "lbguard_weight",
-    "lbguard_canary_steps",
-    "lbguard_canary_pause",
-    "lbguard_drain_timeout",
+    # audit.yml's, plan.yml's and server.yml's own (lbguard_slice, lbguard_audit_*,
+    # lbguard_plan_reach_timeout, a request about servers) are options of the roles
+    # lb_audit, lb_plan and lb_server, read from their argument specs.
     # a run's report, handed by AWX to the workflow's next job (playbooks/include/report_run.yml)
     "lbguard_deploy",
     "lbguard_verify",

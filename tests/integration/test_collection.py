@@ -65,7 +65,8 @@ def test_the_installed_collection_holds_roles_playbooks_and_plugins(installed: t
     root = base / "installed" / "ansible_collections" / "lbguard" / "core"
     manifest = json.loads((root / "MANIFEST.json").read_text())["collection_info"]
     assert (manifest["namespace"], manifest["name"]) == ("lbguard", "core")
-    for role in ("haproxy", "nginx", "lb_deploy", "lb_verify", "lb_monitoring"):
+    for role in ("haproxy", "nginx", "lb_deploy", "lb_verify", "lb_server", "lb_audit", "lb_plan", "lb_result",
+                 "lb_monitoring"):
         assert (root / "roles" / role / "meta" / "argument_specs.yml").is_file(), role
     for playbook in ("validate", "deploy", "verify", "rollback", "audit", "plan", "unlock"):
         assert (root / "playbooks" / f"{playbook}.yml").is_file(), playbook

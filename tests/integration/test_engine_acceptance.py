@@ -41,7 +41,7 @@ RENDER_PLAY = """\
         rendered: >-
           {{{{ rendered | default([]) + [lookup('ansible.builtin.template',
                '{repo}/roles/' ~ item.engine ~ '/templates/' ~ templates[item.engine],
-               template_vars={{'haproxy_model': item, 'nginx_model': item,
+               template_vars={{'lbguard_model': item,
                               'haproxy_stats_password_hash': item.stats_password_hash | default('')}})] }}}}
       loop: "{{{{ lookup('ansible.builtin.file', '{models}') | from_json }}}}"
       loop_control:

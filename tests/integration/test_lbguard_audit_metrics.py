@@ -9,10 +9,10 @@ from ansible_collections.lbguard.core.plugins.filter import lbguard_audit_metric
 
 
 def facts(status=None, completed=True):
-    """The host facts audit.yml leaves: audit_result always, audit_completed only when the block ran to its end."""
-    result = {"audit_result": {"host": "x", "status": status, "problems": []}}
+    """The host facts lb_audit leaves: lb_audit_result always, lb_audit_completed only when the block ran to its end."""
+    result = {"lb_audit_result": {"host": "x", "status": status, "problems": []}}
     if completed:
-        result["audit_completed"] = True
+        result["lb_audit_completed"] = True
     return result
 
 
@@ -31,7 +31,7 @@ def samples(text):
 HOSTVARS = {
     "lb-clean": facts("clean"),
     "lb-drift": facts("drift"),
-    # The rescue branch: the audit itself failed (status drift, no audit_completed).
+    # The rescue branch: the audit itself failed (status drift, no lb_audit_completed).
     "lb-failed": facts("drift", completed=False),
     # Unreachable: no fact at all.
     "lb-unreachable": {},
@@ -95,7 +95,7 @@ def test_certificate_expiry_of_each_tls_frontend_is_a_gauge():
         {"name": "edge", "tls": {"certificates": [{"name": "shop", "not_after_timestamp": 1790000000},
                                                   {"name": "api", "not_after_timestamp": 1780000000}]}},
         {"name": "plain", "tls": None}]}
-    hostvars = {"lb-tls": dict(facts("clean"), audit_model=model), "lb-clean": facts("clean")}
+    hostvars = {"lb-tls": dict(facts("clean"), lbguard_model=model), "lb-clean": facts("clean")}
     text = metrics.audit_metrics(list(hostvars), hostvars, timestamp=1)
     assert [s for s in samples(text) if s.startswith("lbguard_certificate")] == [
         'lbguard_certificate_expiry_timestamp_seconds{lb_host="lb-tls",frontend="edge",certificate="shop"} 1790000000',

@@ -12,7 +12,7 @@ DOC = REPO_ROOT / "docs" / "architecture.md"
 STEPS = ("inventory", "variable names", "schema and validation", "render", "engine check", "release ledger",
          "graceful reload", "verification", "rollback")
 #: Where the structure stands today; each step of #26 that lands lowers these towards structure_report.TARGETS.
-RATCHET = {"deploy_files": 15, "include_depth": 3, "python_max_lines": 500}
+RATCHET = {"deploy_files": 12, "include_depth": 3, "python_max_lines": 500}
 
 
 def test_every_file_the_page_names_exists() -> None:

@@ -21,6 +21,10 @@ NEEDS_ROOT = {"ansible.builtin.apt", "ansible.builtin.template", "ansible.builti
 # systemd_service needs root only to change a unit, not to read its state.
 SYSTEMD = "ansible.builtin.systemd_service"
 CONTROL_NODE_ROLES = {"lb_monitoring"}
+# Entry points of roles that the playbooks run in their plays on localhost.
+CONTROL_NODE_TASK_FILES = {"roles/lb_audit/tasks/notify.yml", "roles/lb_plan/tasks/unreachable.yml",
+                           "roles/lb_plan/tasks/report.yml", "roles/lb_server/tasks/request.yml",
+                           "roles/lb_server/tasks/decide.yml"}
 CONTROL_NODE_HOSTS = {"localhost", "127.0.0.1"}
 
 
@@ -68,7 +72,8 @@ def host_tasks() -> Iterator[tuple[str, dict]]:
                         yield f"{playbook.relative_to(REPO_ROOT)}: {task.get('name')}", task
     for task_file in sorted((REPO_ROOT / "roles").glob("*/*/*.yml")):
         role, kind = task_file.parts[-3], task_file.parts[-2]
-        if kind in ("tasks", "handlers") and role not in CONTROL_NODE_ROLES:
+        control_node = role in CONTROL_NODE_ROLES or str(task_file.relative_to(REPO_ROOT)) in CONTROL_NODE_TASK_FILES
+        if kind in ("tasks", "handlers") and not control_node:
             for task in tasks_of(yaml.safe_load(task_file.read_text())):
                 yield f"{task_file.relative_to(REPO_ROOT)}: {task.get('name')}", task
 
@@ -81,7 +86,7 @@ def control_node_tasks() -> Iterator[tuple[str, dict]]:
                     if str(play.get("hosts")) in CONTROL_NODE_HOSTS or task.get("delegate_to") in CONTROL_NODE_HOSTS:
                         yield f"{playbook.relative_to(REPO_ROOT)}: {task.get('name')}", task
     for task_file in sorted((REPO_ROOT / "roles").glob("*/tasks/*.yml")):
-        if task_file.parts[-3] in CONTROL_NODE_ROLES:
+        if task_file.parts[-3] in CONTROL_NODE_ROLES or str(task_file.relative_to(REPO_ROOT)) in CONTROL_NODE_TASK_FILES:
             for task in tasks_of(yaml.safe_load(task_file.read_text())):
                 yield f"{task_file.relative_to(REPO_ROOT)}: {task.get('name')}", task
 

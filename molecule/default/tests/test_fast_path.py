@@ -1,4 +1,4 @@
-"""A deploy that would change nothing only verifies (roles/lb_deploy/tasks/fast_path.yml)."""
+"""A deploy that would change nothing only verifies (the fast path of roles/lb_deploy/tasks/main.yml)."""
 
 import os
 import sys

@@ -255,3 +255,11 @@ def test_the_model_haproxy_renders_keeps_the_final_canary_weight_but_not_a_drain
                                     operation.lbguard_file_holds(holds, "haproxy"))
     assert [s["weight"] for s in rendered["services"][0]["servers"]] == [1, 1, 4]
     assert not any(s["disabled"] for s in rendered["services"][0]["servers"])
+
+
+def test_the_file_model_is_the_model_with_the_holds_its_engine_keeps_in_the_file():
+    holds = {"shop/web2": {"action": "drain"}, "shop/web3": {"action": "weight", "weight": 4}}
+    base = model(1, 1, 1, min_active=1, max_share=1.0)
+    assert operation.lbguard_file_model(base, holds) == lbguard_operation.held_model(
+        base, operation.lbguard_file_holds(holds, "haproxy"))
+    assert operation.lbguard_file_model(base, None) == lbguard_operation.held_model(base, {})

@@ -1,4 +1,4 @@
-"""Unit tests of the change-review filters and the report they fill (playbooks/templates/plan.md.j2)."""
+"""Unit tests of the change-review filters and the report they fill (roles/lb_plan/templates/plan.md.j2)."""
 
 import jinja2
 from ansible_collections.lbguard.core.plugins.filter import lbguard_plan as plan
@@ -43,17 +43,17 @@ def test_policy_checks_evaluate_every_rule():
     assert first["allow_first"]["passed"] is False
 
 
-TEMPLATE = REPO_ROOT / "playbooks" / "templates" / "plan.md.j2"
+TEMPLATE = REPO_ROOT / "roles" / "lb_plan" / "templates" / "plan.md.j2"
 WARNING = "service shop: web1 takes 100% of traffic (balance first; policy allows up to 100%)"
 
 
 def render_plan(*plans):
-    """plan.md.j2 rendered as Ansible's template module does (trim_blocks), with plan.yml's plan_result items."""
+    """plan.md.j2 rendered as Ansible's template module does (trim_blocks), with lb_plan's lb_plan_result items."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE.parent), trim_blocks=True,
                              undefined=jinja2.StrictUndefined)
     return env.get_template(TEMPLATE.name).render(
         lbguard_run_id="20261202T100000Z-1", lbguard_change_id="0123456789abcdef", lbguard_revision="abc",
-        lbguard_owner="alice", plan_results=list(plans))
+        lbguard_owner="alice", lb_plan_results=list(plans))
 
 
 def plan_result(host, warnings, directives=()):

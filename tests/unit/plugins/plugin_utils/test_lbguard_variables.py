@@ -13,7 +13,7 @@ REPO_ROOT = Path(__file__).resolve().parents[4]
 
 
 def test_a_typo_is_refused_with_the_closest_known_name() -> None:
-    problems = variables.unknown_variable_problems(["lb_polcy", "lb_policy", "ansible_host", "haproxy_model"])
+    problems = variables.unknown_variable_problems(["lb_polcy", "lb_policy", "ansible_host", "lbguard_model"])
     assert len(problems) == 1
     assert problems[0].startswith("variable lb_polcy is not one lbguard knows")
     assert "did you mean lb_policy?" in problems[0]
@@ -31,6 +31,17 @@ def test_the_roles_argument_specs_are_read() -> None:
     for option in ("lb_deploy_confirm_timeout", "lb_verify_tolerance", "lb_monitoring_output_dir"):
         assert option in variables.role_variables(), option
     assert "lb_deploy_confirm_timeout" not in variables.OPERATOR_VARIABLES + variables.MODEL_VARIABLES
+
+
+def test_operator_variables_documented_as_role_options_are_known_from_the_roles() -> None:
+    # server.yml's request, audit.yml's and plan.yml's settings keep their names as options of their roles.
+    for option in ("lbguard_action", "lbguard_canary_pause", "lbguard_audit_textfile", "lbguard_slice",
+                   "lbguard_plan_reach_timeout"):
+        assert option in variables.role_variables(), option
+        assert option not in variables.OPERATOR_VARIABLES, option
+        assert variables.unknown_variable_problems([option]) == [], option
+    # The model's one project-wide name is documented by the roles that read it.
+    assert "lbguard_model" in variables.role_variables()
 
 
 def test_every_variable_a_playbook_reads_from_outside_is_known() -> None:
