@@ -15,11 +15,10 @@ from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge_schema i
     STATS_PASSWORD_MIN,
     TLS_VERSIONS,
 )
-from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_schema import MODES, PORT_RANGE
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_schema import MODES, PORT_RANGE, PORT_RULE
 
 Section = dict[str, dict[str, Any]]
 
-PORT_RULE = f"integer {PORT_RANGE[0]}-{PORT_RANGE[1]}"
 
 DIRECTIVE_RULE = (
     "a list of one-line printable ASCII strings, each one directive of the engine in use; nginx: without `{`, `}` "

@@ -12,6 +12,8 @@ from typing import Any
 MODES: tuple[str, ...] = ("http", "tcp")
 #: Every port of the model: a listener, a server, a stats page.
 PORT_RANGE: tuple[int, int] = (1, 65535)
+#: The port rule in words, for the rule texts of the declaration.
+PORT_RULE = f"integer {PORT_RANGE[0]}-{PORT_RANGE[1]}"
 
 BUILTIN_POLICY: dict[str, dict[str, Any]] = {
     "production": {"min_active_servers": 2, "max_server_share": 0.5, "allow_first": False},

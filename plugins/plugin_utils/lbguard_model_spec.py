@@ -54,13 +54,13 @@ from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_schema 
     MODES,
     NGINX_NO_BACKUP,
     PORT_RANGE,
+    PORT_RULE,
     RESERVED_SERVICE_PREFIX,
     WEIGHT_RANGE,
 )
 
 Section = dict[str, dict[str, Any]]
 
-PORT_RULE = f"integer {PORT_RANGE[0]}-{PORT_RANGE[1]}"
 
 
 def _algorithms() -> str:
