@@ -43,6 +43,7 @@ from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge_spec imp
     ROUTE,
     STATS,
     TLS,
+    Section,
 )
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_schema import (
     _INTERVAL_MS,
@@ -58,9 +59,6 @@ from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_schema 
     RESERVED_SERVICE_PREFIX,
     WEIGHT_RANGE,
 )
-
-Section = dict[str, dict[str, Any]]
-
 
 
 def _algorithms() -> str:
