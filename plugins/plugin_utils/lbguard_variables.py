@@ -73,9 +73,11 @@ def role_variables() -> frozenset[str]:
     """Every option of every entry point of the collection's roles (their meta/argument_specs.yml)."""
     import yaml  # noqa: PLC0415 - PyYAML ships with ansible-core; imported only when a check runs
 
+    # libyaml's loader when PyYAML has it: the pure-Python one takes 0.3 s for these files, on every validation.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     names: set[str] = set()
     for spec_file in sorted(ROLES_DIR.glob("*/meta/argument_specs.yml")):
-        specs = (yaml.safe_load(spec_file.read_text(encoding="utf-8")) or {}).get("argument_specs") or {}
+        specs = (yaml.load(spec_file.read_text(encoding="utf-8"), Loader=loader) or {}).get("argument_specs") or {}
         for entry in specs.values():
             names.update((entry or {}).get("options") or {})
     return frozenset(names)
