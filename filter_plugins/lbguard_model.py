@@ -16,6 +16,7 @@ from typing import Any
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_inventory import complete_group_names
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_filter_errors import guarded_filters
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_build import (
+    build_model,
     model_problems,
     normalize_model,
     share_summary,
@@ -38,6 +39,21 @@ def lbguard_model_problems(
     if host_vars is None:
         return [f"{host} is not a host of the inventory"]
     return model_problems(host, host_vars, group_members, backends, names)
+
+
+def lbguard_model_findings(
+    lb_host: str, hostvars: Mapping[str, Any], groups: Mapping[str, Any], names: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Filter: ``{"host", "problems", "warnings"}`` of the model of ``lb_host``, each line prefixed with the host.
+
+    Warnings are what the policy allows but an operator should know (a staging certificate near its expiry).
+    """
+    host, host_vars, group_members, backends = _adapt(lb_host, hostvars, groups, "lbguard_model_findings")
+    if host_vars is None:
+        return {"host": host, "problems": [f"{host}: {host} is not a host of the inventory"], "warnings": []}
+    model, problems = build_model(host, host_vars, group_members, backends, names)
+    warnings = model["warnings"] if model is not None else []
+    return {"host": host, "problems": [f"{host}: {p}" for p in problems], "warnings": [f"{host}: {w}" for w in warnings]}
 
 
 def lbguard_validated_model(
@@ -69,6 +85,7 @@ class FilterModule:
     def filters(self) -> dict[str, Callable[..., Any]]:
         return guarded_filters({
             "lbguard_model_problems": lbguard_model_problems,
+            "lbguard_model_findings": lbguard_model_findings,
             "lbguard_validated_model": lbguard_validated_model,
             "lbguard_share_summary": lbguard_share_summary,
             "lbguard_tls_files": lbguard_tls_files,

@@ -25,6 +25,7 @@ from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge_schema i
     WILDCARD_PROBE_LABEL,
 )
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge_tls import (
+    CertificatePolicy,
     _entries,
     _hsts,
     _tls,
@@ -188,8 +189,12 @@ def read_frontend(
     base_dir: str | None,
     now: datetime | None = None,
     engine: str | None = None,
+    certificate_policy: CertificatePolicy | None = None,
 ) -> dict[str, Any] | None:
-    """Validate one item of ``lb_frontends``; the normalised frontend, or None when it has problems."""
+    """Validate one item of ``lb_frontends``; the normalised frontend, or None when it has problems.
+
+    ``certificate_policy``: the environment's rules for certificates (default: production's).
+    """
     now = now or datetime.now(timezone.utc)
     before = len(check.problems)
     data = check.mapping("lb_frontends", f"[{index}]", raw)
@@ -212,7 +217,7 @@ def read_frontend(
     has_tls = any(b["tls"] for b in binds)
     tls = None
     if "tls" in data:
-        tls = _tls(check, label, data["tls"], base_dir, now)
+        tls = _tls(check, label, data["tls"], base_dir, now, certificate_policy or CertificatePolicy())
         if not has_tls:
             check.add(f"{label}: tls is set but no bind has tls: true")
     elif has_tls:

@@ -10,10 +10,13 @@ from typing import Any
 
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge_schema import (
     ALPN_PROTOCOLS,
+    DNS_NAME_MAX,
     HSTS_MAX_AGE,
+    MIN_KEY_BITS,
     MODEL_OWNED_DIRECTIVES,
     STATS_PASSWORD_MIN,
     TLS_VERSIONS,
+    WEAK_SIGNATURE_HASHES,
 )
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_schema import MODES, PORT_RANGE, PORT_RULE
 
@@ -136,7 +139,13 @@ CERTIFICATE: Section = {
     "certificate": {
         "type": "str",
         "description": "PEM certificate, leaf first, then its chain.",
-        "rule": "PEM text; exactly one of `certificate` and `certificate_file`",
+        "rule": "PEM text of CERTIFICATE blocks only (a private key here is refused, never quoted); exactly one of "
+        "`certificate` and `certificate_file`; as OpenSSL's default security level on Debian loads it: "
+        + ", ".join(f"{kind} keys of at least {bits} bits" for kind, bits in MIN_KEY_BITS.items()) + ", no "
+        + " or ".join(sorted(h.upper().replace("SHA", "SHA-") for h in WEAK_SIGNATURE_HASHES)) + " signature except a self-signed "
+        "certificate's own; every DNS subjectAltName and the common name a DNS name (letters, digits, `-`, dots, a "
+        f"leading `*.`, at most {DNS_NAME_MAX} characters); valid now; in production not self-signed and valid for "
+        "`lbguard_cert_min_days` more days (staging: a warning)",
     },
     "key": {
         "type": "str", "no_log": True,

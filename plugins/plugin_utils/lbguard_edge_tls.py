@@ -7,6 +7,7 @@ import hashlib
 import ipaddress
 import os
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +29,7 @@ from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_spec im
     STATS_KEYS,
     TLS_DEFAULTS,
     TLS_KEYS,
+    defaults,
 )
 
 
@@ -181,7 +183,32 @@ def _entries(
             yield index, where, data
 
 
-def _certificates(check: Any, label: str, raw: Any, base_dir: str | None, now: datetime) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class CertificatePolicy:
+    """What the LB's environment asks of a certificate beyond being servable (``lbguard_cert_min_days``)."""
+
+    environment: str | None = None  # None (unknown): judged as production
+    min_days: int = defaults("lb")["lbguard_cert_min_days"]
+
+    def problems(self, check: Any, where: str, self_signed: bool, days_left: float) -> list[str]:
+        """Refusals in production; in staging the same findings are warnings (``check.warn``)."""
+        found = []
+        if self_signed:
+            found.append(("the certificate is self-signed", "browsers refuse it, so production needs one issued by "
+                          "a CA"))
+        if days_left < self.min_days:
+            found.append((f"the certificate expires in {max(days_left, 0):.0f} days, under lbguard_cert_min_days "
+                          f"({self.min_days})", "renew it before it is deployed"))
+        if self.environment == "staging":
+            for finding, _ in found:
+                check.warn(f"{where}: {finding} (production refuses this)")
+            return []
+        return [f"{finding}: {action}" for finding, action in found]
+
+
+def _certificates(
+    check: Any, label: str, raw: Any, base_dir: str | None, now: datetime, policy: CertificatePolicy
+) -> list[dict[str, Any]]:
     if not check.rendered(label, "tls.certificates", raw):
         return []
     if not isinstance(raw, (list, tuple)) or not raw:
@@ -203,6 +230,9 @@ def _certificates(check: Any, label: str, raw: Any, base_dir: str | None, now: d
         if certificate is None or key is None:
             continue
         info, problems = inspect_pair(certificate, key, now)
+        if info is not None and not problems:
+            days_left = (info.not_after - now).total_seconds() / 86400
+            problems = policy.problems(check, where, info.self_signed, days_left)
         for problem in problems:
             check.add(f"{where}: {problem}")
         if info is not None and not problems:
@@ -217,7 +247,9 @@ def _certificates(check: Any, label: str, raw: Any, base_dir: str | None, now: d
     return result
 
 
-def _tls(check: Any, label: str, raw: Any, base_dir: str | None, now: datetime) -> dict[str, Any] | None:
+def _tls(
+    check: Any, label: str, raw: Any, base_dir: str | None, now: datetime, policy: CertificatePolicy
+) -> dict[str, Any] | None:
     data = check.mapping(label, "tls", raw)
     if data is None:
         return None
@@ -226,7 +258,7 @@ def _tls(check: Any, label: str, raw: Any, base_dir: str | None, now: datetime) 
     if "certificates" not in data:
         check.add(f"{label}: tls.certificates is missing: a TLS bind needs a certificate and its key")
     else:
-        tls["certificates"] = _certificates(check, label, data["certificates"], base_dir, now)
+        tls["certificates"] = _certificates(check, label, data["certificates"], base_dir, now, policy)
     version = data.get("min_version", TLS_DEFAULTS["min_version"])
     if not check.rendered(label, "tls.min_version", version):
         pass

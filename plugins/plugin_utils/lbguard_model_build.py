@@ -74,7 +74,8 @@ Normalised output (the only thing templates see)
           ]
         }
       ],
-      "digest": str                     # sha256 hex, see model_digest()
+      "digest": str,                    # sha256 hex, see model_digest()
+      "warnings": [str]                 # allowed but worth knowing (staging certificates); not in the digest
     }
 
 Notes on the output:
@@ -289,6 +290,8 @@ def build_model(
         "stats": stats,
     }
     model["digest"] = model_digest(engine, services, frontends, global_directives, stats)
+    # Not part of the digest: a warning (a staging certificate near its expiry) changes with the date.
+    model["warnings"] = check.warnings
     return model, []
 
 

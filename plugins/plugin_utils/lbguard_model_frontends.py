@@ -9,7 +9,7 @@ from typing import Any
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import kind as _kind
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_constants import STATUS_BIND as STATUS_BIND_DEFAULT
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge import probe_targets, read_frontend
-from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge_tls import read_directives
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge_tls import CertificatePolicy, read_directives
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_schema import (
     LB_IDENTITY_VARS,
     STATUS_BIND_VARS,
@@ -46,10 +46,16 @@ def _frontends_and_pools(
         check.add("lb_pools is set but lb_frontends is not: pools take traffic only through a frontend's routes")
     pool_names = [p.get("name") for p in raw_pools if isinstance(p, Mapping) and isinstance(p.get("name"), str)]
     base_dir = host_vars.get("inventory_dir")
+    certificate_policy = CertificatePolicy(environment)
+    if "lbguard_cert_min_days" in host_vars:
+        min_days = check.declared("lb", "lbguard_cert_min_days", "lbguard_cert_min_days",
+                                  host_vars["lbguard_cert_min_days"], "value")
+        if min_days is not None:
+            certificate_policy = CertificatePolicy(environment, min_days)
     frontends = []
     for index, raw in enumerate(raw_frontends):
         frontend = read_frontend(check, index, raw, pool_names, base_dir if isinstance(base_dir, str) else None,
-                                 engine=engine)
+                                 engine=engine, certificate_policy=certificate_policy)
         if frontend is not None:
             frontends.append(frontend)
     seen: dict[str, int] = {}

@@ -148,6 +148,15 @@ LB: Section = {
         ),
         "rule": DIRECTIVE_RULE,
     },
+    "lbguard_cert_min_days": {
+        "type": "int", "range": (0, 365), "default": 14,
+        "description": (
+            "Days a TLS certificate must still be valid at validation: in production a certificate closer to its "
+            "expiry (or self-signed) is refused, in staging it is a warning in the run's report."
+        ),
+        "rule": "integer 0-365; production refuses a certificate that expires sooner, and a self-signed one; "
+        "staging warns",
+    },
     "lb_stats": {
         "type": "dict",
         "description": (

@@ -83,9 +83,14 @@ class _Checker:
 
     def __init__(self) -> None:
         self.problems: list[str] = []
+        # What the policy allows but an operator should know (the validated model's "warnings").
+        self.warnings: list[str] = []
 
     def add(self, message: str) -> None:
         self.problems.append(message)
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
 
     def rendered(self, where: str, field: str, value: Any) -> bool:
         """False (and a problem) if ``value`` could not be rendered by Ansible."""

@@ -119,6 +119,8 @@ def concentration_warnings(model: Mapping[str, Any] | None, warn_share: float | 
     policy allows it (max_server_share up to 1.0, allow_first), so it is
     reported here instead, with what concentrates it:
     ``service shop: web1 takes 100% of traffic (balance first; policy allows up to 100%)``.
+    The model's own ``warnings`` (what validation allowed in staging, such as a
+    certificate near its expiry) come first.
     ``model`` None (a release without a recorded model) has no warnings;
     ``warn_share`` None means CONCENTRATION_WARN_SHARE.
     """
@@ -128,7 +130,7 @@ def concentration_warnings(model: Mapping[str, Any] | None, warn_share: float | 
         threshold = -1.0  # reported just below, with the value given
     if not 0 < threshold <= 1:
         raise ValueError(f"lbguard_concentration_warn_share must be a fraction above 0 and at most 1, got {warn_share!r}")
-    warnings = []
+    warnings = [str(warning) for warning in (model or {}).get("warnings") or []]
     for service in (model or {}).get("services") or []:
         servers = service.get("servers") or []
         active = active_servers(servers)

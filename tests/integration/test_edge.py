@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lbguard_certs import CertificateAuthority, key_pem
+from cryptography.hazmat.primitives.asymmetric import ec
+from lbguard_certs import CertificateAuthority, crafted, key_pem, rsa_key, signed_with_weak_hash
 from test_engine_acceptance import engine_refusals
 
 from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_model_build
@@ -371,6 +372,40 @@ def test_the_engines_accept_what_validation_accepts_with_tls(tmp_path: Path) -> 
     refused = engine_refusals(models + [broken], tmp_path, tls_dirs={
         "/etc/haproxy/lbguard-tls": tmp_path / "tls" / "haproxy", "/etc/nginx/lbguard-tls": tmp_path / "tls" / "nginx"})
     assert list(refused) == [2], refused
+
+
+def test_the_keys_and_signatures_validation_refuses_are_those_the_engines_refuse(tmp_path: Path) -> None:
+    """OpenSSL's security level on Debian, as the TLS checks state it: each weak pair stops both engines."""
+    weak = {"rsa1024": crafted(CA, "shop.example.com", key=rsa_key(1024)),
+            "ec192": crafted(CA, "shop.example.com", key=ec.generate_private_key(ec.SECP192R1())),
+            "sha1": signed_with_weak_hash(CertificateAuthority(key=rsa_key(2048)), "sha1")}  # type: ignore[arg-type]
+    for kind, pair in weak.items():
+        assert lbguard_tls.inspect_pair(*pair)[1], f"validation accepts {kind}"
+    models, expected = [], []
+    for engine in ("haproxy", "nginx"):
+        model, found = build(lb_vars(lb_engine=engine))
+        assert found == [] and model is not None, found
+        tls_dir = tmp_path / "tls" / engine
+        tls_dir.mkdir(parents=True)
+        files = {f["file"]: (f["certificate"], f["key"])
+                 for f in lbguard_model_inputs.lbguard_tls_files(model, {LB: lb_vars()})}
+        models.append(model)
+        # A copy per weak pair, its first certificate's file holding that pair: the engine must refuse it.
+        for kind, pair in weak.items():
+            weak_model = copy.deepcopy(model)
+            weak_model["frontends"][0]["tls"]["certificates"][0]["file"] = f"weak-{kind}"
+            files[f"weak-{kind}"] = pair
+            expected.append(len(models))
+            models.append(weak_model)
+        for name, (certificate, key) in files.items():
+            if engine == "haproxy":
+                (tls_dir / f"{name}.pem").write_text(certificate + key)
+            else:
+                (tls_dir / f"{name}.crt").write_text(certificate)
+                (tls_dir / f"{name}.key").write_text(key)
+    refused = engine_refusals(models, tmp_path, tls_dirs={
+        "/etc/haproxy/lbguard-tls": tmp_path / "tls" / "haproxy", "/etc/nginx/lbguard-tls": tmp_path / "tls" / "nginx"})
+    assert sorted(refused) == expected, refused
 
 
 # ------------------------------------------------------------------ verification

@@ -293,3 +293,34 @@ def test_group_names_set_in_the_inventory_are_refused_naming_the_variable(tmp_pa
     # The same mapping as an extra var (it then wins over the inventory's) passes.
     passed = run(inventory, tmp_path, extra_vars=MAPPING)
     assert passed.returncode == 0, output(passed)
+
+
+def test_a_certificate_near_its_expiry_is_a_warning_in_staging_and_refused_in_production(tmp_path: Path) -> None:
+    """lbguard_cert_min_days: staging validates with a WARNING line, production stops (#27)."""
+    from lbguard_certs import CertificateAuthority  # noqa: PLC0415 - cryptography only where certificates are made
+    certificate, key = CertificateAuthority().issue("shop.example.com", days=6)
+    inventory = tmp_path / "inventory"
+    inventory.mkdir()
+    (inventory / "shop.crt").write_text(certificate, encoding="utf-8")
+    (inventory / "shop.key").write_text(key, encoding="utf-8")
+    servers = [{"name": f"web{i}", "address": f"192.0.2.{10 + i}", "port": 80} for i in (1, 2)]
+    edge = {"lb_pools": [{"name": "shop", "servers": servers}],
+            "lb_frontends": [{"name": "edge", "binds": [{"port": 443, "tls": True}], "default_pool": "shop",
+                              "tls": {"certificates": [{"name": "shop", "certificate_file": "shop.crt",
+                                                        "key_file": "shop.key"}]}}]}
+    for environment in ("staging", "production"):
+        hosts = {"all": {"children": {"loadbalancers": {"hosts": {"lb1": {"ansible_host": "192.0.2.1", **edge}}},
+                                      environment: {"hosts": {"lb1": {}}}}}}
+        (inventory / "hosts.yml").write_text(json.dumps(hosts), encoding="utf-8")
+        result = run(inventory / "hosts.yml", tmp_path)
+        text = output(result)
+        assert_no_connection(text)
+        if environment == "staging":
+            assert result.returncode == 0, text
+            assert "lb1: OK\n" in text
+            assert ("WARNING lb1: frontend edge: certificate shop: the certificate expires in 5 days, under "
+                    "lbguard_cert_min_days (14) (production refuses this)") in text
+        else:
+            assert result.returncode == 2, text
+            assert "lb1: frontend edge: certificate shop: the certificate expires in 5 days, under " \
+                   "lbguard_cert_min_days (14)" in " ".join(text.split())

@@ -944,7 +944,7 @@ def test_first_mapping_on_haproxy() -> None:
 def test_output_contract_keys() -> None:
     result = model([svc()])
     assert set(result) == {"host", "engine", "environment", "services", "frontends", "global_directives", "stats",
-                           "digest"}
+                           "digest", "warnings"}
     assert result["frontends"] == []
     service = result["services"][0]
     assert set(service) == {
@@ -1207,6 +1207,7 @@ def test_filter_module_exports() -> None:
     assert set(m.FilterModule().filters()) == {
         "lbguard_change_id",
         "lbguard_model_problems",
+        "lbguard_model_findings",
         "lbguard_validated_model",
         "lbguard_share_summary",
         "lbguard_environment",
