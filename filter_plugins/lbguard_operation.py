@@ -18,6 +18,7 @@ from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_operation imp
     hold_lines,
     normalise_operation,
     operation_problems,
+    request_problems,
     runtime_intent,
 )
 
@@ -33,6 +34,13 @@ def lbguard_operation(raw: Mapping[str, Any]) -> dict[str, Any]:
         return normalise_operation(raw)
     except ValueError as exc:
         raise AnsibleFilterError(str(exc)) from None
+
+
+def lbguard_operation_request_problems(raw: Mapping[str, Any]) -> list[str]:
+    """Filter: every problem of the operator's request for playbooks/server.yml (empty: it is valid)."""
+    if not isinstance(raw, Mapping):
+        raise AnsibleFilterError(f"lbguard_operation_request_problems: expected a mapping, got {kind(raw)}")
+    return request_problems(raw)
 
 
 def lbguard_operation_problems(model: Mapping[str, Any], operation: Mapping[str, Any],
@@ -81,6 +89,7 @@ class FilterModule:
     def filters(self) -> dict[str, Any]:
         return guarded_filters({
             "lbguard_operation": lbguard_operation,
+            "lbguard_operation_request_problems": lbguard_operation_request_problems,
             "lbguard_operation_problems": lbguard_operation_problems,
             "lbguard_held_model": lbguard_held_model,
             "lbguard_file_holds": lbguard_file_holds,

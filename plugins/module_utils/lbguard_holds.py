@@ -73,7 +73,11 @@ def parse_time(text: str | None) -> datetime.datetime | None:
     """
     if not text:
         return None
-    value = datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    try:
+        value = datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        # lbguard's words, not Python's ("Invalid isoformat string").
+        raise ValueError(f"{text!r} is not a time; write it like 2026-12-03T18:00:00Z") from None
     if value.tzinfo is None:
         raise ValueError(f"{text!r} has no time zone; write it like 2026-12-03T18:00:00Z")
     return value

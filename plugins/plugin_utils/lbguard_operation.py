@@ -10,6 +10,8 @@ load balancer by its model with the holds applied (``held_model``).
 from __future__ import annotations
 
 import datetime
+import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,14 +30,56 @@ from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_servers
 
 #: What each action does to a server, in words for messages.
 ACTION_WORDS = {"maint": "maintenance of", "drain": "drain of", "ready": "ready of", "weight": "weight change of"}
+#: A whole number as an operator types it: ASCII digits only (``str.isdigit`` also takes other scripts' digits).
+WHOLE_NUMBER_RE = re.compile(r"[0-9]{1,6}")
+#: The free-text fields of a request: they are kept in the ledger and printed in reports.
+FREE_TEXT_FIELDS: tuple[str, ...] = ("reason", "override", "until")
+
+
+def control_character(text: str) -> str | None:
+    """The first control, format or separator character of ``text`` (``U+000A``), None when there is none.
+
+    Any Unicode category C* (controls, invisible format characters such as a bidi override) or a line or
+    paragraph separator: each can forge or hide a line of a report.
+    """
+    for char in text:
+        if unicodedata.category(char)[0] == "C" or unicodedata.category(char) in ("Zl", "Zp"):
+            return f"U+{ord(char):04X}"
+    return None
+
+
+def whole_number(value: Any) -> int | None:
+    """``value`` as an integer when it is one or a string of ASCII digits; None otherwise (booleans included)."""
+    if isinstance(value, str) and WHOLE_NUMBER_RE.fullmatch(value.strip()):
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return None
 
 
 def normalise_operation(raw: Mapping[str, Any], now: datetime.datetime | None = None) -> dict[str, Any]:
     """The operator's request, checked: {action, service, servers, weight, reason, until, override}.
 
-    Raises ValueError listing every problem.
+    Raises ValueError listing every problem (``request_problems`` returns them as a list).
     """
+    problems, operation = _check_request(raw, now)
+    if problems:
+        raise ValueError("runtime operation refused: " + "; ".join(problems))
+    return operation
+
+
+def request_problems(raw: Mapping[str, Any], now: datetime.datetime | None = None) -> list[str]:
+    """Every problem of the operator's request, one per line; empty when it is valid."""
+    return _check_request(raw, now)[0]
+
+
+def _check_request(raw: Mapping[str, Any], now: datetime.datetime | None) -> tuple[list[str], dict[str, Any]]:
     problems: list[str] = []
+    for field in FREE_TEXT_FIELDS:
+        value = raw.get(field)
+        bad = control_character(value) if isinstance(value, str) else None
+        if bad:
+            problems.append(f"{field} contains the control character {bad}: write it as one line of visible text")
     action = raw.get("action")
     if action not in ACTIONS:
         hint = closest(action, ACTIONS) if isinstance(action, str) else None
@@ -59,23 +103,22 @@ def normalise_operation(raw: Mapping[str, Any], now: datetime.datetime | None = 
         problems.append(f"servers lists a server twice: {join_names([str(s) for s in servers])}")
     weight = raw.get("weight")
     if action == "weight":
-        if isinstance(weight, str) and weight.strip().isdigit():
-            weight = int(weight)
-        if isinstance(weight, bool) or not isinstance(weight, int) or not 0 <= weight <= 256:
+        number = whole_number(weight)
+        if number is None or not 0 <= number <= 256:
             problems.append(f"weight must be an integer from 0 to 256 for action weight, got {weight!r}")
+        else:
+            weight = number
     elif weight not in (None, ""):
         problems.append(f"weight is only for action weight, not {action!r}")
     reason = raw.get("reason")
     reason = reason.strip() if isinstance(reason, str) else ""
     if action != "ready" and not reason:
         problems.append("reason is required: say why (a ticket, the patch), it is kept in the ledger")
-    if "\n" in reason:
-        problems.append("reason must be one line")
     until = raw.get("until") or None
     if until is not None:
         try:
             parsed = parse_time(str(until))
-        except ValueError as exc:
+        except ValueError as exc:  # parse_time's own words
             problems.append(f"until {until!r} is not an ISO 8601 time: {exc}")
         else:
             if parsed is not None and parsed <= (now or datetime.datetime.now(datetime.timezone.utc)):
@@ -90,14 +133,12 @@ def normalise_operation(raw: Mapping[str, Any], now: datetime.datetime | None = 
             if step_problem:
                 problems.append(step_problem)
     override = raw.get("override") or None
-    if override is not None and (not isinstance(override, str) or not override.strip() or "\n" in override):
+    if override is not None and (not isinstance(override, str) or not override.strip()):
         problems.append("override must be one line saying why the policy may be broken this time")
-    if problems:
-        raise ValueError("runtime operation refused: " + "; ".join(problems))
-    return {"action": action, "service": service, "servers": [str(s) for s in servers],
-            "weight": weight if action == "weight" else None, "reason": reason,
-            "until": str(until) if until else None, "override": override.strip() if override else None,
-            "steps": steps}
+    return problems, {"action": action, "service": service, "servers": [str(s) for s in servers],
+                      "weight": weight if action == "weight" else None, "reason": reason,
+                      "until": str(until) if until else None, "override": override.strip() if override else None,
+                      "steps": steps}
 
 
 def canary_weights(raw: Any, final: int | None) -> tuple[list[int | None], str | None]:
@@ -113,11 +154,10 @@ def canary_weights(raw: Any, final: int | None) -> tuple[list[int | None], str |
         return [final], f"canary_steps must be a list of percents of the final weight, like [10, 50, 100], got {raw!r}"
     percents = []
     for item in raw:
-        if isinstance(item, str) and item.strip().isdigit():
-            item = int(item)
-        if isinstance(item, bool) or not isinstance(item, int) or not 1 <= item <= 100:
+        number = whole_number(item)
+        if number is None or not 1 <= number <= 100:
             return [final], f"canary_steps: {item!r} is not a percent from 1 to 100"
-        percents.append(item)
+        percents.append(number)
     if percents != sorted(set(percents)) or percents[-1] != 100:
         return [final], f"canary_steps must rise and end at 100, got {percents}"
     if final is None:

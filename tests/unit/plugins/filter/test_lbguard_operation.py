@@ -263,3 +263,58 @@ def test_the_file_model_is_the_model_with_the_holds_its_engine_keeps_in_the_file
     assert operation.lbguard_file_model(base, holds) == lbguard_operation.held_model(
         base, operation.lbguard_file_holds(holds, "haproxy"))
     assert operation.lbguard_file_model(base, None) == lbguard_operation.held_model(base, {})
+
+
+# ------------------------------------------------------------------ the request's boundary (#27)
+
+CONTROL_CHARACTERS = ["\n", "\r", "\t", "\x00", "\x1b[31m", "\x7f", "\x85", "\u2028", "\u2029", "\u202e", "\u200b",
+                      "\ufeff"]
+
+
+@pytest.mark.parametrize("field", ["reason", "override", "until"])
+@pytest.mark.parametrize("character", CONTROL_CHARACTERS)
+def test_every_free_text_field_refuses_control_characters_of_any_kind(field, character):
+    values = {"action": "maint", "servers": ["web1"], "reason": "CHG-1", field: f"CHG-1{character}forged line"}
+    problems = lbguard_operation.request_problems({"service": "shop", **values}, now=NOW)
+    expected = f"{field} contains the control character U+{ord(character[0]):04X}"
+    assert [p for p in problems if p.startswith(expected)], problems
+    with pytest.raises(ValueError, match="runtime operation refused"):
+        request(**values)
+
+
+def test_visible_unicode_text_in_a_reason_is_kept():
+    assert request(action="maint", servers=["web1"], reason="Wartung: Ölpumpe – CHG-7")["reason"] == \
+        "Wartung: Ölpumpe – CHG-7"
+
+
+@pytest.mark.parametrize("weight", ["heavy", "٣", "０", "1e3", "5.0", "-1", 5.5, [], True, "99999999"])
+def test_a_malformed_weight_gets_lbguards_own_words(weight):
+    problems = lbguard_operation.request_problems(
+        {"action": "weight", "service": "shop", "servers": ["web1"], "reason": "r", "weight": weight}, now=NOW)
+    assert problems == [f"weight must be an integer from 0 to 256 for action weight, got {weight!r}"]
+
+
+@pytest.mark.parametrize("steps", [["١٠", 100], ["ten", 100]])
+def test_canary_steps_are_ascii_numbers(steps):
+    problems = lbguard_operation.request_problems(
+        {"action": "weight", "service": "shop", "servers": ["web1"], "reason": "r", "weight": 10,
+         "canary_steps": steps}, now=NOW)
+    assert problems == [f"canary_steps: {steps[0]!r} is not a percent from 1 to 100"]
+
+
+def test_a_time_that_is_not_one_is_refused_in_lbguards_words():
+    problems = lbguard_operation.request_problems(
+        {"action": "maint", "service": "shop", "servers": ["web1"], "reason": "r", "until": "next tuesday"}, now=NOW)
+    assert problems == ["until 'next tuesday' is not an ISO 8601 time: 'next tuesday' is not a time; write it like "
+                        "2026-12-03T18:00:00Z"]
+    assert "isoformat" not in problems[0]
+
+
+def test_every_problem_of_a_request_is_listed_together():
+    problems = operation.lbguard_operation_request_problems(
+        {"action": "drian", "service": "shop", "servers": ["web1", "web1"], "weight": 3, "reason": "a\nb",
+         "until": "soon"})
+    assert len(problems) == 5, problems
+    assert problems[0] == "reason contains the control character U+000A: write it as one line of visible text"
+    assert operation.lbguard_operation_request_problems(
+        {"action": "drain", "service": "shop", "servers": "web1", "reason": "CHG-1"}) == []
