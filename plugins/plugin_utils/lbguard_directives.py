@@ -20,7 +20,8 @@ with a reason of their own:
 - what the model owns: balance, servers and weights, health checks, TLS, sections;
 - code in the engine (Lua, njs, Perl, modules);
 - nginx ``add_header``/``proxy_set_header`` and the two proxy timeouts the template's
-  location sets itself: nginx would silently ignore them above that location.
+  location sets itself: nginx would silently ignore them above that location; and, in
+  an HAProxy tcp frontend or pool, the HTTP-only keywords, which HAProxy ignores there.
 
 Sections (where the templates render each key): HAProxy ``global``
 (lb_global_directives), ``frontend`` (a frontend's), ``backend`` (a pool's); nginx
@@ -347,6 +348,9 @@ REFUSED: dict[str, dict[str, str]] = {
 }
 
 
+#: HAProxy keywords that act on HTTP only: in a tcp frontend or pool HAProxy ignores them (a warning, no error).
+HTTP_ONLY: tuple[str, ...] = ("http-request", "http-response", "option http", "option forwardfor", "compression",
+                              "capture", "http-reuse", "timeout http-")
 #: Refused in one section only, where the template already sets the directive from a role variable.
 REFUSED_IN: dict[tuple[str, str], dict[str, str]] = {
     ("haproxy", "global"): {"maxconn": "the template sets it from the role variable haproxy_maxconn; set that"},
@@ -374,9 +378,10 @@ def _match(words: list[str], keys: Mapping[str, Any]) -> str | None:
     return best
 
 
-def directive_problem(engine: str, section: str, text: str) -> str | None:
+def directive_problem(engine: str, section: str, text: str, mode: str = "http") -> str | None:
     """Why ``text`` may not stand in ``section`` of ``engine``'s configuration; None when it may.
 
+    ``mode`` is the frontend's or pool's: HTTP-only keywords in a tcp one would be ignored.
     A refused keyword wins over an allowed one unless the allowed one is longer (``stats socket``
     in the global section against ``stats``).
     """
@@ -394,6 +399,8 @@ def directive_problem(engine: str, section: str, text: str) -> str | None:
         return (f"{name} is not on the allowlist for {place}; allowed: {', '.join(sorted(allowed))} "
                 "(docs/model.md lists them)")
     args = words[len(key.split()):]
+    if engine == "haproxy" and mode == "tcp" and section != "global" and key.startswith(HTTP_ONLY):
+        return f"{key} acts on HTTP only, and this is a tcp {section}: HAProxy would ignore it"
     if engine == "haproxy" and "${" in text:
         return f"{key} may not expand environment variables (${{...}}) in {place}"
     if engine == "nginx" and key != "log_format" and any("$" in a for a in args):
@@ -402,8 +409,9 @@ def directive_problem(engine: str, section: str, text: str) -> str | None:
     return f"{key} {why}" if why else None
 
 
-def read_directives(check: Any, where: str, raw: Any, engine: str | None, section: str) -> list[str]:
-    """``extra_directives`` (section ``frontend`` or ``pool``) or ``lb_global_directives`` (``global``).
+def read_directives(check: Any, where: str, raw: Any, engine: str | None, section: str,
+                    mode: str = "http") -> list[str]:
+    """``extra_directives`` (section ``frontend`` or ``pool``, of ``mode``) or ``lb_global_directives`` (``global``).
 
     Printable ASCII, one line each; for nginx without ``{``, ``}`` or ``;`` (the template ends
     each with ``;``); each on the allowlist of its engine and section, with its arguments.
@@ -430,7 +438,7 @@ def read_directives(check: Any, where: str, raw: Any, engine: str | None, sectio
         elif engine == "nginx" and any(c in text for c in "{};"):
             check.add(f"{field} {text!r} contains '{{', '}}' or ';': write one nginx directive without "
                       "its ';' (the template adds it); blocks belong to the model")
-        elif engine in ALLOWED and (why := directive_problem(engine, section, text)):
+        elif engine in ALLOWED and (why := directive_problem(engine, section, text, mode)):
             check.add(f"{field} {text!r}: {why}")
         else:
             directives.append(text)
@@ -450,6 +458,8 @@ def directive_rule(section: str) -> str:
         "braces; log targets are a file path or an IP syslog address): " + "; ".join(parts) + ". Always refused, "
         "each with its reason: listeners, admin sockets and stats/status pages (the runtime socket only on a unix "
         "path or loopback), routing and destination rewrites, balance/servers/health checks/TLS, code in the engine, "
-        "the Host, X-Forwarded-*, Strict-Transport-Security, served-by and X-Lbguard-* headers; the plan report "
-        "lists what passes"
+        "the Host, X-Forwarded-*, Strict-Transport-Security, served-by and X-Lbguard-* headers; in an HAProxy tcp "
+        "frontend or pool, the HTTP-only keywords (those starting with " + ", ".join(f"`{k}`" for k in HTTP_ONLY)
+        + "). The plan "
+        "report lists what passes"
     )

@@ -231,7 +231,7 @@ def read_frontend(
         near = closest(default_pool, list(pools))
         hint = f"; did you mean {near!r}?" if near else ""
         check.add(f"{label}: default_pool {default_pool!r} is not defined in lb_pools{hint}")
-    directives = read_directives(check, label, data.get("extra_directives", []), engine, "frontend")
+    directives = read_directives(check, label, data.get("extra_directives", []), engine, "frontend", mode)
     if mode == "tcp":
         for key in ("routes", "tls", "redirect_to_https", "hsts"):
             if key in data:

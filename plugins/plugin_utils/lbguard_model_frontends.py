@@ -87,7 +87,7 @@ def _frontends_and_pools(
         directives = []
         if isinstance(raw, Mapping):
             directives = read_directives(check, f"pool {name}", raw.get("extra_directives", []), engine,
-                                         "pool")
+                                         "pool", min(used) if used else "http")
         if pool is not None and pool["name"] in targets:
             target = targets[pool["name"]]
             pools.append({**pool, "listen": target["port"], "probe": target, "extra_directives": directives})

@@ -576,3 +576,20 @@ def test_verification_checks_every_route_not_only_each_pools_first() -> None:
     del result["routes"]["edge"]
     one(lbguard_verify_report.verify_problems(model, result, {"label": "lb1", "check_runtime": False}),
         "frontend edge: the probe did not check its routes")
+
+
+def test_a_tcp_frontend_and_its_pool_refuse_http_only_directives() -> None:
+    # One at a time: a pool's mode comes from the valid frontends that send to it.
+    tcp = {"name": "db", "mode": "tcp", "binds": [{"port": 5432}], "default_pool": "db",
+           "extra_directives": ["timeout client 1h"]}
+    pools = [pool("shop", 1), pool("api", 2), pool("static", 3), pool("db", 4, extra_directives=["timeout server 1h"])]
+    assert problems(lb_vars(frontends=[frontend(), tcp], pools=pools, lb_engine="haproxy")) == []
+    pools[3]["extra_directives"].append("http-request set-header X-A 1")
+    found = problems(lb_vars(frontends=[frontend(), tcp], pools=pools, lb_engine="haproxy"))
+    assert found == ["pool db: extra_directives[1] 'http-request set-header X-A 1': http-request set-header acts on "
+                     "HTTP only, and this is a tcp pool: HAProxy would ignore it"]
+    pools[3]["extra_directives"].pop()
+    tcp["extra_directives"].append("option forwardfor")
+    found = problems(lb_vars(frontends=[frontend(), tcp], pools=pools, lb_engine="haproxy"))
+    one(found, "frontend db: extra_directives[1] 'option forwardfor': option forwardfor acts on HTTP only, and "
+               "this is a tcp frontend: HAProxy would ignore it")

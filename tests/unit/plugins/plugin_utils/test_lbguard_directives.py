@@ -223,3 +223,18 @@ def test_the_rule_text_lists_each_sections_allowlist() -> None:
     assert all(f"`{key}`" in rule for engine in ENGINES for key in directives.ALLOWED[engine]["pool"])
     assert "`keepalive_time`" in rule and "`stats socket`" not in rule
     assert "`stats socket`" in directives.directive_rule("global")
+
+
+@pytest.mark.parametrize("section", ["frontend", "pool"])
+@pytest.mark.parametrize("text", ["http-request set-header X-A 1", "option forwardfor", "option http-server-close",
+                                  "compression algo gzip", "timeout http-request 5s", "option http-keep-alive"])
+def test_http_only_directives_are_refused_in_a_tcp_frontend_or_pool(section: str, text: str) -> None:
+    assert directives.directive_problem("haproxy", section, text) is None
+    found = directives.directive_problem("haproxy", section, text, "tcp")
+    assert found is not None and f"acts on HTTP only, and this is a tcp {section}: HAProxy would ignore it" in found
+
+
+@pytest.mark.parametrize("section", ["frontend", "pool"])
+def test_a_tcp_frontend_or_pool_keeps_its_timeouts(section: str) -> None:
+    text = "timeout client 30s" if section == "frontend" else "timeout server 30s"
+    assert directives.directive_problem("haproxy", section, text, "tcp") is None
