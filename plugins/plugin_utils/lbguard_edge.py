@@ -30,8 +30,8 @@ from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge_tls impo
     _hsts,
     _tls,
     own_address,
-    read_directives,
 )
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_directives import read_directives
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_tls import covers
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_spec import (
     BIND_KEYS,
@@ -236,7 +236,7 @@ def read_frontend(
         near = closest(default_pool, list(pools))
         hint = f"; did you mean {near!r}?" if near else ""
         check.add(f"{label}: default_pool {default_pool!r} is not defined in lb_pools{hint}")
-    directives = read_directives(check, label, data.get("extra_directives", []), engine)
+    directives = read_directives(check, label, data.get("extra_directives", []), engine, "frontend", mode)
     if mode == "tcp":
         for key in ("routes", "tls", "redirect_to_https", "hsts"):
             if key in data:

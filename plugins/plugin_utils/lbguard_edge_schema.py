@@ -1,5 +1,5 @@
 """The constants of ``lb_frontends`` and ``lb_stats``: TLS versions, ALPN, name and path
-patterns, the directives the model owns. Their keys are declared in lbguard_edge_spec."""
+patterns. (The escape hatch's allowlist is lbguard_directives.) Their keys are declared in lbguard_edge_spec."""
 
 from __future__ import annotations
 
@@ -26,16 +26,5 @@ DNS_NAME_RE = re.compile(r"(?:\*\.)?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[
 DNS_NAME_MAX = 253
 #: Route path prefixes: the characters both engines match literally, no escaping needed.
 ROUTE_PATH_RE = re.compile(r"/[A-Za-z0-9._~%/-]*")
-#: The escape hatch (``extra_directives``) never sets what the model owns and the policy judges:
-#: balance, servers and weights, routing, listeners. First words refused per engine:
-MODEL_OWNED_DIRECTIVES: dict[str, frozenset[str]] = {
-    "haproxy": frozenset({"balance", "hash-type", "hash-balance-factor", "server", "server-template",
-                          "default-server", "use-server", "use_backend", "default_backend", "bind", "mode",
-                          "global", "defaults", "frontend", "backend", "listen", "userlist", "peers"}),
-    "nginx": frozenset({"upstream", "server", "least_conn", "ip_hash", "hash", "random", "zone", "proxy_pass",
-                        "listen", "location", "map", "split_clients", "include", "server_name", "http",
-                        "events", "stream"}),
-}
-DIRECTIVE_MAX_LENGTH = 500
 #: The probe's stand-in for a wildcard host: ``*.shop.example.com`` -> ``lbguard-probe.shop.example.com``.
 WILDCARD_PROBE_LABEL = "lbguard-probe"

@@ -13,23 +13,15 @@ from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge_schema i
     DNS_NAME_MAX,
     HSTS_MAX_AGE,
     MIN_KEY_BITS,
-    MODEL_OWNED_DIRECTIVES,
     STATS_PASSWORD_MIN,
     TLS_VERSIONS,
     WEAK_SIGNATURE_HASHES,
 )
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_directives import directive_rule
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_schema import MODES, PORT_RANGE, PORT_RULE
 
 Section = dict[str, dict[str, Any]]
 
-
-DIRECTIVE_RULE = (
-    "a list of one-line printable ASCII strings, each one directive of the engine in use; nginx: without `{`, `}` "
-    "or `;` (the template adds the `;`); refused: directives whose first word sets what the model owns (HAProxy: "
-    + ", ".join(f"`{d}`" for d in sorted(MODEL_OWNED_DIRECTIVES["haproxy"])) + "; nginx: "
-    + ", ".join(f"`{d}`" for d in sorted(MODEL_OWNED_DIRECTIVES["nginx"]))
-    + ") and any mention of `weight`; the engine's check judges the rest, and the plan report lists them"
-)
 
 FRONTEND: Section = {
     "name": {
@@ -84,9 +76,10 @@ FRONTEND: Section = {
         "type": "list", "elements": "str",
         "description": (
             "Engine directives added to this section as written (the escape hatch), checked by the engine and "
-            "listed in the plan report; never balance, servers, weights, routes or listeners."
+            "listed in the plan report; only the allowlist of its section, never balance, servers, weights, "
+            "routes or listeners."
         ),
-        "rule": DIRECTIVE_RULE,
+        "rule": directive_rule("frontend"),
     },
 }
 

@@ -1,5 +1,5 @@
 """Reading what a frontend points at: inline or file PEM text, certificates and TLS
-settings, HSTS, the stats page and extra directives."""
+settings, HSTS and the stats page (extra directives: lbguard_directives)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,6 @@ from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge_schema import (
     ALPN_PROTOCOLS,
     CERTIFICATE_NAME_RE,
-    DIRECTIVE_MAX_LENGTH,
-    MODEL_OWNED_DIRECTIVES,
     STATS_PASSWORD_MIN,
     STATS_USER_RE,
     TLS_VERSIONS,
@@ -75,46 +73,6 @@ def read_pem_pair(
         else:
             pems.append(_read_file(check, where, f"{field}_file", path, base_dir))
     return pems[0], pems[1]
-
-
-def read_directives(check: Any, where: str, raw: Any, engine: str | None) -> list[str]:
-    """``extra_directives``: engine directives passed through as written, one per line.
-
-    Printable ASCII, one line each; for nginx without ``{``, ``}`` or ``;`` (the
-    template ends each with ``;``, so no directive opens a block or chains another);
-    never a directive whose first word sets what the model owns, nor one that
-    mentions ``weight``.
-    """
-    if not check.rendered(where, "extra_directives", raw):
-        return []
-    if not isinstance(raw, (list, tuple)):
-        check.add(f"{where}: extra_directives must be a list of directives (strings), got {kind(raw)}")
-        return []
-    directives = []
-    for index, item in enumerate(raw):
-        field = f"extra_directives[{index}]"
-        if not isinstance(item, str) or not item.strip():
-            check.add(f"{where}: {field} must be a non-empty string, got {kind(item)}")
-            continue
-        text = item.strip()
-        words = text.split()
-        bad = next((f"U+{ord(c):04X}" for c in text if not " " <= c <= "~"), None)
-        if bad:
-            check.add(f"{where}: {field} contains {bad}: a directive is one line of printable ASCII")
-        elif len(text) > DIRECTIVE_MAX_LENGTH:
-            check.add(f"{where}: {field} is longer than {DIRECTIVE_MAX_LENGTH} characters")
-        elif engine == "nginx" and any(c in text for c in "{};"):
-            check.add(f"{where}: {field} {text!r} contains '{{', '}}' or ';': write one nginx directive without "
-                      "its ';' (the template adds it); blocks belong to the model")
-        elif engine in MODEL_OWNED_DIRECTIVES and words[0].lower() in MODEL_OWNED_DIRECTIVES[engine]:
-            check.add(f"{where}: {field} {text!r} sets {words[0]}, which the model owns (balance, servers, weights, "
-                      "routes and listeners are validated and judged by policy); use the model's keys")
-        elif "weight" in text.lower():
-            check.add(f"{where}: {field} {text!r} mentions weight: server weights belong to the model, where the "
-                      "policy judges them")
-        else:
-            directives.append(text)
-    return directives
 
 
 def own_address(value: Any) -> str | None:

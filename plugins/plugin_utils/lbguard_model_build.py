@@ -123,7 +123,8 @@ from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import
 )
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_constants import ENGINES
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_inventory import group_names
-from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge_tls import read_directives, read_stats
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_directives import read_directives
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge_tls import read_stats
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_frontends import (
     _check_engine_limits,
     _check_self_references,
@@ -274,7 +275,7 @@ def build_model(
     if engine is not None:
         _check_engine_limits(engine, host_vars, services, frontends, check)
     global_directives = read_directives(check, "lb_global_directives", host_vars.get("lb_global_directives", []),
-                                        engine)
+                                        engine, "global")
     stats = read_stats(check, str(lb_host), host_vars["lb_stats"]) if "lb_stats" in host_vars else None
     if stats is not None:
         _stats_port_free(stats, services, frontends, engine, host_vars, check)

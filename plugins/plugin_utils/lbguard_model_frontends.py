@@ -9,7 +9,8 @@ from typing import Any
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import kind as _kind
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_constants import STATUS_BIND as STATUS_BIND_DEFAULT
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge import probe_targets, read_frontend
-from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge_tls import CertificatePolicy, read_directives
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_directives import read_directives
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge_tls import CertificatePolicy
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_schema import (
     LB_IDENTITY_VARS,
     STATUS_BIND_VARS,
@@ -92,7 +93,8 @@ def _frontends_and_pools(
                         check, pool_mode=min(used) if used else "http")
         directives = []
         if isinstance(raw, Mapping):
-            directives = read_directives(check, f"pool {name}", raw.get("extra_directives", []), engine)
+            directives = read_directives(check, f"pool {name}", raw.get("extra_directives", []), engine,
+                                         "pool", min(used) if used else "http")
         if pool is not None and pool["name"] in targets:
             target = targets[pool["name"]]
             pools.append({**pool, "listen": target["port"], "probe": target, "extra_directives": directives})

@@ -34,10 +34,10 @@ from typing import Any
 
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_constants import ENGINES, STATUS_BIND
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_inventory import ENVIRONMENTS
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_directives import directive_rule
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge_spec import (
     BIND,
     CERTIFICATE,
-    DIRECTIVE_RULE,
     FRONTEND,
     HSTS,
     ROUTE,
@@ -144,9 +144,9 @@ LB: Section = {
         "type": "list", "elements": "str",
         "description": (
             "Engine directives added to the global section (HAProxy) or the http block (nginx) as written, with "
-            "the rules of a frontend's extra_directives."
+            "the allowlist of that section (its rule lists it)."
         ),
-        "rule": DIRECTIVE_RULE,
+        "rule": directive_rule("global"),
     },
     "lbguard_cert_min_days": {
         "type": "int", "range": (0, 365), "default": 14,
@@ -348,7 +348,7 @@ POOL: Section = {
         "rule": "required; the rules of a service's name; unique among pools and the services of `lb_services`",
     },
     **{key: value for key, value in SERVICE.items() if key not in ("name", "mode", "listen")},
-    "extra_directives": FRONTEND["extra_directives"],
+    "extra_directives": {**FRONTEND["extra_directives"], "rule": directive_rule("pool")},
 }
 
 #: A backend host's variables, read when a service takes its servers from backend_group.

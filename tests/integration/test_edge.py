@@ -345,7 +345,7 @@ def test_the_engines_accept_what_validation_accepts_with_tls(tmp_path: Path) -> 
     models = []
     for engine in ("haproxy", "nginx"):
         extras = {"haproxy": ("tune.bufsize 32768", "http-request set-header X-Edge 1", "retries 5"),
-                  "nginx": ("client_max_body_size 2m", "add_header X-Edge 1 always", "keepalive 16")}[engine]
+                  "nginx": ("client_max_body_size 2m", "client_body_timeout 30s", "keepalive 16")}[engine]
         base = lb_vars(lb_engine=engine, lb_global_directives=[extras[0]], lb_stats=STATS)
         base["lb_frontends"][0]["extra_directives"] = [extras[1]]
         base["lb_pools"][0]["extra_directives"] = [extras[2]]
@@ -489,25 +489,25 @@ def test_verification_fails_a_redirect_that_does_not_redirect() -> None:
 
 
 @pytest.mark.parametrize(
-    ("engine", "directive", "fragment"),
+    ("engine", "directive", "fragments"),
     [
-        ("haproxy", "balance first", "sets balance, which the model owns"),
-        ("haproxy", "server extra 10.0.0.9:80", "sets server, which the model owns"),
-        ("haproxy", "use_backend api if TRUE", "sets use_backend"),
-        ("haproxy", "http-request set-var(txn.w) str(weight)", "mentions weight"),
-        ("haproxy", "option httplog\nbalance first", "contains U+000A"),
-        ("nginx", "least_conn", "sets least_conn"),
-        ("nginx", "client_max_body_size 1m; include /tmp/x", "contains '{', '}' or ';'"),
-        ("nginx", "location /admin { return 403", "contains '{', '}' or ';'"),
+        ("haproxy", "balance first", ("balance is refused in", "the model owns balance")),
+        ("haproxy", "server extra 10.0.0.9:80", ("server is refused in", "the model owns balance, servers")),
+        ("haproxy", "use_backend api if TRUE", ("use_backend is refused in", "outside the model's routes")),
+        ("haproxy", "http-request set-var(txn.w) str(weight)", ("http-request set-var(txn.w) is refused in",)),
+        ("haproxy", "option httplog\nbalance first", ("contains U+000A",)),
+        ("nginx", "least_conn", ("least_conn is refused in", "the model owns balance")),
+        ("nginx", "client_max_body_size 1m; include /tmp/x", ("contains '{', '}' or ';'",)),
+        ("nginx", "location /admin { return 403", ("contains '{', '}' or ';'",)),
     ],
 )
-def test_the_escape_hatch_never_sets_what_the_model_owns(engine: str, directive: str, fragment: str) -> None:
+def test_the_escape_hatch_never_sets_what_the_model_owns(engine: str, directive: str, fragments: tuple[str, ...]) -> None:
     data = frontend(extra_directives=[directive])
     found = problems(lb_vars(frontends=[data], lb_engine=engine))
-    one(found, "frontend edge: extra_directives[0]", fragment)
+    one(found, "frontend edge: extra_directives[0]", *fragments)
     pools = [pool("shop", 1, extra_directives=[directive]), pool("api", 2), pool("static", 3)]
-    one(problems(lb_vars(pools=pools, lb_engine=engine)), "pool shop: extra_directives[0]", fragment)
-    one(problems(lb_vars(lb_global_directives=[directive], lb_engine=engine)), "lb_global_directives:", fragment)
+    one(problems(lb_vars(pools=pools, lb_engine=engine)), "pool shop: extra_directives[0]", *fragments)
+    one(problems(lb_vars(lb_global_directives=[directive], lb_engine=engine)), "lb_global_directives[0]", *fragments)
 
 
 def test_extra_directives_are_listed_for_the_reviewer() -> None:
@@ -611,3 +611,20 @@ def test_verification_checks_every_route_not_only_each_pools_first() -> None:
     del result["routes"]["edge"]
     one(lbguard_verify_report.verify_problems(model, result, {"label": "lb1", "check_runtime": False}),
         "frontend edge: the probe did not check its routes")
+
+
+def test_a_tcp_frontend_and_its_pool_refuse_http_only_directives() -> None:
+    # One at a time: a pool's mode comes from the valid frontends that send to it.
+    tcp = {"name": "db", "mode": "tcp", "binds": [{"port": 5432}], "default_pool": "db",
+           "extra_directives": ["timeout client 1h"]}
+    pools = [pool("shop", 1), pool("api", 2), pool("static", 3), pool("db", 4, extra_directives=["timeout server 1h"])]
+    assert problems(lb_vars(frontends=[frontend(), tcp], pools=pools, lb_engine="haproxy")) == []
+    pools[3]["extra_directives"].append("http-request set-header X-A 1")
+    found = problems(lb_vars(frontends=[frontend(), tcp], pools=pools, lb_engine="haproxy"))
+    assert found == ["pool db: extra_directives[1] 'http-request set-header X-A 1': http-request set-header acts on "
+                     "HTTP only, and this is a tcp pool: HAProxy would ignore it"]
+    pools[3]["extra_directives"].pop()
+    tcp["extra_directives"].append("option forwardfor")
+    found = problems(lb_vars(frontends=[frontend(), tcp], pools=pools, lb_engine="haproxy"))
+    one(found, "frontend db: extra_directives[1] 'option forwardfor': option forwardfor acts on HTTP only, and "
+               "this is a tcp frontend: HAProxy would ignore it")

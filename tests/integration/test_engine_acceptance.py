@@ -18,6 +18,7 @@ import subprocess
 from pathlib import Path
 
 from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_model_build
+from lbguard_directive_examples import EXAMPLES as DIRECTIVE_EXAMPLES
 from lbguard_model_fuzz import mutate, valid_model
 from lbguard_test_tools import REPO_ROOT, ansible_playbook
 
@@ -146,3 +147,41 @@ def test_server_max_connections_renders_as_each_engine_caps_a_server(tmp_path: P
         rendered / "0.haproxy").read_text()
     assert "server 10.0.0.1:8080 weight=1 max_fails=3 fail_timeout=6s max_conns=50;\n" in (
         rendered / "1.nginx").read_text()
+
+
+def test_every_allowlisted_directive_is_accepted_by_its_engine_where_the_template_puts_it(tmp_path: Path) -> None:
+    """One example of every keyword of the escape hatch's allowlist (lbguard_directives), per engine and section.
+
+    The global section's in lb_global_directives, the frontend's in a frontend, the pool's in a pool: the
+    template puts them in HAProxy's global/frontend/backend and nginx's http/server/upstream blocks.
+    """
+    models = []
+    for engine in ("haproxy", "nginx"):
+        examples = DIRECTIVE_EXAMPLES[engine]
+        built, problems = build({
+            "lb_engine": engine, "lb_global_directives": list(examples["global"]),
+            "lb_pools": [{"name": "shop", "servers": [{"name": "web1", "address": "10.0.0.1", "port": 8080}],
+                          "extra_directives": list(examples["pool"])}],
+            "lb_frontends": [{"name": "edge", "binds": [{"port": 80}], "default_pool": "shop",
+                              "extra_directives": list(examples["frontend"])}],
+        })
+        assert built is not None, problems
+        assert (built["global_directives"], built["frontends"][0]["extra_directives"],
+                built["services"][0]["extra_directives"]) == (
+            list(examples["global"]), list(examples["frontend"]), list(examples["pool"]))
+        models.append(built)
+    assert engine_refusals(models, tmp_path) == {}
+    rendered = tmp_path / "rendered"
+    haproxy, nginx = (rendered / "0.haproxy").read_text(), (rendered / "1.nginx").read_text()
+    # Each where its section is: HAProxy's global before defaults, the backend's before its servers,
+    # the frontend's after its routes; nginx's http block before the status server, the upstream's
+    # inside it, the server block's before its location.
+    sections = {"haproxy": (haproxy.split("\ndefaults\n")[0], haproxy.split("\nbackend shop\n")[1].split("server web1")[0],
+                            haproxy.split("\nfrontend edge\n")[1]),
+                "nginx": (nginx.split("server {")[0], nginx.split("upstream shop {")[1].split("}")[0],
+                          nginx.split("# Frontend edge")[1].split("location /")[0])}
+    for engine, texts in sections.items():
+        for section, text in zip(("global", "pool", "frontend"), texts):
+            end = ";" if engine == "nginx" else ""
+            missing = [d for d in DIRECTIVE_EXAMPLES[engine][section] if f"    {d}{end}\n" not in text]
+            assert missing == [], (engine, section, missing)
