@@ -210,7 +210,8 @@ STATS: Section = {
     "password": {
         "type": "str", "required": True, "no_log": True,
         "description": "Password asked by the page, from Ansible Vault.",
-        "rule": f"required; at least {STATS_PASSWORD_MIN} printable ASCII characters; never shown in a message; the "
-        "model keeps only a digest of its hash (`stats.credentials`)",
+        "rule": f"required; at least {STATS_PASSWORD_MIN} printable ASCII characters; in production from Ansible Vault "
+        "or a lookup, never plain text in the inventory; never shown in a message, nor a templating error about it; "
+        "the model keeps only a digest of its hash (`stats.credentials`)",
     },
 }

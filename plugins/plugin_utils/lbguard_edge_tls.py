@@ -19,6 +19,7 @@ from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge_schema i
     STATS_USER_RE,
     TLS_VERSIONS,
 )
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_values import InventoryText
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_secrets import page_password_hash
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_tls import inspect_pair
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_spec import (
@@ -89,7 +90,7 @@ def own_address(value: Any) -> str | None:
     return str(parsed)
 
 
-def read_stats(check: Any, host: str, raw: Any) -> dict[str, Any] | None:
+def read_stats(check: Any, host: str, raw: Any, environment: str | None = None) -> dict[str, Any] | None:
     """``lb_stats``: the engine's stats (HAProxy) or status (nginx) page behind a password.
 
     Returns ``{"address", "port", "user", "credentials"}``: ``credentials`` names
@@ -122,6 +123,9 @@ def read_stats(check: Any, host: str, raw: Any) -> dict[str, Any] | None:
                 not " " <= c <= "~" for c in password):
             check.add(f"lb_stats: password must be at least {STATS_PASSWORD_MIN} printable ASCII characters (keep "
                       "it in Ansible Vault); its value is not shown")
+        elif isinstance(password, InventoryText) and environment != "staging":
+            check.add("lb_stats: password is plain text in the inventory: in production it must come from Ansible "
+                      "Vault (ansible-vault encrypt_string) or a lookup; its value is not shown")
     if len(check.problems) > before:
         return None
     digest = page_password_hash(host, str(user), str(password))

@@ -276,7 +276,7 @@ def build_model(
         _check_engine_limits(engine, host_vars, services, frontends, check)
     global_directives = read_directives(check, "lb_global_directives", host_vars.get("lb_global_directives", []),
                                         engine, "global")
-    stats = read_stats(check, str(lb_host), host_vars["lb_stats"]) if "lb_stats" in host_vars else None
+    stats = read_stats(check, str(lb_host), host_vars["lb_stats"], environment) if "lb_stats" in host_vars else None
     if stats is not None:
         _stats_port_free(stats, services, frontends, engine, host_vars, check)
     if check.problems or engine is None or environment is None:

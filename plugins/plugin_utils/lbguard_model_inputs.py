@@ -8,6 +8,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
+from ansible.parsing.vault import VaultHelper
+from ansible.template import is_trusted_as_template
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import kind as _kind
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_inventory import (
     complete_group_names,
@@ -19,7 +21,7 @@ from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_schema 
     LB_IDENTITY_VARS,
     STATUS_BIND_VARS,
 )
-from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_values import _Checker, _fetch
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_values import InventoryText, _Checker, _fetch
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_secrets import page_password_hash
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_tls import inspect_pair
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_spec import (
@@ -98,12 +100,34 @@ def _adapt(
     if not isinstance(groups, Mapping):
         raise AnsibleFilterError(f"{filter_name}: the second argument must be Ansible's groups, got {_kind(groups)}")
     host = str(lb_host)
-    host_vars = (
-        _read_vars(hostvars[host], LB_VARS + LB_IDENTITY_VARS + tuple(STATUS_BIND_VARS.values()) + ("inventory_dir",))
-        if host in hostvars
-        else None
-    )
+    host_vars = None
+    if host in hostvars:
+        raw_vars = hostvars[host]
+        host_vars = _read_vars(raw_vars, LB_VARS + LB_IDENTITY_VARS + tuple(STATUS_BIND_VARS.values()) + ("inventory_dir",))
+        _mark_inventory_text(raw_vars, host_vars)
     return host, host_vars, _GroupsView(groups), _BackendVarsView(hostvars)
+
+
+def _written_in_inventory(value: Any) -> bool:
+    """Plain text as the inventory wrote it: still a template source, and not decrypted from Vault.
+
+    A value a template or lookup produced is no longer trusted as a template; Vault's keeps its ciphertext.
+    """
+    return isinstance(value, str) and is_trusted_as_template(value) and VaultHelper.get_ciphertext(
+        value, with_tags=False) is None
+
+
+def _mark_inventory_text(raw_vars: Any, host_vars: dict[str, Any]) -> None:
+    """Mark the stats page's password as InventoryText when the inventory wrote it in plain text."""
+    stats = host_vars.get("lb_stats")
+    if not isinstance(stats, dict) or not isinstance(stats.get("password"), str):
+        return
+    try:
+        raw = raw_vars["lb_stats"]["password"]
+    except Exception:  # noqa: BLE001 - already rendered once above; any failure leaves it unmarked
+        return
+    if _written_in_inventory(raw):
+        stats["password"] = InventoryText(stats["password"])
 
 
 def lbguard_environment(

@@ -407,6 +407,9 @@ CERTIFICATE_KEYS = keys("certificate")
 HSTS_KEYS = keys("hsts")
 ROUTE_KEYS = keys("route")
 STATS_KEYS = keys("stats")
+#: Keys whose value is a secret (declared no_log): a message names the field, never the value or an error about it.
+SECRET_KEYS: frozenset[str] = frozenset(key for section in SECTIONS.values() for key, spec in section.items()
+                                        if spec.get("no_log"))
 
 _INTERVAL = INTERVAL_RE.fullmatch(HEALTH_CHECK["interval"]["default"])
 #: A health check's defaults, with the interval also in milliseconds (what the templates render).

@@ -17,13 +17,22 @@ from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_schema 
     HOST_LABEL_RE,
     INTERVAL_RE,
 )
-from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_spec import SECTIONS
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_spec import SECRET_KEYS, SECTIONS
 
 
 try:  # jinja2 is always present with Ansible; keep the core importable without it
     from jinja2 import Undefined as _JinjaUndefined
 except ImportError:  # pragma: no cover
     _JinjaUndefined = ()  # type: ignore[assignment,misc]
+
+
+class InventoryText(str):
+    """A secret written as plain text in the inventory: not from Ansible Vault, a lookup or a template.
+
+    The filter adapters mark it (``lbguard_model_inputs``); production refuses it where a secret is expected.
+    """
+
+    __slots__ = ()
 
 
 class Unrenderable:
@@ -61,6 +70,15 @@ _MISSING: Any = object()
 # ------------------------------------------------------------------ small helpers
 
 
+#: What a secret field's templating error becomes: the error may hold the secret, so it is not shown.
+SECRET_REASON = "the templating error is not shown, as the field is secret; check its template, vault file or lookup"
+
+
+def _secret_field(field: str) -> bool:
+    """``key``, ``tls.certificates[0].key``, ``password``: a field whose last name is a secret key."""
+    return re.split(r"[.\[]", field)[-1] in SECRET_KEYS if field else False
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -95,11 +113,9 @@ class _Checker:
     def rendered(self, where: str, field: str, value: Any) -> bool:
         """False (and a problem) if ``value`` could not be rendered by Ansible."""
         if isinstance(value, Unrenderable):
-            self.add(
-                f"{where}: {field} cannot be rendered: {value.reason}"
-                if field
-                else f"{where} cannot be rendered: {value.reason}"
-            )
+            # Templating errors quote what they failed on (a lookup's argument, say): never for a secret.
+            reason = SECRET_REASON if _secret_field(field) else value.reason
+            self.add(f"{where}: {field} cannot be rendered: {reason}" if field else f"{where} cannot be rendered: {reason}")
             return False
         return True
 

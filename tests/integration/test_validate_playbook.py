@@ -21,7 +21,7 @@ EXAMPLES = REPO_ROOT / "inventories" / "examples"
 
 
 def run(
-    inventory: Path, tmp_path: Path, playbook: Path = PLAYBOOK, extra_vars: str | None = None
+    inventory: Path, tmp_path: Path, playbook: Path = PLAYBOOK, extra_vars: str | None = None, *args: str
 ) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env.update(
@@ -40,7 +40,7 @@ def run(
     ):
         env.pop(name, None)
     return subprocess.run(
-        [ansible_playbook(), "-i", str(inventory), str(playbook), *(["-e", extra_vars] if extra_vars else [])],
+        [ansible_playbook(), "-i", str(inventory), str(playbook), *(["-e", extra_vars] if extra_vars else []), *args],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -324,3 +324,41 @@ def test_a_certificate_near_its_expiry_is_a_warning_in_staging_and_refused_in_pr
             assert result.returncode == 2, text
             assert "lb1: frontend edge: certificate shop: the certificate expires in 5 days, under " \
                    "lbguard_cert_min_days (14)" in " ".join(text.split())
+
+
+def test_the_stats_password_comes_from_vault_or_a_lookup_in_production(tmp_path: Path) -> None:
+    """Plain text in a production inventory is refused, never quoted; Vault, a lookup and staging pass (#27)."""
+    import yaml  # noqa: PLC0415 - only this test writes a !vault tag
+    from ansible.parsing.vault import VaultLib, VaultSecret  # noqa: PLC0415 - only this test encrypts
+
+    class Vaulted(str):
+        """A value written with Ansible's !vault tag."""
+
+    class Dumper(yaml.SafeDumper):
+        """YAML that writes Vaulted values as !vault blocks."""
+
+    Dumper.add_representer(Vaulted, lambda dumper, value: dumper.represent_scalar("!vault", str(value), style="|"))
+    password = "Vq7-correct-horse-Zt9"
+    (tmp_path / "vault-pass").write_text("test vault password\n", encoding="utf-8")
+    secret = VaultSecret(b"test vault password")
+    (tmp_path / "password.txt").write_text(password + "\n", encoding="utf-8")
+    servers = [{"name": f"web{i}", "address": f"192.0.2.{10 + i}", "port": 80} for i in (1, 2)]
+    ways = {"plain": password,
+            "vault": Vaulted(VaultLib([("default", secret)]).encrypt(password.encode(), secret).decode()),
+            "lookup": "{{ lookup('file', '%s') }}" % (tmp_path / "password.txt")}
+    for way, value in ways.items():
+        for environment in ("production", "staging"):
+            stats = {"address": "127.0.0.1", "port": 8404, "user": "ops", "password": value}
+            lb = {"ansible_host": "192.0.2.1", "lb_stats": stats,
+                  "lb_services": [{"name": "shop", "listen": 80, "servers": servers}]}
+            hosts = {"all": {"children": {"loadbalancers": {"hosts": {"lb1": lb}}, environment: {"hosts": {"lb1": {}}}}}}
+            (tmp_path / "hosts.yml").write_text(yaml.dump(hosts, Dumper=Dumper, sort_keys=False), encoding="utf-8")
+            result = run(tmp_path / "hosts.yml", tmp_path, PLAYBOOK, None,
+                         "--vault-password-file", str(tmp_path / "vault-pass"))
+            out = output(result)
+            assert password not in out and password[:8] not in out
+            refused = way == "plain" and environment == "production"
+            assert result.returncode == (2 if refused else 0), (way, environment, out)
+            if refused:
+                assert ("lb1: lb_stats: password is plain text in the inventory: in production it must come from "
+                        "Ansible Vault") in " ".join(out.split())
