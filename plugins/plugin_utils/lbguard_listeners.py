@@ -79,12 +79,12 @@ def overlap(one: Listener, other: Listener) -> bool:
     return one.address in wildcard or other.address in wildcard or one.address == other.address
 
 
-def status_listener(text: Any, owner: str) -> Listener | None:
+def status_listener(text: Any, owner: str, engine: str | None = "haproxy") -> Listener | None:
     """lbguard's status listener from the engine role's bind (``127.0.0.1:PORT``, ``[::1]:PORT``, ``:PORT``).
 
-    Its address is read as the engines read it: empty or ``*`` every IPv4 address;
-    ``[::]`` dual stack (the template adds no ``v6only``), so both families. None
-    when it is not ``address:port``.
+    Its address is read as the engine reads it: empty or ``*`` every IPv4 address;
+    ``[::]`` every IPv6 address with nginx (``ipv6only`` by default), dual stack
+    with HAProxy (the template adds no ``v6only``). None when it is not ``address:port``.
     """
     host, _, port = str(text).rpartition(":")
     if not port.isdigit():
@@ -94,7 +94,8 @@ def status_listener(text: Any, owner: str) -> Listener | None:
     address = bind_address("" if host == "*" else host)
     if address is None:
         return None
-    families = frozenset({4, 6}) if address == EVERY_IPV6 else frozenset({family(address)})
+    dual = address == EVERY_IPV6 and engine != "nginx"
+    families = frozenset({4, 6}) if dual else frozenset({family(address)})
     return Listener(address, int(port), families, owner)
 
 

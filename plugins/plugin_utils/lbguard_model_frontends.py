@@ -107,7 +107,7 @@ def _status(engine: str | None, host_vars: Mapping[str, Any]) -> tuple[Listener 
     """lbguard's status listener (None when its bind has no port) and how to name it in messages."""
     var = STATUS_BIND_VARS.get(engine or "haproxy", STATUS_BIND_VARS["haproxy"])
     text = str(host_vars.get(var, STATUS_BIND_DEFAULT))
-    found = status_listener(text, "lbguard's status listener")
+    found = status_listener(text, "lbguard's status listener", engine)
     port = text.rsplit(":", 1)[-1]
     if found is None and port.isdigit():  # a host name: any address of this host, both families
         found = Listener(EVERY_IPV4, int(port), frozenset({4, 6}), "lbguard's status listener")

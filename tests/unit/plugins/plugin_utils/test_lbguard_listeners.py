@@ -69,6 +69,8 @@ def test_the_status_bind_is_read_as_the_engines_read_it(text: str, address: str,
     found = ls.status_listener(text, "status")
     assert found is not None and (found.address, found.port, set(found.families)) == (address, 8405, families)
     assert ls.status_listener("localhost:x", "status") is None
+    nginx = ls.status_listener("[::]:8405", "status", "nginx")  # nginx's [::] is ipv6only
+    assert nginx is not None and set(nginx.families) == {6}
 
 
 def test_a_dual_stack_frontend_is_accepted() -> None:
@@ -154,3 +156,11 @@ def test_nginx_map_keywords_and_engine_names_are_ordinary_pool_and_frontend_name
     frontends = [{"name": name, "binds": [{"port": 8000 + i}], "routes": routes if i == 0 else [],
                   "default_pool": "default"} for i, name in enumerate(names)]
     assert problems(frontends, pools, lb_engine=engine) == []
+
+
+@pytest.mark.parametrize(("engine", "refused"), [("haproxy", True), ("nginx", False)])
+def test_a_status_listener_on_every_ipv6_address_is_read_per_engine(engine: str, refused: bool) -> None:
+    found = problems([frontend("edge", {"port": 8405})], lb_engine=engine, **{f"{engine}_status_bind": "[::]:8405"})
+    assert [p for p in found if "port 8405 is lbguard's status listener" in p] == (
+        [f"frontend edge: port 8405 is lbguard's status listener ({engine}_status_bind [::]:8405), which verification "
+         "reads; choose another port"] if refused else []), found
