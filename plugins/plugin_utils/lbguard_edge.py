@@ -29,9 +29,9 @@ from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge_tls impo
     _entries,
     _hsts,
     _tls,
-    own_address,
 )
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_directives import read_directives
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_listeners import EVERY_IPV6, bind_address
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_tls import covers
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_spec import (
     BIND_KEYS,
@@ -113,13 +113,13 @@ def _binds(check: Any, label: str, raw: Any) -> list[dict[str, Any]]:
             check.add(f"{where}: port is missing")
         tls = check.declared("bind", "tls", where, data.get("tls", False))
         address = data.get("address", "")
-        if check.rendered(where, "address", address) and address not in ("", None):
-            if own_address(address) is None:
-                check.add(f"{where}: address {address!r} must be one IP address of this host; leave it out "
-                          "to listen on every address")
-                address = None
-            else:
-                address = own_address(address)
+        if check.rendered(where, "address", address):
+            address = bind_address(address)
+            if address is None:
+                check.add(f"{where}: address {data.get('address')!r} must be one IP address of this host; leave it "
+                          "out (or write 0.0.0.0) for every IPv4 address, write '::' for every IPv6 address")
+        else:
+            address = None
         if port is not None and tls is not None and address is not None:
             binds.append({"address": address or "", "port": port, "tls": tls})
     return binds
@@ -317,7 +317,9 @@ def probe_targets(frontends: Sequence[Mapping[str, Any]]) -> dict[str, dict[str,
     targets: dict[str, dict[str, Any]] = {}
     for frontend in frontends:
         bind = next((b for b in frontend["binds"] if b["tls"]), frontend["binds"][0])
-        base = {"port": bind["port"], "address": bind["address"], "tls": bind["tls"]}
+        # Every IPv6 address includes ::1, which the probe can reach; "" is the probe's default address.
+        address = "::1" if bind["address"] == EVERY_IPV6 else bind["address"]
+        base = {"port": bind["port"], "address": address, "tls": bind["tls"]}
         for route in frontend["routes"]:
             targets.setdefault(route["pool"], {**base, **route["probe"]})
         targets.setdefault(frontend["default_pool"], {**base, **frontend["default_probe"]})

@@ -28,7 +28,8 @@ FRONTEND: Section = {
         "type": "str", "required": True,
         "description": "Unique identifier (letters, digits, _ and -), names the frontend.",
         "rule": "required; 1-63 letters, digits, `_` or `-`, starting with a letter; unique per LB and not the name of a "
-        "service of `lb_services`; names starting with `lbguard` are reserved",
+        "service of `lb_services` (both are HAProxy frontends; a pool may share it: backends are another namespace); "
+        "names starting with `lbguard` are reserved; rendered unchanged (nginx names no frontend)",
     },
     "mode": {
         "type": "str", "default": MODES[0], "choices": list(MODES),
@@ -39,8 +40,10 @@ FRONTEND: Section = {
         "type": "list", "elements": "dict", "required": True,
         "description": "Where the frontend listens.",
         "options": "bind",
-        "rule": "a non-empty list of mappings with the keys of [Bind keys](#bind-keys); no two listeners on one port of one "
-        "address (an empty address is every address), services' `listen` included; not lbguard's status port",
+        "rule": "a non-empty list of mappings with the keys of [Bind keys](#bind-keys); addresses are compared in canonical "
+        "form, per IP family: no two listeners on one port of one address, and none on a port another listener of its "
+        "family holds on every address (services' `listen`, `lb_stats` and lbguard's status listener included); every "
+        "IPv4 address and every IPv6 address (`::`) are two sockets, so `0.0.0.0:443` with `[::]:443` is accepted",
     },
     "tls": {
         "type": "dict",
@@ -87,8 +90,11 @@ BIND: Section = {
     "address": {
         "type": "str",
         "doc_default": "every address",
-        "description": "One IP address of this host; left out, every address.",
-        "rule": "an IP address (not multicast, not unspecified); left out or empty: every address",
+        "description": "One IP address of this host; left out (or `0.0.0.0`), every IPv4 address; `::`, every IPv6 "
+        "address.",
+        "rule": "an IP address, not multicast; left out, empty or `0.0.0.0`: every IPv4 address; `::` (any spelling): "
+        "every IPv6 address only (nginx's `ipv6only` default; HAProxy is given `v6only`); an IPv4-mapped IPv6 address "
+        "(`::ffff:10.0.0.1`) is its IPv4 address",
     },
     "port": {
         "type": "int", "required": True, "range": PORT_RANGE,
@@ -194,13 +200,14 @@ STATS: Section = {
     "address": {
         "type": "str", "required": True,
         "description": "One IP address of this host on a management network, or 127.0.0.1.",
-        "rule": "required; one IP address, not unspecified or multicast (never every address)",
+        "rule": "required; one IP address, not unspecified or multicast (never every address); an IPv4-mapped IPv6 "
+        "address is its IPv4 address",
     },
     "port": {
         "type": "int", "required": True, "range": PORT_RANGE,
         "description": "Port of the page.",
-        "rule": f"required; {PORT_RULE}; no service's `listen`, no frontend's bind on that address, not lbguard's status "
-        "port",
+        "rule": f"required; {PORT_RULE}; no service's `listen` (every IPv4 address), no frontend's bind on that address "
+        "or on every address of its family, not lbguard's status listener",
     },
     "user": {
         "type": "str", "required": True,

@@ -80,11 +80,14 @@ def own_address(value: Any) -> str | None:
     """``value`` as one IP address a listener of this host can bind, canonical; None if it is not one.
 
     Not the unspecified address (every address is written by leaving it out) nor a multicast one.
+    An IPv4-mapped IPv6 address (``::ffff:10.0.0.1``) is its IPv4 form: the same address.
     """
     try:
         parsed = ipaddress.ip_address(value) if isinstance(value, str) else None
     except ValueError:
         return None
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        parsed = parsed.ipv4_mapped
     if parsed is None or parsed.is_unspecified or parsed.is_multicast:
         return None
     return str(parsed)

@@ -271,7 +271,6 @@ def build_model(
                       "services share the engine's frontend names")
     _listeners(services, frontends, check)
     services += pools
-    _check_self_references(lb_host, host_vars, services, check)
     if engine is not None:
         _check_engine_limits(engine, host_vars, services, frontends, check)
     global_directives = read_directives(check, "lb_global_directives", host_vars.get("lb_global_directives", []),
@@ -279,6 +278,7 @@ def build_model(
     stats = read_stats(check, str(lb_host), host_vars["lb_stats"], environment) if "lb_stats" in host_vars else None
     if stats is not None:
         _stats_port_free(stats, services, frontends, engine, host_vars, check)
+    _check_self_references(lb_host, host_vars, services, frontends, stats, engine, check)
     if check.problems or engine is None or environment is None:
         return None, check.problems
     model = {

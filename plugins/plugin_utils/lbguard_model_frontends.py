@@ -11,6 +11,16 @@ from ansible_collections.lbguard.core.plugins.module_utils.lbguard_constants imp
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge import probe_targets, read_frontend
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_directives import read_directives
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_edge_tls import CertificatePolicy
+from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_listeners import (
+    EVERY_IPV4,
+    EVERY_IPV6,
+    Listener,
+    listener,
+    loop_listener,
+    overlap,
+    shown,
+    status_listener,
+)
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_model_schema import (
     LB_IDENTITY_VARS,
     STATUS_BIND_VARS,
@@ -101,20 +111,54 @@ def _frontends_and_pools(
     return frontends, pools
 
 
+def _status(engine: str | None, host_vars: Mapping[str, Any]) -> tuple[Listener | None, str]:
+    """lbguard's status listener (None when its bind has no port) and how to name it in messages."""
+    var = STATUS_BIND_VARS.get(engine or "haproxy", STATUS_BIND_VARS["haproxy"])
+    text = str(host_vars.get(var, STATUS_BIND_DEFAULT))
+    found = status_listener(text, "lbguard's status listener", engine)
+    port = text.rsplit(":", 1)[-1]
+    if found is None and port.isdigit():  # a host name: any address of this host, both families
+        found = Listener(EVERY_IPV4, int(port), frozenset({4, 6}), "lbguard's status listener")
+    return found, f"{var} {text}"
+
+
+def _service_listeners(services: list[dict[str, Any]]) -> list[Listener]:
+    """lb_services listen on every IPv4 address (HAProxy's ``bind :port``, nginx's ``listen port``)."""
+    return [listener(EVERY_IPV4, s["listen"], f"service {s['name']}") for s in services if "probe" not in s]
+
+
+def _bind_listeners(frontends: list[dict[str, Any]]) -> list[Listener]:
+    """Every bind of every frontend, canonical already (lbguard_edge's _binds)."""
+    return [listener(b["address"], b["port"], f"frontend {f['name']}") for f in frontends for b in f["binds"]]
+
+
 def _listeners(services: list[dict[str, Any]], frontends: list[dict[str, Any]], check: _Checker) -> None:
-    """No two listeners on one port of one address (an empty address is every address)."""
-    taken: list[tuple[str, int, str]] = [("", s["listen"], f"service {s['name']}")
-                                         for s in services if "probe" not in s]
+    """No two listeners take the same connections (canonical addresses, per family: lbguard_listeners)."""
+    taken = _service_listeners(services)
     checked_from = len(taken)  # services among themselves are checked with lb_services
-    for frontend in frontends:
-        taken += [(b["address"], b["port"], f"frontend {frontend['name']}") for b in frontend["binds"]]
-    for i, (address, port, owner) in enumerate(taken):
+    taken += _bind_listeners(frontends)
+    for i, item in enumerate(taken):
         if i < checked_from:
             continue
-        for other_address, other_port, other in taken[:i]:
-            if port == other_port and (not address or not other_address or address == other_address):
-                check.add(f"{owner}: port {port}{' on ' + address if address else ''} is already used by {other}")
+        for other in taken[:i]:
+            if overlap(item, other):
+                check.add(f"{item.owner}: port {item.port}{_on(item.address)} is already used by {other.owner}"
+                          f"{_why(item, other)}")
                 break
+
+
+def _on(address: str) -> str:
+    """`` on <address>`` for a message, nothing for every IPv4 address."""
+    return f" on {shown(address, 0)[:-2]}" if address else ""
+
+
+def _why(item: Listener, other: Listener) -> str:
+    """Why two overlapping listeners of different addresses are one: the other listens on every address."""
+    if item.address == other.address:
+        return ""
+    every, one = (item, other) if item.address in (EVERY_IPV4, EVERY_IPV6) else (other, item)
+    return (f" ({shown(every.address, every.port)} is every IPv{min(every.families)} address, {one.address} among "
+            "them: the engines would split the port's connections by address); use another port, or one address each")
 
 
 def _stats_port_free(
@@ -127,16 +171,17 @@ def _stats_port_free(
 ) -> None:
     """The stats page's port is no service's, no bind's (on its address) and not lbguard's status port."""
     port, address = stats["port"], stats["address"]
-    for service in services:
-        if "probe" not in service and service["listen"] == port:
-            check.add(f"lb_stats: port {port} is already used by service {service['name']}")
-    for frontend in frontends:
-        if any(b["port"] == port and b["address"] in ("", address) for b in frontend["binds"]):
-            check.add(f"lb_stats: port {port} on {address} is already used by frontend {frontend['name']}")
-    status_var = STATUS_BIND_VARS.get(engine or "haproxy", STATUS_BIND_VARS["haproxy"])
-    status_bind = str(host_vars.get(status_var, STATUS_BIND_DEFAULT))
-    if status_bind.rsplit(":", 1)[-1] == str(port):
-        check.add(f"lb_stats: port {port} is lbguard's status listener ({status_var} {status_bind}); choose another")
+    page = listener(address, port, "lb_stats")
+    for other in _service_listeners(services):
+        if overlap(page, other):
+            check.add(f"lb_stats: port {port} is already used by {other.owner} (every IPv4 address)")
+    for other in _bind_listeners(frontends):
+        if overlap(page, other):
+            check.add(f"lb_stats: port {port} on {address} is already used by {other.owner} "
+                      f"({shown(other.address, other.port)})")
+    status, named = _status(engine, host_vars)
+    if status is not None and overlap(page, status):
+        check.add(f"lb_stats: port {port} is lbguard's status listener ({named}); choose another")
 
 
 def _check_engine_limits(
@@ -147,13 +192,11 @@ def _check_engine_limits(
     check: _Checker,
 ) -> None:
     """What the engine or lbguard's own listener would refuse on the host, refused here, before any host."""
-    status_var = STATUS_BIND_VARS[engine]
-    status_bind = host_vars.get(status_var, STATUS_BIND_DEFAULT)
-    status_port = str(status_bind).rsplit(":", 1)[-1]
+    status, named = _status(engine, host_vars)
     for frontend in frontends:
         label = f"frontend {frontend['name']}"
-        if any(str(b["port"]) == status_port for b in frontend["binds"]):
-            check.add(f"{label}: port {status_port} is lbguard's status listener ({status_var} {status_bind}), "
+        if status is not None and any(overlap(item, status) for item in _bind_listeners([frontend])):
+            check.add(f"{label}: port {status.port} is lbguard's status listener ({named}), "
                       "which verification reads; choose another port")
         if engine == "nginx" and frontend["mode"] == "tcp":
             check.add(f"{label}: mode tcp is not available with nginx (lbguard renders nginx's http module only); "
@@ -163,10 +206,10 @@ def _check_engine_limits(
         label = f"pool {service['name']}" if "probe" in service else f"service {service['name']}"
         if "probe" in service:
             pass  # reached through a frontend, whose binds are checked above
-        elif str(service["listen"]) == status_port:
+        elif status is not None and any(overlap(item, status) for item in _service_listeners([service])):
             check.add(
-                f"{label}: listen port {service['listen']} is lbguard's status listener ({status_var} "
-                f"{status_bind}), which verification reads; choose another port"
+                f"{label}: listen port {service['listen']} is lbguard's status listener ({named}), "
+                "which verification reads; choose another port"
             )
         if engine == "nginx":
             if service["mode"] == "tcp" and "probe" not in service:
@@ -185,9 +228,15 @@ def _check_engine_limits(
 
 
 def _check_self_references(
-    lb_host: str, host_vars: Mapping[str, Any], services: list[dict[str, Any]], check: _Checker
+    lb_host: str,
+    host_vars: Mapping[str, Any],
+    services: list[dict[str, Any]],
+    frontends: list[dict[str, Any]],
+    stats: dict[str, Any] | None,
+    engine: str | None,
+    check: _Checker,
 ) -> None:
-    """No server may be the load balancer itself, by its name or its addresses."""
+    """No server may be the load balancer itself: by its name or its addresses, or one of its listeners."""
     own: dict[str, str] = {}
     for origin, value in [("inventory hostname", lb_host)] + [
         (f"host var {var}", host_vars[var]) for var in LB_IDENTITY_VARS if var in host_vars
@@ -195,10 +244,24 @@ def _check_self_references(
         canonical, _ = check_address(value)
         if canonical is not None:
             own.setdefault(canonical, origin)
+    listeners = _service_listeners(services) + _bind_listeners(frontends)
+    if stats is not None:
+        listeners.append(listener(stats["address"], stats["port"], "lb_stats"))
+    status, _named = _status(engine, host_vars)
+    listeners += [status] if status is not None else []
     for service in services:
+        label = f"pool {service['name']}" if "probe" in service else f"service {service['name']}"
         for server in service["servers"]:
             if server["address"] in own:
                 check.add(
-                    f"service {service['name']}: server {server['name']} points to this load balancer itself "
+                    f"{label}: server {server['name']} points to this load balancer itself "
                     f"({server['address']}, its {own[server['address']]}): requests would loop back into it"
+                )
+                continue
+            looped = loop_listener(server["address"], server["port"], listeners, own)
+            if looped is not None:
+                check.add(
+                    f"{label}: server {server['name']} ({shown(server['address'], server['port'])}) is "
+                    f"{looped.owner}'s listener ({shown(looped.address, looped.port)}) on this load balancer: "
+                    "requests would loop back into it; point the server at a backend"
                 )

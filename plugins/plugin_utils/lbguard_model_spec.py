@@ -196,7 +196,10 @@ SERVICE: Section = {
         "type": "str", "required": True,
         "description": "Unique, safe identifier (letters, digits, _ and -), names the frontend and backend.",
         "rule": "required; 1-63 letters, digits, `_` or `-`, starting with a letter; unique per LB (with nginx, unique "
-        f"ignoring case); names starting with `{RESERVED_SERVICE_PREFIX}` are reserved for lbguard's status listener",
+        f"ignoring case); names starting with `{RESERVED_SERVICE_PREFIX}` are reserved for lbguard's status listener; "
+        "the engines' identifiers are the name unchanged (nothing is sanitised, so two names never meet in one), and "
+        "nginx's map keywords (`default`, `hostnames`, `include`, `volatile`) are ordinary names: the template escapes "
+        "map keys",
     },
     "mode": {
         "type": "str", "default": MODES[0], "choices": list(MODES),
@@ -206,8 +209,9 @@ SERVICE: Section = {
     "listen": {
         "type": "int", "required": True, "range": PORT_RANGE,
         "description": "Port the frontend listens on (1-65535), unique per load balancer.",
-        "rule": f"required; {PORT_RULE}, unique per LB, and not the port of lbguard's status listener "
-        f"(`haproxy_status_bind` / `nginx_status_bind`, default `{STATUS_BIND}`)",
+        "rule": f"required; {PORT_RULE}, unique per LB (a service listens on every IPv4 address), and not the port of "
+        f"lbguard's status listener (`haproxy_status_bind` / `nginx_status_bind`, default `{STATUS_BIND}`) when that "
+        "listens on an IPv4 address",
     },
     "balance": {
         "type": "str", "default": "roundrobin",
@@ -275,8 +279,9 @@ SERVER: Section = {
         "rule": "required; IPv4, IPv6 or DNS host name, syntax only, never resolved; compared in canonical form "
         "(IPv4-mapped IPv6 as IPv4, names in lower case without the trailing dot): no two servers of a service on "
         "the same address and port; refused: loopback, `localhost`, unspecified, multicast and broadcast addresses, "
-        "IPv6 zone ids, names libc reads as a number (`0x0a000001`), and the load balancer itself (its inventory "
-        "name, `ansible_host` or `lb_address`)",
+        "IPv6 zone ids, names libc reads as a number (`0x0a000001`), the load balancer itself (its inventory "
+        "name, `ansible_host` or `lb_address`), and one of its listeners (the address of a bind, `lb_stats` or the "
+        "status listener, on a port a listener of that address or of every address of its family holds)",
     },
     "port": {
         "type": "int", "required": True, "range": PORT_RANGE,
@@ -345,7 +350,8 @@ POOL: Section = {
         "description": (
             "Unique identifier (letters, digits, _ and -), names the backend (HAProxy) or upstream (nginx)."
         ),
-        "rule": "required; the rules of a service's name; unique among pools and the services of `lb_services`",
+        "rule": "required; the rules of a service's name; unique among pools and the services of `lb_services` (with "
+        "nginx, ignoring case: upstream names and map keys are)",
     },
     **{key: value for key, value in SERVICE.items() if key not in ("name", "mode", "listen")},
     "extra_directives": {**FRONTEND["extra_directives"], "rule": directive_rule("pool")},
