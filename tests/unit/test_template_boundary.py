@@ -153,3 +153,9 @@ def good_values(engine: str) -> dict[str, object]:
 def test_the_roles_defaults_pass_their_classes(engine: str) -> None:
     assert setting_problems(engine, good_values(engine)) == []
     assert lbguard_settings.rendered_settings(engine) == list(RENDERED_SETTINGS[engine])
+
+
+def test_the_stats_hash_lbguard_makes_passes_its_class() -> None:
+    from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_secrets import page_password_hash  # noqa: PLC0415
+    values = dict(good_values("haproxy"), haproxy_stats_password_hash=page_password_hash("lb1", "ops", "a long password"))
+    assert setting_problems("haproxy", values) == []
