@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ansible_collections.lbguard.core.plugins.module_utils.lbguard_common import kind
+from ansible_collections.lbguard.core.plugins.module_utils.lbguard_constants import STATUS_BIND
 from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_listeners import status_listener
 
 #: An absolute path of the letters, digits and punctuation file names use: no space, quote or engine syntax.
@@ -51,7 +52,7 @@ def _integer(low: int, high: int) -> Callable[[Any, str], str | None]:
 def _listener(value: Any, engine: str) -> str | None:
     if isinstance(value, str) and status_listener(value, "status", engine) is not None:
         return None
-    return f"must be address:port (127.0.0.1:8405, [::1]:8405), got {ascii(str(value)[:80])}"
+    return f"must be address:port (such as {STATUS_BIND}), got {ascii(str(value)[:80])}"
 
 
 def _password_hash(value: Any, engine: str) -> str | None:  # pylint: disable=unused-argument

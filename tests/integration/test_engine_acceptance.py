@@ -17,13 +17,16 @@ import random
 import subprocess
 from pathlib import Path
 
-from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_model_build
+from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_model_build, lbguard_model_inputs
 from lbguard_directive_examples import EXAMPLES as DIRECTIVE_EXAMPLES
-from lbguard_model_fuzz import mutate, valid_model
+from lbguard_certs import CertificateAuthority
+from lbguard_model_fuzz import EDGE_DOMAIN, mutate, mutate_edge, valid_edge_model, valid_model
 from lbguard_test_tools import REPO_ROOT, ansible_playbook
 
 SEED = int(os.environ.get("LBGUARD_FUZZ_SEED", "20261202"))
 EXAMPLES = int(os.environ.get("LBGUARD_FUZZ_EXAMPLES", "120"))
+#: Edge models (frontends, pools, routes, certificates, stats): a third of the budget, each with 4 mutants.
+EDGE_EXAMPLES = max(EXAMPLES // 3, 8)
 IMAGE = os.environ.get("LBGUARD_IMAGE", "localhost/lbguard-debian:bookworm")
 TEMPLATES = {"haproxy": "haproxy.cfg.j2", "nginx": "nginx.conf.j2"}
 
@@ -185,3 +188,62 @@ def test_every_allowlisted_directive_is_accepted_by_its_engine_where_the_templat
             end = ";" if engine == "nginx" else ""
             missing = [d for d in DIRECTIVE_EXAMPLES[engine][section] if f"    {d}{end}\n" not in text]
             assert missing == [], (engine, section, missing)
+
+
+#: What ends a directive, opens or closes a block, starts a comment or quotes, in either engine.
+SYNTAX = ";{}#\"'\\"
+
+
+def shape(text: str) -> list[tuple[int, ...]]:
+    """Per line, its words and its syntax characters: a value that broke out of its place changes them."""
+    return [(len(line.split()), *(line.count(char) for char in SYNTAX)) for line in text.splitlines()]
+
+
+def test_every_edge_model_validation_accepts_the_engines_accept_and_no_value_adds_a_line(tmp_path: Path) -> None:
+    """The edge model under the same property, and values fed engine syntax, control characters, look-alikes
+    and long text: an accepted mutant renders a config of its parent's shape, line for line (#27)."""
+    rng = random.Random(SEED)
+    certificate = CertificateAuthority().issue(EDGE_DOMAIN, "*." + EDGE_DOMAIN)
+    cases: list[tuple[str, dict, int | None, dict]] = []  # (mutation, validated model, parent's index, host vars)
+    for index in range(EDGE_EXAMPLES):
+        host_vars = valid_edge_model(rng, "haproxy" if index % 2 == 0 else "nginx", certificate)
+        built, problems = build(host_vars)
+        assert built is not None, (host_vars, problems)
+        parent = len(cases)
+        cases.append(("valid", built, None, host_vars))
+        for _ in range(4):
+            mutation, mutant = mutate_edge(host_vars, rng)
+            built, _problems = build(mutant)
+            if built is not None:
+                cases.append((mutation, built, parent, mutant))
+    models = []
+    for _mutation, built, _parent, host_vars in cases:
+        tls_dir = tmp_path / "tls" / built["engine"]
+        tls_dir.mkdir(parents=True, exist_ok=True)
+        for item in lbguard_model_inputs.lbguard_tls_files(built, {"lb1": host_vars}):
+            if built["engine"] == "haproxy":
+                (tls_dir / f"{item['file']}.pem").write_text(item["certificate"] + item["key"])
+            else:
+                (tls_dir / f"{item['file']}.crt").write_text(item["certificate"])
+                (tls_dir / f"{item['file']}.key").write_text(item["key"])
+        stats_hash = lbguard_model_inputs.lbguard_stats_password_hash(built, {"lb1": host_vars}) if built["stats"] else ""
+        models.append({**built, "stats_password_hash": stats_hash})
+    for engine in ("haproxy", "nginx"):
+        (tmp_path / "tls" / engine).mkdir(parents=True, exist_ok=True)
+    refused = engine_refusals(models, tmp_path, tls_dirs={
+        "/etc/haproxy/lbguard-tls": tmp_path / "tls" / "haproxy", "/etc/nginx/lbguard-tls": tmp_path / "tls" / "nginx"})
+    mutants = [case for case in cases if case[2] is not None]
+    print(f"seed {SEED}: {EDGE_EXAMPLES} edge models and {len(mutants)} accepted mutants rendered; "
+          f"engines refused {len(refused)}")
+    assert not refused, "\n".join(f"{cases[i][0]}: the engine refused what validation accepted: {why}"
+                                  for i, why in sorted(refused.items())[:5])
+    rendered = [(tmp_path / "rendered" / f"{i}.{model['engine']}").read_text() for i, model in enumerate(models)]
+    for index, (mutation, built, parent, host_vars) in enumerate(cases):
+        if parent is None:
+            continue
+        if mutation == "extra directive":  # the one place text becomes a line: exactly its own
+            directive = host_vars["lb_frontends"][0]["extra_directives"][0].strip()
+            lines = [line.strip().rstrip(";") for line in rendered[index].splitlines()]
+            assert lines.count(directive.rstrip(";")) == 1, (directive, rendered[index])
+            continue
+        assert shape(rendered[index]) == shape(rendered[parent]), (mutation, json.dumps(host_vars)[:2000])

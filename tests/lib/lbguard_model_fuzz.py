@@ -12,6 +12,7 @@ network the engine runs in, which validation cannot know.
 from __future__ import annotations
 
 import copy
+import ipaddress
 import random
 from typing import Any, Callable
 
@@ -164,5 +165,143 @@ def mutate(model: dict[str, Any], rng: random.Random) -> tuple[str, dict[str, An
     """One mutation of a copy of ``model``: its name and the mutant."""
     mutant = copy.deepcopy(model)
     name, change = rng.choice(MUTATIONS)
+    change(mutant, rng)
+    return name, mutant
+
+
+# ------------------------------------------------------------------ the edge model (#27)
+
+#: A certificate the edge models serve (one CA for the run; hosts under EDGE_DOMAIN).
+EDGE_DOMAIN = "shop.example.test"
+ROUTE_PATH_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-._~%/"
+#: Engine syntax, control characters, Unicode look-alikes and very long values, for every string field.
+ODD_EDGE_TEXT = ODD_TEXT + ["a\rb", "a\x00b", "a\x1b[31mb", "a\u2028b", "a\u202eb", "sh\u043ep", "\uff53hop",
+                            "a" * 300, "a;\n    stats admin if TRUE", "a }\n    return 301 https://evil.example; #",
+                            "*", "*.", "a..b", "-a.example", "a.example.", "xn--a", "a" * 64 + ".example"]
+ODD_ROUTE_PATHS = ["/" + t for t in ODD_EDGE_TEXT] + ["", "/", "//", "/a b", "/a;b", "/a{b}", "/%0a", "/\u00e9"]
+ODD_DIRECTIVES = ["timeout client 5s\n    stats admin if TRUE", "client_max_body_size 1m; return 301 https://x",
+                  "http-request set-header X-A 1\r\n", "log 127.0.0.1 local0\u2028", "retries 3 #", "",
+                  "add_header X-A \"a\\\"b\"", "timeout server 5s", "client_body_timeout 30s"]
+
+
+def valid_edge_model(rng: random.Random, engine: str, certificate: tuple[str, str]) -> dict[str, Any]:
+    """Host variables of one LB with lb_frontends, lb_pools and sometimes lb_stats, that validation accepts.
+
+    ``certificate`` (PEM certificate and key) covers ``*.EDGE_DOMAIN`` and ``EDGE_DOMAIN``: a TLS bind serves it.
+    """
+    pool_names: list[str] = []
+    while len(pool_names) < rng.randint(1, 3):
+        name = _name(rng, rng.randint(2, 20))
+        if name.lower() not in {p.lower() for p in pool_names} and not name.lower().startswith("lbguard"):
+            pool_names.append(name)
+    pools = [{"name": name, "servers": [{"name": f"{name[:10]}s{i}", "address": f"10.{n}.{rng.randint(0, 255)}.{i + 1}",
+                                         "port": rng.randint(1, 65535)} for i in range(rng.randint(1, 4))]}
+             for n, name in enumerate(pool_names)]
+    tls = rng.random() < 0.5
+    ports = rng.sample(range(1024, 60000), 4)
+    binds: list[dict[str, Any]] = [{"port": ports[0], **({"address": rng.choice(["127.0.0.1", "::1", "::"])}
+                                                         if rng.random() < 0.4 else {})}]
+    if tls:
+        binds.append({"port": ports[1], "tls": True})
+    routes = []
+    for index, pool in enumerate(pool_names[1:]):
+        host = f"{_name(rng, 6).lower().replace('_', '-')}{index}.{EDGE_DOMAIN}"
+        route: dict[str, Any] = {"hosts": [host], "pool": pool}
+        if rng.random() < 0.5:
+            route["path_prefix"] = "/" + "".join(rng.choice(ROUTE_PATH_CHARS[:36]) for _ in range(rng.randint(1, 12))) + "/"
+        routes.append(route)
+    frontend: dict[str, Any] = {"name": _name(rng, rng.randint(2, 20)), "binds": binds, "routes": routes,
+                                "default_pool": pool_names[0]}
+    while frontend["name"].lower() in {p.lower() for p in pool_names} or frontend["name"].lower().startswith("lbguard"):
+        frontend["name"] = _name(rng, rng.randint(2, 20))
+    if tls:
+        frontend["tls"] = {"certificates": [{"name": "edge", "certificate": certificate[0], "key": certificate[1]}]}
+    if rng.random() < 0.5:
+        frontend["extra_directives"] = [rng.choice({"haproxy": ["timeout client 45s", "option forwardfor"],
+                                                    "nginx": ["client_max_body_size 2m", "client_body_timeout 30s"]}[engine])]
+    model: dict[str, Any] = {"lb_engine": engine, "lb_frontends": [frontend], "lb_pools": pools,
+                             "lb_policy": {"min_active_servers": 1, "max_server_share": 1.0, "allow_first": True}}
+    if rng.random() < 0.5:
+        model["lb_stats"] = {"address": "127.0.0.1", "port": ports[2], "user": _name(rng, 6),
+                             "password": "".join(rng.choice(NAME_CHARS + "!#%&*+,.:=?@^~") for _ in range(16))}
+    return model
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _edge_mutations() -> list[tuple[str, Callable[[dict[str, Any], random.Random], None]]]:
+    def frontend(model: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+        return model["lb_frontends"][0]
+
+    def route(model: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+        routes = frontend(model, rng)["routes"]
+        return rng.choice(routes) if routes else {"hosts": []}
+
+    def set_in(pick, key, values):
+        return lambda model, rng: pick(model, rng).__setitem__(key, rng.choice(values))
+
+    def rename_pool(model, rng):  # the pool and every reference to it, so only the name's text is under test
+        old, new = model["lb_pools"][0]["name"], rng.choice(ODD_EDGE_TEXT)
+        model["lb_pools"][0]["name"] = new
+        fe = model["lb_frontends"][0]
+        fe["default_pool"] = new if fe["default_pool"] == old else fe["default_pool"]
+        for item in fe["routes"]:
+            item["pool"] = new if item["pool"] == old else item["pool"]
+
+    def route_host(model, rng):
+        route(model, rng)["hosts"] = [rng.choice(ODD_EDGE_TEXT + [t + "." + EDGE_DOMAIN for t in ODD_EDGE_TEXT])]
+
+    # Which addresses a host has is a fact of the host, as a name's resolution is: the engines bind at their
+    # check, and the check's container has loopback only. Other well-formed addresses are left out.
+    local = [a for a in ODD_ADDRESSES if a in ("127.0.0.1", "0.0.0.0", "::", "::1", "::ffff:127.0.0.1")]
+    malformed = [a for a in ODD_ADDRESSES if not _is_ip(a)]
+
+    def bind_address(model, rng):
+        rng.choice(frontend(model, rng)["binds"])["address"] = rng.choice(local + malformed + ODD_EDGE_TEXT[:12])
+
+    def stats(key):
+        def change(model, rng):
+            if "lb_stats" in model:
+                model["lb_stats"][key] = rng.choice(ODD_EDGE_TEXT)
+        return change
+
+    def certificate_name(model, rng):
+        tls = frontend(model, rng).get("tls")
+        if tls:
+            tls["certificates"][0]["name"] = rng.choice(ODD_EDGE_TEXT)
+
+    def directive(model, rng):
+        frontend(model, rng)["extra_directives"] = [rng.choice(ODD_DIRECTIVES)]
+
+    def pool_server_name(model, rng):
+        rng.choice(model["lb_pools"])["servers"][0]["name"] = rng.choice(ODD_EDGE_TEXT)
+
+    return [
+        ("frontend name", set_in(frontend, "name", ODD_EDGE_TEXT)),
+        ("pool name", rename_pool),
+        ("pool server name", pool_server_name),
+        ("route host", route_host),
+        ("route path_prefix", set_in(route, "path_prefix", ODD_ROUTE_PATHS)),
+        ("bind address", bind_address),
+        ("stats user", stats("user")),
+        ("stats password", stats("password")),
+        ("certificate name", certificate_name),
+        ("extra directive", directive),
+    ]
+
+
+EDGE_MUTATIONS = _edge_mutations()
+
+
+def mutate_edge(model: dict[str, Any], rng: random.Random) -> tuple[str, dict[str, Any]]:
+    """One mutation of a copy of an edge ``model``: its name and the mutant."""
+    mutant = copy.deepcopy(model)
+    name, change = rng.choice(EDGE_MUTATIONS)
     change(mutant, rng)
     return name, mutant
