@@ -290,8 +290,8 @@ ALLOWED: dict[str, dict[str, dict[str, Check]]] = {
     },
     "nginx": {
         "global": {**_NGINX_COMMON, "log_format": _log_format, "tcp_nopush": ON_OFF, "sendfile": ON_OFF,
-                   **{k: NUMBER for k in ("server_names_hash_bucket_size", "server_names_hash_max_size",
-                                          "types_hash_max_size", "variables_hash_max_size")}},
+                   **{k: NUMBER for k in ("server_names_hash_max_size", "types_hash_max_size",
+                                          "variables_hash_max_size")}},
         "frontend": dict(_NGINX_COMMON),
         "pool": {"keepalive": NUMBER, "keepalive_requests": NUMBER, "keepalive_timeout": _duration,
                  "keepalive_time": _duration},
@@ -354,6 +354,8 @@ HTTP_ONLY: tuple[str, ...] = ("http-request", "http-response", "option http", "o
 #: Refused in one section only, where the template already sets the directive from a role variable.
 REFUSED_IN: dict[tuple[str, str], dict[str, str]] = {
     ("haproxy", "global"): {"maxconn": "the template sets it from the role variable haproxy_maxconn; set that"},
+    ("nginx", "global"): {"server_names_hash_bucket_size": "the template sets it to hold every name a certificate "
+                          "may carry (up to 253 characters)"},
 }
 #: First words of multi-word keywords: an unknown directive is named by its first two words.
 _FAMILIES: frozenset[str] = frozenset(

@@ -408,6 +408,25 @@ def test_the_keys_and_signatures_validation_refuses_are_those_the_engines_refuse
     assert sorted(refused) == expected, refused
 
 
+def test_a_certificate_name_of_the_longest_dns_length_is_served_by_nginx(tmp_path: Path) -> None:
+    """Validation takes DNS names of up to 253 characters; nginx's server_name hash must hold them too."""
+    longest = ".".join(["a" * 61] * 4)[:240] + ".example.com"
+    pair = crafted(CA, longest, common_name="long.example.com")
+    certificates = [{"name": "long", "certificate": pair[0], "key": pair[1]},
+                    {"name": "shop", "certificate": SHOP[0], "key": SHOP[1]}]
+    base = lb_vars(lb_engine="nginx", frontends=[frontend(tls={"certificates": certificates}, routes=[],
+                                                          redirect_to_https=False, binds=[{"port": 443, "tls": True}])],
+                   pools=[pool("shop", 1)])
+    model, found = build(base)
+    assert found == [] and model is not None and len(longest) == 252, found
+    tls_dir = tmp_path / "tls"
+    tls_dir.mkdir()
+    for item in lbguard_model_inputs.lbguard_tls_files(model, {LB: base}):
+        (tls_dir / f"{item['file']}.crt").write_text(item["certificate"])
+        (tls_dir / f"{item['file']}.key").write_text(item["key"])
+    assert engine_refusals([model], tmp_path, tls_dirs={"/etc/nginx/lbguard-tls": tls_dir}) == {}
+
+
 # ------------------------------------------------------------------ verification
 
 

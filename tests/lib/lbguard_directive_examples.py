@@ -43,7 +43,7 @@ EXAMPLES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "nginx": {
         "global": (*_NGINX_COMMON_EXAMPLES, "log_format lbmain '$remote_addr $status $upstream_addr'",
-                   "tcp_nopush on", "sendfile on", "server_names_hash_bucket_size 128",
+                   "tcp_nopush on", "sendfile on",
                    "server_names_hash_max_size 1024", "types_hash_max_size 2048", "variables_hash_max_size 2048"),
         "frontend": _NGINX_COMMON_EXAMPLES,
         "pool": ("keepalive 16", "keepalive_requests 1000", "keepalive_timeout 60s", "keepalive_time 1h"),

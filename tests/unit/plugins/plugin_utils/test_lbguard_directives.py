@@ -130,6 +130,10 @@ def test_maxconn_in_the_global_section_points_at_the_role_variable() -> None:
     assert "sets it from the role variable haproxy_maxconn" in problem("haproxy", "global", "maxconn 100000")
 
 
+def test_the_server_names_bucket_belongs_to_the_template() -> None:
+    assert "the template sets it to hold every name" in problem("nginx", "global", "server_names_hash_bucket_size 64")
+
+
 # ------------------------------------------------------------------ unknown directives
 
 
