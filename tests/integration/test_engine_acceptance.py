@@ -190,8 +190,9 @@ def test_every_allowlisted_directive_is_accepted_by_its_engine_where_the_templat
             assert missing == [], (engine, section, missing)
 
 
-#: What ends a directive, opens or closes a block, starts a comment or quotes, in either engine.
-SYNTAX = ";{}#\"'\\"
+#: What ends a directive, opens or closes a block, starts a comment or quotes, in either engine. (Not the
+#: backslash: the template escapes a host's dots with it, and alone it ends nothing.)
+SYNTAX = ";{}#\"'"
 
 
 def shape(text: str) -> list[tuple[int, ...]]:
@@ -246,4 +247,12 @@ def test_every_edge_model_validation_accepts_the_engines_accept_and_no_value_add
             lines = [line.strip().rstrip(";") for line in rendered[index].splitlines()]
             assert lines.count(directive.rstrip(";")) == 1, (directive, rendered[index])
             continue
-        assert shape(rendered[index]) == shape(rendered[parent]), (mutation, json.dumps(host_vars)[:2000])
+        if mutation == "bind address":
+            # Never the operator's text: validation prints the address back with Python's ipaddress, and the
+            # template adds lines of its own for '::' (v6only and its comment). The engines judged it above.
+            assert all(bind["address"] in ("", "::", "::1", "127.0.0.1") for bind in built["frontends"][0]["binds"])
+            continue
+        mine, theirs = shape(rendered[index]), shape(rendered[parent])
+        differ = [(a, b) for a, b, x, y in zip(rendered[index].splitlines(), rendered[parent].splitlines(), mine, theirs)
+                  if x != y]
+        assert mine == theirs, (mutation, differ[:2] or "the line counts differ", json.dumps(host_vars)[:1000])

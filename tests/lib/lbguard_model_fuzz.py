@@ -16,7 +16,7 @@ import ipaddress
 import random
 from typing import Any, Callable
 
-from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_model_schema, lbguard_model_spec
+from ansible_collections.lbguard.core.plugins.plugin_utils import lbguard_edge_schema, lbguard_model_schema, lbguard_model_spec
 
 NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
 PATH_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-._~!$&()*+,;=:@%/?"
@@ -215,7 +215,11 @@ def valid_edge_model(rng: random.Random, engine: str, certificate: tuple[str, st
     while frontend["name"].lower() in {p.lower() for p in pool_names} or frontend["name"].lower().startswith("lbguard"):
         frontend["name"] = _name(rng, rng.randint(2, 20))
     if tls:
-        frontend["tls"] = {"certificates": [{"name": "edge", "certificate": certificate[0], "key": certificate[1]}]}
+        # Every TLS version and ALPN list validation offers must load in both engines.
+        frontend["tls"] = {"certificates": [{"name": "edge", "certificate": certificate[0], "key": certificate[1]}],
+                           "min_version": rng.choice(lbguard_edge_schema.TLS_VERSIONS),
+                           "alpn": rng.sample(lbguard_edge_schema.ALPN_PROTOCOLS,
+                                              rng.randint(1, len(lbguard_edge_schema.ALPN_PROTOCOLS)))}
     if rng.random() < 0.5:
         frontend["extra_directives"] = [rng.choice({"haproxy": ["timeout client 45s", "option forwardfor"],
                                                     "nginx": ["client_max_body_size 2m", "client_body_timeout 30s"]}[engine])]
