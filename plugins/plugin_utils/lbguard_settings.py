@@ -73,6 +73,18 @@ CLASSES: dict[str, Callable[[Any, str], str | None]] = {
     "password_hash": _password_hash,
 }
 
+#: Each class in words, for docs/model.md (scripts/gen_model.py).
+CLASS_RULES: dict[str, str] = {
+    "path": "an absolute path of letters, digits and `. _ / + -`",
+    "path_pattern": "an absolute path of letters, digits and `. _ / + -`, `{service}` allowed",
+    "duration": "a number and an optional unit (`ms`, `s`, `m`, `h`, `d`)",
+    "header": "an HTTP header name: letters, digits and `-`",
+    "file_mode": "an octal file mode such as `0660`",
+    "connections": "an integer from 1 to 10000000 (ASCII digits as text too)",
+    "listener": "`address:port`, the address an IP address, `[IPv6]`, `*` or empty",
+    "password_hash": "a crypt(3) hash, made by lbguard_stats_password_hash; never shown",
+}
+
 #: Rendered by Ansible's template module itself, from the project's ansible.cfg: no role variable.
 ANSIBLE_RENDERED: tuple[str, ...] = ("ansible_managed",)
 

@@ -159,3 +159,11 @@ def test_the_stats_hash_lbguard_makes_passes_its_class() -> None:
     from ansible_collections.lbguard.core.plugins.plugin_utils.lbguard_secrets import page_password_hash  # noqa: PLC0415
     values = dict(good_values("haproxy"), haproxy_stats_password_hash=page_password_hash("lb1", "ops", "a long password"))
     assert setting_problems("haproxy", values) == []
+
+
+def test_every_class_has_its_rule_in_words_for_the_model_doc() -> None:
+    assert set(lbguard_settings.CLASS_RULES) == set(CLASSES)
+    doc = (ROOT / "docs" / "model.md").read_text(encoding="utf-8")
+    for engine, settings in RENDERED_SETTINGS.items():
+        for name in settings:
+            assert f"| {engine} | `{name}` |" in doc, name
