@@ -296,7 +296,7 @@ def settings_section() -> list[str]:
         "## Role settings in the engine configs",
         "",
         "Besides the validated model, the engine templates render a few settings of their own role",
-        "(`ansible-doc -t role lbguard.core.haproxy`). They cross the same boundary: the role's render",
+        "(documented in its `meta/argument_specs.yml`). They cross the same boundary: the role's render",
         "step refuses a value its class does not allow, naming the variable, before the template runs",
         f"(`{SETTINGS_SOURCE}`; tests/unit/test_template_boundary.py fails on a rendered variable",
         "that is neither the model's nor listed here).",
