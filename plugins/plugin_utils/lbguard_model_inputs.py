@@ -4,9 +4,11 @@ filters that read a host's variables again (change id, environment, TLS files, s
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from ansible._internal._datatag._tags import Origin
 from ansible.errors import AnsibleFilterError
 from ansible.parsing.vault import VaultHelper
 from ansible.template import is_trusted_as_template
@@ -108,13 +110,23 @@ def _adapt(
     return host, host_vars, _GroupsView(groups), _BackendVarsView(hostvars)
 
 
-def _written_in_inventory(value: Any) -> bool:
-    """Plain text as the inventory wrote it: still a template source, and not decrypted from Vault.
+def _written_in_inventory(value: Any, inventory_dir: Any) -> bool:
+    """Plain text as an inventory file wrote it: still a template source, not decrypted from Vault, and from a
+    file in the inventory's folder (hosts, group_vars, host_vars).
 
-    A value a template or lookup produced is no longer trusted as a template; Vault's keeps its ciphertext.
+    A value a template or lookup produced is no longer trusted as a template; Vault's keeps its ciphertext; an
+    extra var (AWX injects credentials as extra vars) comes from no file or one outside the inventory.
     """
-    return isinstance(value, str) and is_trusted_as_template(value) and VaultHelper.get_ciphertext(
-        value, with_tags=False) is None
+    if not (isinstance(value, str) and is_trusted_as_template(value)
+            and VaultHelper.get_ciphertext(value, with_tags=False) is None and isinstance(inventory_dir, str)):
+        return False
+    # ansible-core 2.19 has no public accessor for where a value was read; its Origin tag says it.
+    origin = Origin.get_tag(value)
+    path = getattr(origin, "path", None)
+    if not path:
+        return False
+    folder = os.path.realpath(inventory_dir)
+    return os.path.realpath(path).startswith(folder + os.sep)
 
 
 def _mark_inventory_text(raw_vars: Any, host_vars: dict[str, Any]) -> None:
@@ -126,7 +138,7 @@ def _mark_inventory_text(raw_vars: Any, host_vars: dict[str, Any]) -> None:
         raw = raw_vars["lb_stats"]["password"]
     except Exception:  # noqa: BLE001 - already rendered once above; any failure leaves it unmarked
         return
-    if _written_in_inventory(raw):
+    if _written_in_inventory(raw, host_vars.get("inventory_dir")):
         stats["password"] = InventoryText(stats["password"])
 
 

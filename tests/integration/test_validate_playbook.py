@@ -362,3 +362,14 @@ def test_the_stats_password_comes_from_vault_or_a_lookup_in_production(tmp_path:
             if refused:
                 assert ("lb1: lb_stats: password is plain text in the inventory: in production it must come from "
                         "Ansible Vault") in " ".join(out.split())
+    # An extra var is not the inventory: AWX injects a credential's secret that way. Production, and the
+    # inventory's lb_stats (a lookup) replaced whole by the extra var's plain text.
+    hosts["all"]["children"] = {"loadbalancers": hosts["all"]["children"]["loadbalancers"],
+                                "production": {"hosts": {"lb1": {}}}}
+    (tmp_path / "inventory").mkdir()
+    (tmp_path / "inventory" / "hosts.yml").write_text(yaml.dump(hosts, Dumper=Dumper, sort_keys=False), encoding="utf-8")
+    stats = {"address": "127.0.0.1", "port": 8404, "user": "ops", "password": password}
+    (tmp_path / "extra.json").write_text(json.dumps({"lb_stats": stats}), encoding="utf-8")
+    result = run(tmp_path / "inventory" / "hosts.yml", tmp_path, PLAYBOOK, f"@{tmp_path / 'extra.json'}",
+                 "--vault-password-file", str(tmp_path / "vault-pass"))
+    assert result.returncode == 0 and password not in output(result), output(result)
