@@ -161,10 +161,10 @@ def _mutations() -> list[tuple[str, Callable[[dict[str, Any], random.Random], No
 MUTATIONS = _mutations()
 
 
-def mutate(model: dict[str, Any], rng: random.Random) -> tuple[str, dict[str, Any]]:
-    """One mutation of a copy of ``model``: its name and the mutant."""
+def mutate(model: dict[str, Any], rng: random.Random, mutations: list | None = None) -> tuple[str, dict[str, Any]]:
+    """One mutation (of ``mutations``, default MUTATIONS) of a copy of ``model``: its name and the mutant."""
     mutant = copy.deepcopy(model)
-    name, change = rng.choice(MUTATIONS)
+    name, change = rng.choice(MUTATIONS if mutations is None else mutations)
     change(mutant, rng)
     return name, mutant
 
@@ -305,7 +305,4 @@ EDGE_MUTATIONS = _edge_mutations()
 
 def mutate_edge(model: dict[str, Any], rng: random.Random) -> tuple[str, dict[str, Any]]:
     """One mutation of a copy of an edge ``model``: its name and the mutant."""
-    mutant = copy.deepcopy(model)
-    name, change = rng.choice(EDGE_MUTATIONS)
-    change(mutant, rng)
-    return name, mutant
+    return mutate(model, rng, EDGE_MUTATIONS)
